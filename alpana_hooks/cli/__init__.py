@@ -1,0 +1,9 @@
+"""The command-line interface: parse, call the domain, render. No SQL, no HTTP here."""
+
+from alpana_hooks.cli import settings, subscriptions  # noqa: F401 - registers the commands
+from alpana_hooks.cli.app import app
+
+
+def main() -> None:
+    """Entry point of the `alpana-hooks` console script."""
+    app(prog_name="alpana-hooks")

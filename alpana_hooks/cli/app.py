@@ -1,0 +1,63 @@
+"""The Typer app, its command groups, the shared options and the one error boundary."""
+
+import sqlite3
+import sys
+from typing import Annotated, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from alpana_hooks import output
+from alpana_hooks.errors import ExitCode, HooksError
+
+
+class ErrorBoundary(TyperGroup):
+    """Turns every domain error into one stderr line and its exit code, for all commands."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except HooksError as exc:
+            output.error(str(exc))
+            raise typer.Exit(int(exc.exit_code)) from None
+        except sqlite3.DatabaseError as exc:
+            output.error(f"database error: {exc}")
+            raise typer.Exit(int(ExitCode.UNEXPECTED)) from None
+        except KeyboardInterrupt:
+            output.error("interrupted")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+def _group(help_text: str) -> typer.Typer:
+    return typer.Typer(cls=ErrorBoundary, help=help_text, no_args_is_help=True, add_completion=False,
+                       pretty_exceptions_show_locals=False, rich_markup_mode=None)
+
+
+app = typer.Typer(
+    cls=ErrorBoundary,
+    help="Manage Alpana Server webhook subscriptions per tenant, fire events and inspect send attempts.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+headers_app = _group("Add, remove and list a subscription's extra headers.")
+secret_app = _group("Show or rotate a subscription's signing secret.")
+config_app = _group("Inspect the effective settings.")
+app.add_typer(headers_app, name="headers")
+app.add_typer(secret_app, name="secret")
+app.add_typer(config_app, name="config")
+
+DbOpt = Annotated[Optional[str], typer.Option("--db", help="Database file [env ALPANA_HOOKS_DB].", show_default=False)]
+ConfigOpt = Annotated[
+    Optional[str], typer.Option("--config", help="Config file [env ALPANA_HOOKS_CONFIG].", show_default=False)
+]
+TenantOpt = Annotated[
+    Optional[str], typer.Option("--tenant", "-t", help="Tenant [env ALPANA_HOOKS_TENANT].", show_default=False)
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+RevealOpt = Annotated[bool, typer.Option("--reveal", help="Show secret values instead of masking them.")]
+
+
+def stdin_is_terminal() -> bool:
+    """Whether a person can answer a prompt."""
+    return sys.stdin is not None and sys.stdin.isatty()

@@ -1,0 +1,54 @@
+"""`config show`: the effective settings and where each came from."""
+
+import sqlite3
+
+from alpana_hooks import output
+from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, config_app
+from alpana_hooks.cli.context import settings_for
+from alpana_hooks.config import Settings
+from alpana_hooks.timeutil import format_duration
+
+# SQLite releases with the WAL-reset race (sqlite.org/wal.html#walresetbug): 3.7.0 to 3.51.2, except these backports.
+_WAL_RESET_FIXED = {(3, 44, 6), (3, 50, 7)}
+
+
+def sqlite_warning(version: tuple[int, int, int]) -> str | None:
+    """A warning when the linked SQLite has the WAL-reset bug, else None."""
+    if (3, 7, 0) <= version <= (3, 51, 2) and version not in _WAL_RESET_FIXED:
+        return ("this SQLite has the WAL-reset race (sqlite.org/wal.html#walresetbug): with several processes writing "
+                "at once, committed data can be lost; use a Python linked with SQLite 3.51.3 or newer")
+    return None
+
+
+def _rows(settings: Settings) -> list[tuple[str, str, str]]:
+    def value(name):
+        raw = getattr(settings, name)
+        if name == "retry_schedule":
+            return ", ".join(format_duration(step) for step in raw)
+        if name == "disable_after":
+            return format_duration(raw)
+        if name == "allowed_networks":
+            return ", ".join(raw) or "(none)"
+        return "(none)" if raw is None else str(raw)
+
+    names = [n for n in Settings.__dataclass_fields__ if n != "sources"]
+    return [(name, value(name), settings.sources.get(name, "default")) for name in names]
+
+
+@config_app.command("show")
+def config_show(tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False):
+    """Print each effective setting, where it came from, and the linked SQLite version."""
+    settings = settings_for(db, config, tenant)
+    rows = _rows(settings)
+    version = sqlite3.sqlite_version_info
+    warning = sqlite_warning(version)
+    if json:
+        output.print_json({
+            "settings": {name: {"value": value, "source": source} for name, value, source in rows},
+            "sqlite_version": sqlite3.sqlite_version,
+            "sqlite_warning": warning,
+        })
+        return
+    output.settings_table(rows + [("sqlite_version", sqlite3.sqlite_version, "linked library")])
+    if warning:
+        output.message(f"warning: SQLite {sqlite3.sqlite_version}: {warning}")

@@ -1,0 +1,168 @@
+"""Settings: flag > environment > config file > built-in default, and where each came from."""
+
+import os
+import sys
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from alpana_hooks import __version__
+from alpana_hooks.errors import ConfigError
+from alpana_hooks.timeutil import parse_duration
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+APP_NAME = "alpana-hooks"
+ENV_DB = "ALPANA_HOOKS_DB"
+ENV_CONFIG = "ALPANA_HOOKS_CONFIG"
+ENV_TENANT = "ALPANA_HOOKS_TENANT"
+
+DEFAULT_RETRY_SCHEDULE = ("5s", "5m", "30m", "2h", "5h", "10h", "10h")
+
+# The config file's keys: section -> key -> (type check, description, default shown in `config show`).
+_STR, _NUM, _INT, _BOOL, _LIST = "string", "number", "integer", "boolean", "list of strings"
+SCHEMA: dict[str, dict[str, str]] = {
+    "": {"database": _STR, "default_tenant": _STR, "server_url": _STR},
+    "delivery": {
+        "timeout_seconds": _NUM,
+        "connect_timeout_seconds": _NUM,
+        "max_response_bytes": _INT,
+        "concurrency": _INT,
+        "retry_schedule": _LIST,
+        "disable_after": _STR,
+        "user_agent": _STR,
+    },
+    "security": {"allowed_networks": _LIST, "require_https": _BOOL},
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings of one command run."""
+
+    database: Path
+    config_file: Path | None
+    tenant: str | None
+    server_url: str | None = None
+    timeout_seconds: float = 15.0
+    connect_timeout_seconds: float = 5.0
+    max_response_bytes: int = 20000
+    concurrency: int = 8
+    retry_schedule: tuple[timedelta, ...] = tuple(parse_duration(d) for d in DEFAULT_RETRY_SCHEDULE)
+    disable_after: timedelta = timedelta(days=5)
+    user_agent: str = f"alpana-hooks/{__version__}"
+    allowed_networks: tuple[str, ...] = ()
+    require_https: bool = False
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+
+
+def app_dir() -> Path:
+    """The per-user folder for the database and config file."""
+    from typer import get_app_dir
+
+    return Path(get_app_dir(APP_NAME))
+
+
+def load_settings(db: str | None = None, config: str | None = None, tenant: str | None = None,
+                  env: dict[str, str] | None = None) -> Settings:
+    """Resolve every setting from the flags given, the environment and the config file."""
+    env = os.environ if env is None else env
+    config_file, config_source = _pick(config, env.get(ENV_CONFIG), None, None, ENV_CONFIG)
+    if config_file is None:
+        default_config = app_dir() / "config.toml"
+        config_file = str(default_config) if default_config.exists() else None
+        config_source = "default"
+    file_values = _read_config(Path(config_file)) if config_file else {}
+    where = f"config {config_file}"
+    sources = {"config_file": config_source}
+    values: dict = {}
+
+    database, sources["database"] = _pick(db, env.get(ENV_DB), file_values.get("database"), where, ENV_DB)
+    values["database"] = Path(database).expanduser() if database else app_dir() / "hooks.db"
+    values["tenant"], sources["tenant"] = _pick(tenant, env.get(ENV_TENANT), file_values.get("default_tenant"), where, ENV_TENANT)
+    for key in ("server_url",):
+        if key in file_values:
+            values[key], sources[key] = file_values[key], where
+    for section in ("delivery", "security"):
+        for key, value in file_values.get(section, {}).items():
+            values[key], sources[key] = _convert(Path(config_file), section, key, value), where
+    for name in Settings.__dataclass_fields__:
+        sources.setdefault(name, "default")
+    return Settings(config_file=Path(config_file) if config_file else None, sources=sources, **values)
+
+
+def _pick(flag, env_value, file_value, where, env_name):
+    """The first value given, flag > env > file, with where it came from."""
+    if flag is not None:
+        return flag, "flag"
+    if env_value:
+        return env_value, f"env {env_name}"
+    if file_value is not None:
+        return file_value, where
+    return None, "default"
+
+
+def _read_config(path: Path) -> dict:
+    """Read and check the config file's keys and types; errors name the file and the key."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config {path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config {path}: cannot read: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {path}: invalid TOML: {exc}") from None
+    for key, value in data.items():
+        if key in SCHEMA and key:
+            if not isinstance(value, dict):
+                raise ConfigError(f"config {path}: [{key}] must be a table")
+            for sub_key, sub_value in value.items():
+                _check_type(path, key, sub_key, sub_value)
+        else:
+            _check_type(path, "", key, value)
+    return data
+
+
+def _check_type(path: Path, section: str, key: str, value) -> None:
+    """Refuse unknown keys and values of the wrong type."""
+    dotted = f"{section}.{key}" if section else key
+    expected = SCHEMA.get(section, {}).get(key)
+    if expected is None:
+        known = ", ".join(f"{s}.{k}" if s else k for s, keys in SCHEMA.items() for k in keys)
+        raise ConfigError(f"config {path}: unknown key '{dotted}' (known keys: {known})")
+    ok = {
+        _STR: isinstance(value, str),
+        _NUM: isinstance(value, (int, float)) and not isinstance(value, bool),
+        _INT: isinstance(value, int) and not isinstance(value, bool),
+        _BOOL: isinstance(value, bool),
+        _LIST: isinstance(value, list) and all(isinstance(v, str) for v in value),
+    }[expected]
+    if not ok:
+        raise ConfigError(f"config {path}: key '{dotted}' must be a {expected}, not {value!r}")
+
+
+def _convert(path: Path, section: str, key: str, value):
+    """Turn a checked config value into its Settings form; refuse out-of-range values."""
+    dotted = f"{section}.{key}"
+    try:
+        if key in ("timeout_seconds", "connect_timeout_seconds", "max_response_bytes", "concurrency"):
+            if value <= 0:
+                raise ValueError("must be greater than 0")
+            return float(value) if key.endswith("seconds") else value
+        if key == "retry_schedule":
+            return tuple(parse_duration(v) for v in value)
+        if key == "disable_after":
+            return parse_duration(value)
+        if key == "allowed_networks":
+            from alpana_hooks.netpolicy import parse_networks
+
+            parse_networks(value)
+            return tuple(value)
+        return value
+    except ValueError as exc:
+        raise ConfigError(f"config {path}: key '{dotted}': {exc}") from None

@@ -1,0 +1,96 @@
+"""Schema migrations, append-only: add m002_… below; never edit a released one."""
+
+from sqlite_utils import Migrations
+
+migrations = Migrations("alpana_hooks")
+
+M001 = [
+    """CREATE TABLE subscriptions (
+        id INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        url TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'disabled')),
+        disabled_reason TEXT,
+        disabled_at TEXT,
+        failing_since TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (tenant, event_type, url)
+    )""",
+    "CREATE INDEX subscriptions_by_tenant ON subscriptions (tenant, event_type, state)",
+    """CREATE TABLE subscription_headers (
+        subscription_id INTEGER NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+        name TEXT NOT NULL COLLATE NOCASE,
+        value TEXT NOT NULL,
+        PRIMARY KEY (subscription_id, name)
+    )""",
+    """CREATE TABLE subscription_secrets (
+        id INTEGER PRIMARY KEY,
+        subscription_id INTEGER NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+        secret TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT
+    )""",
+    "CREATE INDEX secrets_by_subscription ON subscription_secrets (subscription_id)",
+    """CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        data TEXT NOT NULL,
+        body BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (tenant, event_id)
+    )""",
+    "CREATE INDEX events_by_tenant_time ON events (tenant, created_at)",
+    "CREATE INDEX events_by_tenant_type_time ON events (tenant, type, created_at)",
+    """CREATE TABLE resources (
+        tenant TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        resource_id TEXT NOT NULL,
+        name TEXT,
+        version INTEGER,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (tenant, kind, resource_id)
+    )""",
+    """CREATE TABLE attempts (
+        id INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        subscription_id INTEGER NOT NULL,
+        event_pk INTEGER NOT NULL REFERENCES events (id),
+        attempt_number INTEGER NOT NULL DEFAULT 1,
+        trigger TEXT NOT NULL CHECK (trigger IN ('emit', 'retry', 'resend', 'ping')),
+        resend_of INTEGER,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'succeeded', 'failed')),
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT,
+        duration_ms INTEGER,
+        url TEXT NOT NULL,
+        request_headers TEXT,
+        status_code INTEGER,
+        response_headers TEXT,
+        response_body BLOB,
+        response_truncated INTEGER NOT NULL DEFAULT 0,
+        error_class TEXT,
+        error TEXT,
+        next_attempt_at TEXT,
+        lease_until TEXT,
+        claimed_by TEXT
+    )""",
+    "CREATE INDEX attempts_by_subscription_time ON attempts (subscription_id, created_at)",
+    "CREATE INDEX attempts_by_tenant_time ON attempts (tenant, created_at)",
+    "CREATE INDEX attempts_by_event ON attempts (event_pk)",
+    "CREATE INDEX attempts_unfinished ON attempts (status) WHERE status IN ('pending', 'sending')",
+    "CREATE INDEX attempts_retry_due ON attempts (next_attempt_at) WHERE next_attempt_at IS NOT NULL",
+    "PRAGMA user_version = 1",
+]
+
+
+@migrations()
+def m001_initial(db):
+    """Subscriptions, their headers and secrets, events, remembered resources, send attempts."""
+    for statement in M001:
+        db.execute(statement)

@@ -1,0 +1,92 @@
+"""Settings: flag > env > config file > default; `config show`; config file errors."""
+
+import sqlite3
+
+import pytest
+
+from alpana_hooks.cli.settings import sqlite_warning
+from alpana_hooks.config import load_settings
+
+
+def test_precedence_and_sources(tmp_path, config_path):
+    config_path.write_text('database = "/from/file.db"\ndefault_tenant = "ft"\n[delivery]\ntimeout_seconds = 3\n')
+    env = {"ALPANA_HOOKS_CONFIG": str(config_path)}
+    settings = load_settings(env=env)
+    assert str(settings.database) == "/from/file.db" and settings.tenant == "ft" and settings.timeout_seconds == 3.0
+    assert settings.sources["database"] == f"config {config_path}"
+    settings = load_settings(env={**env, "ALPANA_HOOKS_DB": "/from/env.db", "ALPANA_HOOKS_TENANT": "et"})
+    assert (str(settings.database), settings.tenant) == ("/from/env.db", "et")
+    assert settings.sources["tenant"] == "env ALPANA_HOOKS_TENANT"
+    settings = load_settings(db="/flag.db", tenant="flagt", env={**env, "ALPANA_HOOKS_DB": "/from/env.db"})
+    assert (str(settings.database), settings.tenant, settings.sources["database"]) == ("/flag.db", "flagt", "flag")
+    assert settings.sources["connect_timeout_seconds"] == "default" and settings.connect_timeout_seconds == 5.0
+
+
+def test_default_database_lives_in_the_app_dir(tmp_path, monkeypatch):
+    settings = load_settings(env={})
+    assert settings.database.name == "hooks.db" and "alpana-hooks" in str(settings.database.parent)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[delivery]\ntimout_seconds = 3\n", "unknown key 'delivery.timout_seconds'"),
+    ("databse = 'x'\n", "unknown key 'databse'"),
+    ("[delivery]\ntimeout_seconds = 'fast'\n", "key 'delivery.timeout_seconds' must be a number"),
+    ("[security]\nrequire_https = 'yes'\n", "key 'security.require_https' must be a boolean"),
+    ("[delivery]\nretry_schedule = ['5s', 'soon']\n", "key 'delivery.retry_schedule': invalid duration 'soon'"),
+    ("[security]\nallowed_networks = ['10.0.0.0/33']\n", "key 'security.allowed_networks'"),
+    ("[delivery]\nconcurrency = 0\n", "key 'delivery.concurrency': must be greater than 0"),
+    ("database = \n", "invalid TOML"),
+])
+def test_config_errors_name_file_and_key_and_exit_2(cli, config_path, db_path, text, message):
+    config_path.write_text(text)
+    result = cli("list", "--tenant", "t1")
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(config_path) in lines[0] and message in lines[0], result.stderr
+    assert not db_path.exists()
+
+
+def test_invalid_toml_names_line_and_column(cli, config_path):
+    config_path.write_text('server_url = "https://x"\n[delivery\n')
+    result = cli("config", "show")
+    assert result.exit_code == 2 and "line 2" in result.stderr and "column" in result.stderr
+
+
+def test_missing_explicit_config_is_an_error(cli, tmp_path):
+    result = cli("config", "show", "--config", str(tmp_path / "nope.toml"))
+    assert result.exit_code == 2 and "file not found" in result.stderr
+
+
+def test_config_show_json_reports_values_sources_and_sqlite(cli, config_path, db_path):
+    shown = cli.json("config", "show", "--tenant", "t9")
+    assert shown["settings"]["tenant"] == {"value": "t9", "source": "flag"}
+    assert shown["settings"]["database"] == {"value": str(db_path), "source": "env ALPANA_HOOKS_DB"}
+    assert shown["settings"]["allowed_networks"]["source"] == f"config {config_path}"
+    assert shown["settings"]["retry_schedule"]["value"] == "5s, 5m, 30m, 2h, 5h, 10h, 10h"
+    assert shown["settings"]["disable_after"]["value"] == "5d"
+    assert shown["sqlite_version"] == sqlite3.sqlite_version
+    assert (shown["sqlite_warning"] is None) == (sqlite_warning(sqlite3.sqlite_version_info) is None)
+
+
+def test_sqlite_warning_versions():
+    assert sqlite_warning((3, 40, 1))
+    assert sqlite_warning((3, 51, 2))
+    assert sqlite_warning((3, 44, 6)) is None and sqlite_warning((3, 50, 7)) is None
+    assert sqlite_warning((3, 51, 3)) is None
+
+
+def test_example_config_lists_every_key_with_its_default(tmp_path):
+    from pathlib import Path
+
+    from alpana_hooks.config import SCHEMA, Settings, load_settings
+
+    example = Path(__file__).parent.parent / "examples" / "config.toml"
+    text = example.read_text()
+    for section, keys in SCHEMA.items():
+        for key in keys:
+            assert f"{key} =" in text or f"# {key} =" in text, key
+    loaded = load_settings(db="/x.db", config=str(example), env={})
+    defaults = Settings(database=loaded.database, config_file=None, tenant=None)
+    for name in ("timeout_seconds", "connect_timeout_seconds", "max_response_bytes", "concurrency", "retry_schedule",
+                 "disable_after", "require_https"):
+        assert getattr(loaded, name) == getattr(defaults, name), name

@@ -1,0 +1,107 @@
+"""The SQLite file: created private, WAL, durable, migrated once, safe with several processes."""
+
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+
+from alpana_hooks import migrations as migrations_module
+from alpana_hooks.store import SCHEMA_VERSION, Store
+
+from conftest import run_cli
+
+
+def test_file_is_0600_wal_and_migrated_once(cli, db_path):
+    assert cli("list", "--tenant", "t1").exit_code == 0
+    assert stat.S_IMODE(os.stat(db_path).st_mode) == 0o600
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    applied = conn.execute("SELECT name FROM _sqlite_migrations").fetchall()
+    assert applied == [("m001_initial",)]
+    conn.close()
+    assert cli("list", "--tenant", "t1").exit_code == 0
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 1
+    conn.close()
+
+
+def test_folder_is_created_private(tmp_path):
+    path = tmp_path / "new" / "deeper" / "hooks.db"
+    Store.open(path).close()
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_every_connection_is_durable_with_a_busy_timeout(db_path):
+    store = Store.open(db_path)
+    assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    store.close()
+
+
+def test_schema_version_matches_the_migrations(db_path):
+    store = Store.open(db_path)
+    assert store.schema_version() == SCHEMA_VERSION == len(migrations_module.migrations._migrations)
+    store.close()
+
+
+def test_indexes_serve_the_attempt_queries(db_path):
+    store = Store.open(db_path)
+    plans = {
+        "by subscription": "SELECT * FROM attempts WHERE subscription_id = 1 ORDER BY created_at DESC LIMIT 50",
+        "by tenant": "SELECT * FROM attempts WHERE tenant = 't1' ORDER BY created_at DESC LIMIT 50",
+        "by event": "SELECT * FROM attempts WHERE event_pk = 1",
+    }
+    for name, sql in plans.items():
+        plan = " ".join(row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql))
+        assert "USING INDEX" in plan and "TEMP B-TREE" not in plan, (name, plan)
+    store.close()
+
+
+ADD_MANY = """
+import sys
+from typer.testing import CliRunner
+from alpana_hooks.cli import app
+runner = CliRunner()
+for i in range(50):
+    r = runner.invoke(app, ["add", "--tenant", "t1", "--event", "widget.added", "--url", f"https://e.com/{sys.argv[1]}/{i}"])
+    if r.exit_code != 0:
+        print(r.stderr, file=sys.stderr)
+        sys.exit(1)
+"""
+
+
+def test_two_processes_adding_at_once_on_a_fresh_file(db_path):
+    procs = [subprocess.Popen([sys.executable, "-c", ADD_MANY, str(n)], stderr=subprocess.PIPE, text=True)
+             for n in range(2)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errors
+    assert not any("locked" in e for e in errors)
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM subscriptions").fetchone()[0] == 100
+    conn.close()
+
+
+def test_eight_processes_start_on_a_missing_file(db_path):
+    procs = [subprocess.Popen([sys.executable, "-m", "alpana_hooks", "list", "--tenant", "t1"],
+                              stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, errors
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 1
+    conn.close()
+
+
+def imported_modules(*args):
+    result = run_cli(*args, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    return {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_help_and_list_do_not_import_requests(cli):
+    cli("add", "--tenant", "t1", "--event", "widget.added", "--url", "https://e.com/")
+    for args in (["--help"], ["list", "--tenant", "t1"]):
+        modules = imported_modules(*args)
+        assert "typer" in modules  # the probe works
+        assert not {"requests", "urllib3", "sqlite_utils"} & modules, args
