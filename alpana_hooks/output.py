@@ -203,7 +203,9 @@ def attempt_json(attempt: dict, full: bool = False) -> dict:
 
 def _preview(attempt: dict) -> str:
     """The response, or the error when there was none, shortened to one escaped line."""
-    text = body_text(attempt["response_body"]) if attempt["response_body"] else escape(attempt["error"] or "")
+    raw = bytes(attempt["response_body"]).decode("utf-8", errors="backslashreplace") if attempt["response_body"] \
+        else (attempt["error"] or "")
+    text = escape(" ".join(raw.split()))
     return text if len(text) <= RESPONSE_PREVIEW else text[: RESPONSE_PREVIEW - 1] + "…"
 
 
@@ -255,3 +257,52 @@ def _pretty(payload: str) -> str:
         return json.dumps(json.loads(payload), indent=2, ensure_ascii=False)
     except ValueError:
         return payload
+
+
+def emit_table(attempts: list[dict]):
+    """emit's rows: one per attempt."""
+    grid = table("Attempt", "Sub", "URL", "Http Status Code", "Duration", "Result")
+    for a in attempts:
+        result = a["status"] if a["status"] != "failed" else f"failed: {a['error'] or 'HTTP ' + str(a['status_code'])}"
+        grid.add_row(str(a["id"]), str(a["subscription_id"]), escape(a["url"]),
+                     "" if a["status_code"] is None else str(a["status_code"]),
+                     "" if a["duration_ms"] is None else f"{a['duration_ms']} ms", escape(result))
+    return grid
+
+
+def event_json(event: dict) -> dict:
+    """The JSON form of a recorded event."""
+    result = {"event_id": event["event_id"], "type": event["type"], "created_at": event["created_at"],
+              "data": event["data"]}
+    if "attempts" in event:
+        result["attempts"] = event["attempts"]
+    return result
+
+
+def events_table(rows: list[dict]):
+    """The `events list` table."""
+    grid = table("Webhook Event Id", "Webhook Event", "Creation time", "Attempts", "Data")
+    for e in rows:
+        grid.add_row(e["event_id"], e["type"], e["created_at"], str(e["attempts"]),
+                     escape(json.dumps(e["data"], ensure_ascii=False)))
+    return grid
+
+
+def event_detail(event: dict) -> None:
+    """The `events show` header: the event and its payload."""
+    grid = table("Field", "Value", title=f"Event {event['event_id']}")
+    for label, value in (("Webhook Event", event["type"]), ("Webhook Event Id", event["event_id"]),
+                         ("Tenant", event["tenant"]), ("Creation time", event["created_at"])):
+        grid.add_row(label, escape(value))
+    show(grid)
+    show("Payload:")
+    show(escape_block(_pretty(bytes(event["body"]).decode("utf-8", errors="backslashreplace"))))
+
+
+def event_types_table(catalog) -> None:
+    """The `events types` table."""
+    grid = table("Type", "Group", "Fires when", "Payload fields")
+    for et in catalog:
+        fields = ", ".join(f.name + ("" if f.required else "?") for f in et.fields)
+        grid.add_row(et.name, et.group, et.fires_when, fields)
+    show(grid)

@@ -5,7 +5,7 @@ import os
 import sqlite3
 import time
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from alpana_hooks.errors import Conflict, NotFound
@@ -364,32 +364,55 @@ class Store:
                 (tenant, original["subscription_id"], original["event_pk"], attempt_id, to_iso(now), sub["url"]),
             ).lastrowid
 
+    def attempts_by_ids(self, tenant: str | None, attempt_ids: list[int]) -> list[dict]:
+        """These attempts (of this tenant, or of any with None), in id order."""
+        rows = []
+        for start in range(0, len(attempt_ids), 500):
+            chunk = attempt_ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += self.conn.execute(
+                f"{self._ATTEMPT_SELECT} WHERE a.id IN ({marks}) AND (? IS NULL OR a.tenant = ?) ORDER BY a.id",
+                (*chunk, tenant, tenant),
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def get_subscription_of_attempt(self, tenant: str, attempt: dict) -> dict:
+        """The subscription an attempt went to; NotFound when it was deleted."""
+        try:
+            return self.get_subscription(tenant, attempt["subscription_id"])
+        except NotFound:
+            raise NotFound(f"subscription {attempt['subscription_id']} of attempt {attempt['id']} was deleted") from None
+
     def failed_not_recovered(self, tenant: str, *, since: datetime | None, subscription_id: int | None,
-                             event_type: str | None, limit: int | None) -> list[dict]:
-        """For each (event, subscription) whose latest attempt failed, that attempt; oldest first."""
+                             event_type: str | None, limit: int | None, include_disabled: bool = False) -> list[dict]:
+        """For each (event, subscription) whose latest attempt failed, that attempt; oldest first.
+        Subscriptions that were deleted, or (unless include_disabled) disabled, are left out."""
         sql = (
             f"{self._ATTEMPT_SELECT} WHERE a.tenant = ? AND a.status = 'failed'"
             " AND (? IS NULL OR a.created_at >= ?) AND (? IS NULL OR a.subscription_id = ?) AND (? IS NULL OR e.type = ?)"
             " AND a.id = (SELECT max(b.id) FROM attempts b WHERE b.event_pk = a.event_pk"
             " AND b.subscription_id = a.subscription_id)"
-            " AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = a.subscription_id)"
-            " ORDER BY a.id"
+            " AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = a.subscription_id AND (? OR s.state = 'active'))"
+            " AND a.trigger != 'ping' ORDER BY a.id"
         )
         params = [tenant, _iso_or_none(since), _iso_or_none(since), subscription_id, subscription_id,
-                  event_type, event_type]
+                  event_type, event_type, int(include_disabled)]
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
         return [dict(row) for row in self.conn.execute(sql, params).fetchall()]
 
-    def claim(self, attempt_ids: list[int] | None, *, now: datetime, lease_until: datetime, owner: str) -> list[int]:
-        """Take attempts for sending: pending ones, or 'sending' ones whose lease expired. Each is won by one process.
-        With attempt_ids None, takes every such attempt that is due."""
+    def claim(self, attempt_ids: list[int] | None, *, now: datetime, lease_until: datetime, owner: str,
+              limit: int = 1000) -> list[int]:
+        """Take attempts for sending: pending ones, or 'sending' ones whose lease expired; each is won by one
+        process. With attempt_ids None, takes up to `limit` of any such attempts, oldest first."""
         stamp = to_iso(now)
         with self.write() as conn:
             if attempt_ids is None:
                 attempt_ids = [row["id"] for row in conn.execute(
-                    "SELECT id FROM attempts WHERE status IN ('pending', 'sending') ORDER BY id"
+                    "SELECT id FROM attempts WHERE status = 'pending' OR (status = 'sending' AND lease_until < ?)"
+                    " ORDER BY id LIMIT ?",
+                    (stamp, limit),
                 ).fetchall()]
             won = []
             for attempt_id in attempt_ids:
@@ -441,38 +464,49 @@ class Store:
         context["secrets"] = self.signing_secrets(row["subscription_id"], now)
         return context
 
-    def record_result(self, attempt_id: int, outcome: dict, *, now: datetime, disable_after, disable_reason: str | None) -> dict:
-        """Store a send's outcome, move the subscription's failure clock, and disable it when due.
-        outcome holds the attempts columns to set (status, status_code, …, next_attempt_at)."""
-        stamp = to_iso(now)
+    def record_results(self, items: list[tuple[int, dict, str | None]], *, now: datetime,
+                       disable_after: timedelta) -> None:
+        """Store sends' outcomes in one transaction: (attempt id, attempts columns to set, reason to disable or
+        None). Moves each subscription's failure clock and disables it when the reason or the clock says so."""
         with self.write() as conn:
-            columns = ", ".join(f"{name} = ?" for name in outcome)
-            conn.execute(
-                f"UPDATE attempts SET {columns}, lease_until = NULL, claimed_by = NULL WHERE id = ?",
-                (*outcome.values(), attempt_id),
-            )
-            sub = conn.execute(
-                "SELECT s.id, s.state, s.failing_since FROM attempts a JOIN subscriptions s ON s.id = a.subscription_id"
-                " WHERE a.id = ?",
-                (attempt_id,),
-            ).fetchone()
-            if sub is None:
-                return {"disabled": None}
-            if outcome["status"] == "succeeded":
-                conn.execute("UPDATE subscriptions SET failing_since = NULL WHERE id = ?", (sub["id"],))
-                return {"disabled": None}
-            failing_since = sub["failing_since"] or stamp
-            conn.execute("UPDATE subscriptions SET failing_since = ? WHERE id = ?", (failing_since, sub["id"]))
-            if disable_reason is None and now - from_iso(failing_since) >= disable_after:
-                disable_reason = f"every delivery failed since {failing_since}"
-            if disable_reason and sub["state"] == "active":
-                self._set_state(conn, sub["id"], "disabled", now, disable_reason)
+            for attempt_id, outcome, disable_reason in items:
+                columns = ", ".join(f"{name} = ?" for name in outcome)
                 conn.execute(
-                    "UPDATE attempts SET next_attempt_at = NULL WHERE subscription_id = ? AND next_attempt_at IS NOT NULL",
-                    (sub["id"],),
+                    f"UPDATE attempts SET {columns}, lease_until = NULL, claimed_by = NULL WHERE id = ?",
+                    (*outcome.values(), attempt_id),
                 )
-                return {"disabled": disable_reason}
-        return {"disabled": None}
+                if outcome.get("error_class") != "discarded":
+                    self._track_health(conn, attempt_id, outcome["status"] == "succeeded", now, disable_after,
+                                       disable_reason)
+
+    def _track_health(self, conn, attempt_id: int, succeeded: bool, now: datetime, disable_after: timedelta,
+                      disable_reason: str | None) -> None:
+        """A success resets the failure clock; failures for disable_after (or a reason such as 410) disable."""
+        sub = conn.execute(
+            "SELECT s.id, s.state, s.failing_since, a.event_pk FROM attempts a JOIN subscriptions s"
+            " ON s.id = a.subscription_id WHERE a.id = ?",
+            (attempt_id,),
+        ).fetchone()
+        if sub is None:
+            return
+        if succeeded:
+            conn.execute("UPDATE subscriptions SET failing_since = NULL WHERE id = ?", (sub["id"],))
+            conn.execute(  # a delivery that got through needs no scheduled retry
+                "UPDATE attempts SET next_attempt_at = NULL WHERE event_pk = ? AND subscription_id = ?"
+                " AND next_attempt_at IS NOT NULL",
+                (sub["event_pk"], sub["id"]),
+            )
+            return
+        failing_since = sub["failing_since"] or to_iso(now)
+        conn.execute("UPDATE subscriptions SET failing_since = ? WHERE id = ?", (failing_since, sub["id"]))
+        if disable_reason is None and now - from_iso(failing_since) >= disable_after:
+            disable_reason = f"every delivery failed since {failing_since}"
+        if disable_reason and sub["state"] == "active":
+            self._set_state(conn, sub["id"], "disabled", now, disable_reason)
+            conn.execute(
+                "UPDATE attempts SET next_attempt_at = NULL WHERE subscription_id = ? AND next_attempt_at IS NOT NULL",
+                (sub["id"],),
+            )
 
     def prune_attempts(self, tenant: str, *, before: datetime) -> int:
         """Delete finished attempts older than a time (never pending, sending or awaiting a retry); then their orphan events."""

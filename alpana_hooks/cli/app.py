@@ -43,9 +43,13 @@ app = typer.Typer(
 headers_app = _group("Add, remove and list a subscription's extra headers.")
 secret_app = _group("Show or rotate a subscription's signing secret.")
 config_app = _group("Inspect the effective settings.")
+events_app = _group("The event catalog and the events recorded.")
+attempts_app = _group("Send attempts: list (live with --watch), show, prune.")
 app.add_typer(headers_app, name="headers")
 app.add_typer(secret_app, name="secret")
 app.add_typer(config_app, name="config")
+app.add_typer(events_app, name="events")
+app.add_typer(attempts_app, name="attempts")
 
 DbOpt = Annotated[Optional[str], typer.Option("--db", help="Database file [env ALPANA_HOOKS_DB].", show_default=False)]
 ConfigOpt = Annotated[
