@@ -77,3 +77,89 @@ def add_sub(cli):
         return cli.json("add", "--tenant", tenant, "--event", event, "--url", url, *extra)
 
     return add
+
+
+class Receiver:
+    """A real threaded HTTP receiver on 127.0.0.1 that records every request.
+
+    `respond(path, headers, body)` returns (status, headers dict, body bytes) or None for 200 '{}'.
+    """
+
+    def __init__(self, respond=None):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.respond = respond
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver.lock:
+                    receiver.in_flight += 1
+                    receiver.max_in_flight = max(receiver.max_in_flight, receiver.in_flight)
+                    receiver.requests.append({"path": self.path, "headers": dict(self.headers.items()), "body": body})
+                try:
+                    answer = receiver.respond(self.path, self.headers, body) if receiver.respond else None
+                finally:
+                    with receiver.lock:
+                        receiver.in_flight -= 1
+                status, headers, payload = answer or (200, {}, b"{}")
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def bodies(self, path: str | None = None) -> list[dict]:
+        return [json.loads(r["body"]) for r in self.requests if path is None or r["path"] == path]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    made = []
+
+    def make(respond=None):
+        made.append(Receiver(respond))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()
+
+
+def db_rows(db_path, sql, params=()):
+    """Rows of a query on the test database, as dicts."""
+    import sqlite3
+
+    conn = sqlite3.connect(db_path)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute(sql, params)]
+    finally:
+        conn.close()

@@ -1,0 +1,426 @@
+"""The on-call workflow: retries, auto-disable, deliver claims, crashes, resend, attempts list/show/watch."""
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from alpana_hooks.config import Settings, load_settings
+from alpana_hooks.dispatch import Dispatcher, event_body, new_event_id, retry_delay
+from alpana_hooks.store import Store
+from alpana_hooks.timeutil import from_iso, parse_duration, utcnow
+from conftest import db_rows, run_cli
+
+S = timedelta(seconds=1)
+SCHEDULE = tuple(parse_duration(d) for d in ("5s", "5m", "30m", "2h", "5h", "10h", "10h"))
+
+
+# -- the retry schedule -------------------------------------------------------------------------
+
+def test_retry_times_follow_the_schedule_within_jitter():
+    rng = random.Random(7)
+    for number, step in enumerate(SCHEDULE, start=1):
+        delays = [retry_delay(number, SCHEDULE, 500, None, None, rng) for _ in range(200)]
+        assert all(0.8 * step <= d <= 1.2 * step for d in delays)
+        assert max(delays) - min(delays) > 0.2 * step  # jitter is really applied
+    assert retry_delay(len(SCHEDULE) + 1, SCHEDULE, 500, None, None, rng) is None
+
+
+def test_retry_after_is_clamped_between_one_and_two_steps():
+    rng = random.Random(1)
+    assert retry_delay(1, SCHEDULE, 503, None, "120", rng) == 10 * S  # 5 s step: at most 2x
+    assert retry_delay(3, SCHEDULE, 503, None, "120", rng) == 30 * 60 * S  # 30 min step: at least 1x
+    assert retry_delay(2, SCHEDULE, 503, None, "400", rng) == 400 * S
+    assert retry_delay(1, SCHEDULE, 503, None, "garbage", rng) <= 6 * S
+
+
+def test_overload_waits_at_least_a_minute():
+    rng = random.Random(1)
+    assert retry_delay(1, SCHEDULE, 429, None, None, rng) >= 60 * S
+    assert retry_delay(1, SCHEDULE, None, "timeout", None, rng) >= 60 * S
+    assert retry_delay(1, SCHEDULE, 429, None, "1", rng) >= 60 * S
+
+
+# -- an engine with an injectable clock ----------------------------------------------------------
+
+class Clock:
+    def __init__(self, start=None):
+        self.now = start or utcnow()
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def engine(db_path):
+    """A store, settings that reach 127.0.0.1, and a factory for dispatchers on a given clock."""
+    store = Store.open(db_path)
+    settings = Settings(database=db_path, config_file=None, tenant="t1", allowed_networks=("127.0.0.0/8",),
+                        timeout_seconds=2, connect_timeout_seconds=1)
+    made = []
+
+    def dispatcher(clock):
+        made.append(Dispatcher(store, settings, clock=clock, rng=random.Random(3)))
+        return made[-1]
+
+    yield store, settings, dispatcher
+    for d in made:
+        d.close()
+    store.close()
+
+
+def emit_via(store, dispatcher, clock, event_type="widget.deleted", tenant="t1", send=True):
+    now = clock()
+    event_id = new_event_id(now)
+    data = {"widget_id": "7", "name": "W"}
+    body = event_body(event_type=event_type, event_id=event_id, tenant=tenant, data=data, now=now)
+    recorded = store.record_event(tenant=tenant, event_id=event_id, event_type=event_type, data=data, body=body,
+                                  now=now)
+    if send:
+        dispatcher.send_attempts(recorded["attempt_ids"])
+    return recorded["attempt_ids"]
+
+
+def add(store, url, event_type="widget.deleted", tenant="t1"):
+    from alpana_hooks.signing import generate_secret
+
+    return store.add_subscription(tenant=tenant, event_type=event_type, url=url, description="", state="active",
+                                  headers=[], secret=generate_secret(), now=utcnow())
+
+
+def test_failed_delivery_is_retried_by_deliver_when_due(engine, receiver):
+    store, settings, dispatcher = engine
+    answers = iter([(503, {}, b"busy"), None])
+    rx = receiver(lambda *a: next(answers))
+    add(store, rx.url())
+    clock = Clock()
+    d = dispatcher(clock)
+    (first,) = emit_via(store, d, clock)
+    attempt = store.get_attempt("t1", first)
+    due = from_iso(attempt["next_attempt_at"])
+    assert 4 * S <= due - clock.now <= 6 * S
+    clock.now = due - S
+    assert d.deliver_due() == []  # not yet
+    clock.now = due + S
+    (retry_id,) = d.deliver_due()
+    retry = store.get_attempt("t1", retry_id)
+    assert (retry["trigger"], retry["attempt_number"], retry["status"]) == ("retry", 2, "succeeded")
+    assert store.get_attempt("t1", first)["next_attempt_at"] is None
+    assert d.deliver_due() == []
+    assert [r["headers"]["webhook-id"] for r in rx.requests] == [attempt["event_id"]] * 2
+
+
+def test_schedule_runs_out(engine, receiver):
+    store, settings, dispatcher = engine
+    rx = receiver(lambda *a: (500, {}, b""))
+    add(store, rx.url())
+    clock = Clock()
+    d = dispatcher(clock)
+    emit_via(store, d, clock)
+    for _ in range(len(settings.retry_schedule)):
+        clock.now += timedelta(hours=13)
+        assert len(d.deliver_due()) == 1
+    clock.now += timedelta(hours=13)
+    assert d.deliver_due() == []
+    assert len(rx.requests) == len(settings.retry_schedule) + 1
+
+
+def test_410_disables_at_once(engine, receiver, cli):
+    store, settings, dispatcher = engine
+    rx = receiver(lambda *a: (410, {}, b"gone"))
+    sub_id = add(store, rx.url())
+    clock = Clock()
+    (attempt_id,) = emit_via(store, dispatcher(clock), clock)
+    sub = store.get_subscription("t1", sub_id)
+    assert sub["state"] == "disabled" and "410 Gone" in sub["disabled_reason"]
+    assert store.get_attempt("t1", attempt_id)["next_attempt_at"] is None
+    assert "Disabled (the endpoint answered 410 Gone)" in cli("list", "--tenant", "t1").stdout
+    assert cli.json("show", sub_id, "--tenant", "t1")["disabled_reason"] == "the endpoint answered 410 Gone"
+
+
+def test_five_days_of_failures_disable(engine, receiver):
+    store, settings, dispatcher = engine
+    rx = receiver(lambda *a: (500, {}, b""))
+    sub_id = add(store, rx.url())
+    clock = Clock()
+    d = dispatcher(clock)
+    emit_via(store, d, clock)
+    clock.now += timedelta(days=4, hours=23)
+    emit_via(store, d, clock)
+    assert store.get_subscription("t1", sub_id)["state"] == "active"
+    clock.now += timedelta(hours=2)
+    emit_via(store, d, clock)
+    sub = store.get_subscription("t1", sub_id)
+    assert sub["state"] == "disabled" and sub["disabled_reason"].startswith("every delivery failed since")
+    clock.now += timedelta(days=1)
+    assert d.deliver_due() == []  # pending retries were cancelled
+
+
+def test_a_success_resets_the_failure_clock(engine, receiver):
+    store, settings, dispatcher = engine
+    answers = iter([(500, {}, b""), None, (500, {}, b""), (500, {}, b"")])
+    rx = receiver(lambda *a: next(answers))
+    sub_id = add(store, rx.url())
+    clock = Clock()
+    d = dispatcher(clock)
+    emit_via(store, d, clock)
+    clock.now += timedelta(days=3)
+    emit_via(store, d, clock)  # succeeds
+    clock.now += timedelta(days=3)
+    emit_via(store, d, clock)
+    clock.now += timedelta(days=1)
+    emit_via(store, d, clock)
+    assert store.get_subscription("t1", sub_id)["state"] == "active"
+
+
+def test_expired_claim_is_sent_again_with_the_same_webhook_id(engine, receiver):
+    store, settings, dispatcher = engine
+    rx = receiver()
+    add(store, rx.url())
+    clock = Clock()
+    d = dispatcher(clock)
+    (attempt_id,) = emit_via(store, d, clock, send=False)
+    assert store.claim([attempt_id], now=clock.now, lease_until=clock.now + timedelta(seconds=30), owner="dead") == [
+        attempt_id]
+    assert d.deliver_due() == []  # the lease still holds
+    clock.now += timedelta(seconds=31)
+    assert d.deliver_due() == [attempt_id]
+    assert store.get_attempt("t1", attempt_id)["status"] == "succeeded"
+    assert len(rx.requests) == 1
+
+
+# -- real processes: racing delivers, a killed sender ----------------------------------------------
+
+def test_two_deliver_processes_send_each_attempt_once(cli, add_sub, receiver, db_path):
+    rx = receiver()
+    add_sub(rx.url(), "widget.added")
+    for n in range(200):
+        cli("emit", "widget.added", "--tenant", "t1", "--id", str(n), "--name", "W", "--url", "https://x/", "--no-send")
+    procs = [subprocess.Popen([sys.executable, "-m", "alpana_hooks", "deliver", "--json"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=os.environ) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    ids = [r["headers"]["webhook-id"] for r in rx.requests]
+    assert len(ids) == 200 and len(set(ids)) == 200
+    assert sum(json.loads(out)["sent"] for out, _ in outs) == 200
+    assert db_rows(db_path, "SELECT count(*) AS n FROM attempts WHERE status = 'succeeded'")[0]["n"] == 200
+
+
+KILLER = """
+import os, signal, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class H(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        os.kill(int(open(sys.argv[1]).read()), signal.SIGKILL)
+    def log_message(self, *a): pass
+s = HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.handle_request()
+"""
+
+
+def test_killed_sender_is_recovered_after_the_lease(cli, add_sub, receiver, tmp_path, db_path):
+    pid_file = tmp_path / "pid"
+    killer = subprocess.Popen([sys.executable, "-c", KILLER, str(pid_file)], stdout=subprocess.PIPE, text=True)
+    port = int(killer.stdout.readline())
+    sub = add_sub(f"http://127.0.0.1:{port}/h", "widget.added")
+    emitted = cli.json("emit", "widget.added", "--tenant", "t1", "--id", "7", "--name", "W", "--url", "https://x/",
+                       "--no-send")
+    sender = subprocess.Popen([sys.executable, "-m", "alpana_hooks", "deliver"], env=os.environ)
+    pid_file.write_text(str(sender.pid))
+    assert sender.wait(30) == -signal.SIGKILL
+    killer.wait(10)
+    (row,) = db_rows(db_path, "SELECT id, status, lease_until FROM attempts")
+    assert row["status"] == "sending"
+    rx = receiver()
+    cli("edit", sub["id"], "--tenant", "t1", "--url", rx.url())
+    store = Store.open(db_path)
+    later = Clock(from_iso(row["lease_until"]) + S)
+    d = Dispatcher(store, load_settings(), clock=later)
+    assert d.deliver_due() == [row["id"]]
+    d.close()
+    store.close()
+    assert [r["headers"]["webhook-id"] for r in rx.requests] == [emitted["event_id"]]
+    assert db_rows(db_path, "SELECT status FROM attempts")[0]["status"] == "succeeded"
+
+
+# -- resend -----------------------------------------------------------------------------------------
+
+def test_resend_six_minutes_later_verifies_and_follows_the_edit(engine, receiver, cli, add_sub):
+    store, settings, dispatcher = engine
+    old = receiver(lambda *a: (500, {}, b"down"))
+    new = receiver()
+    sub = add_sub(old.url(), "widget.deleted")
+    clock = Clock(utcnow() - timedelta(minutes=6))
+    (original,) = emit_via(store, dispatcher(clock), clock)
+    cli("edit", sub["id"], "--tenant", "t1", "--url", new.url("/fixed"))
+    result = cli("resend", original, "--tenant", "t1", "--json")
+    assert result.exit_code == 0, result.stderr
+    resent = json.loads(result.stdout)
+    assert (resent["trigger"], resent["resend_of"], resent["status"]) == ("resend", original, "succeeded")
+    (request,) = new.requests
+    headers = {k.lower(): v for k, v in request["headers"].items()}
+    Webhook(sub["secret"]).verify(request["body"], headers)
+    assert headers["webhook-id"] == old.requests[0]["headers"]["webhook-id"]
+    assert request["body"] == old.requests[0]["body"]
+    assert resent["next_attempt_at"] is None  # a resend is not retried
+
+
+def test_resend_rules(cli, add_sub, receiver):
+    rx = receiver(lambda *a: (500, {}, b""))
+    sub = add_sub(rx.url(), "widget.deleted")
+    emitted = cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W", "--json")
+    attempt = json.loads(emitted.stdout)["attempts"][0]
+    failed = cli("resend", attempt["id"], "--tenant", "t1", "--json")
+    assert failed.exit_code == 4 and json.loads(failed.stdout)["next_attempt_at"] is None
+    cli("disable", sub["id"], "--tenant", "t1")
+    refused = cli("resend", attempt["id"], "--tenant", "t1")
+    assert refused.exit_code == 2 and "--force" in refused.stderr
+    assert cli("resend", attempt["id"], "--tenant", "t1", "--force").exit_code == 4
+    assert len(rx.requests) == 3
+    cli("delete", sub["id"], "--tenant", "t1", "--yes")
+    gone = cli("resend", attempt["id"], "--tenant", "t1")
+    assert gone.exit_code == 3 and f"subscription {sub['id']} of attempt {attempt['id']} was deleted" in gone.stderr
+
+
+def test_resend_failed_dry_run_then_send(cli, add_sub, receiver):
+    healthy = {"value": False}
+    rx = receiver(lambda path, *a: None if healthy["value"] or path == "/ok" else (500, {}, b""))
+    add_sub(rx.url("/a"), "widget.deleted")
+    add_sub(rx.url("/b"), "widget.deleted")
+    add_sub(rx.url("/ok"), "widget.deleted")
+    first = cli("emit", "widget.deleted", "--tenant", "t1", "--id", "1", "--name", "W", "--json")
+    second = json.loads(cli("emit", "widget.deleted", "--tenant", "t1", "--id", "2", "--name", "W", "--json").stdout)
+    healthy["value"] = True
+    b_attempt = next(a for a in second["attempts"] if a["url"].endswith("/b"))
+    assert cli("resend", b_attempt["id"], "--tenant", "t1").exit_code == 0  # recovered: not listed below
+    before = len(rx.requests)
+    planned = cli.json("resend", "--failed", "--since", "1h", "--dry-run", "--tenant", "t1")
+    first_id = json.loads(first.stdout)["event_id"]
+    assert sorted((a["url"].rsplit("/", 1)[1], a["event_id"]) for a in planned) == sorted(
+        [("a", first_id), ("b", first_id), ("a", second["event_id"])])
+    assert len(rx.requests) == before
+    assert cli("resend", "--failed", "--since", "1h", "--tenant", "t1").exit_code == 2  # needs --yes
+    summary = cli.json("resend", "--failed", "--since", "1h", "--yes", "--tenant", "t1")
+    assert (summary["sent"], summary["succeeded"], summary["failed"]) == (3, 3, 0)
+    assert len(rx.requests) == before + 3
+    assert cli.json("resend", "--failed", "--since", "1h", "--dry-run", "--tenant", "t1") == []
+
+
+# -- tenants are walls ---------------------------------------------------------------------------------
+
+def test_other_tenant_finds_nothing(cli, add_sub, receiver):
+    rx = receiver()
+    add_sub(rx.url(), "widget.deleted")
+    emitted = cli.json("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W")
+    attempt_id = emitted["attempts"][0]["id"]
+    for args in (["resend", attempt_id], ["attempts", "show", attempt_id], ["events", "show", emitted["event_id"]]):
+        result = cli(*args, "--tenant", "t2")
+        assert result.exit_code == 3, args
+    assert cli.json("attempts", "list", "--tenant", "t2") == []
+    assert cli.json("events", "list", "--tenant", "t2") == []
+    assert cli.json("resend", "--failed", "--dry-run", "--tenant", "t2") == []
+
+
+# -- attempts list / show -----------------------------------------------------------------------------------
+
+def test_attempts_list_filters_and_show(cli, add_sub, receiver):
+    rx = receiver(lambda path, *a: (500, {}, b"\x1b]0;owned\x07 bad") if path == "/bad" else None)
+    bad = add_sub(rx.url("/bad"), "widget.deleted")
+    add_sub(rx.url("/good"), "widget.deleted")
+    add_sub(rx.url("/w"), "widget.added")
+    cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W")
+    cli("emit", "widget.added", "--tenant", "t1", "--id", "8", "--name", "W", "--url", "https://x/")
+    assert len(cli.json("attempts", "list", "--tenant", "t1")) == 3
+    assert [a["subscription_id"] for a in cli.json("attempts", "list", "--tenant", "t1", "--status", "failed")] == [
+        bad["id"]]
+    assert {a["event"] for a in cli.json("attempts", "list", "--tenant", "t1", "--event", "widget.added")} == {
+        "widget.added"}
+    assert len(cli.json("attempts", "list", "--tenant", "t1", "--limit", "1")) == 1
+    assert len(cli.json("attempts", "list", "--tenant", "t1", "--subscription", bad["id"])) == 1
+    table = cli("attempts", "list", "--tenant", "t1").stdout
+    assert "\x1b" not in table and "\\x1b]0;owned\\x07 bad" in table
+    for column in ("Webhook Event", "Webhook Event Id", "Creation time", "Http Status Code", "Response"):
+        assert column in table
+    failed = cli.json("attempts", "list", "--tenant", "t1", "--status", "failed")[0]
+    shown = cli("attempts", "show", failed["id"], "--tenant", "t1").stdout
+    assert '"widget_id": "7"' in shown and "\x1b" not in shown and "webhook-signature" in shown
+    assert cli("attempts", "list", "--tenant", "t1", "--status", "bogus").exit_code == 2
+    assert cli("attempts", "list", "--tenant", "t1", "--since", "yesterday").exit_code == 2
+
+
+def test_prune_keeps_unfinished_and_scheduled(cli, add_sub, receiver, db_path):
+    rx = receiver(lambda path, *a: (500, {}, b"") if path == "/bad" else None)
+    add_sub(rx.url("/bad"), "widget.deleted")
+    add_sub(rx.url("/good"), "widget.deleted")
+    add_sub(rx.url("/later"), "widget.added")
+    cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W")
+    cli("emit", "widget.added", "--tenant", "t1", "--id", "8", "--name", "W", "--url", "https://x/", "--no-send")
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE attempts SET created_at = '2020-01-01T00:00:00.000000Z'")
+    conn.commit()
+    conn.close()
+    assert cli.json("attempts", "prune", "--older-than", "30d", "--tenant", "t1") == {"deleted": 1}
+    left = db_rows(db_path, "SELECT url, status, next_attempt_at FROM attempts ORDER BY id")
+    assert [r["url"].rsplit("/", 1)[1] for r in left] == ["bad", "later"]
+
+
+# -- watch -----------------------------------------------------------------------------------------------
+
+def test_watch_json_streams_new_attempts_and_exits_0_on_sigint(cli, add_sub, receiver, db_path):
+    rx = receiver()
+    add_sub(rx.url(), "widget.deleted")
+    watcher = subprocess.Popen([sys.executable, "-m", "alpana_hooks", "attempts", "list", "--tenant", "t1", "--watch",
+                                "--json", "--interval", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=os.environ)
+    try:
+        time.sleep(1.0)
+        emitted = run_cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W", "--json")
+        event_id = json.loads(emitted.stdout)["event_id"]
+        line = json.loads(watcher.stdout.readline())
+        assert line["event_id"] == event_id
+        conn = sqlite3.connect(db_path)
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        conn.close()
+        assert busy == 0
+        watcher.send_signal(signal.SIGINT)
+        assert watcher.wait(10) == 0
+    finally:
+        watcher.kill()
+
+
+def test_watch_redraws_in_place_on_a_terminal(add_sub, receiver):
+    import pty
+
+    rx = receiver()
+    add_sub(rx.url(), "widget.deleted")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(sys.executable, [sys.executable, "-m", "alpana_hooks", "attempts", "list", "--tenant", "t1",
+                                    "--watch", "--interval", "0.2"], {**os.environ, "TERM": "xterm"})
+    out = b""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and out.count(b"Send attempts in t1") < 3:
+        out += os.read(fd, 65536)
+    os.kill(pid, signal.SIGINT)
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert b"\x1b[?25l" in out and b"\x1b[?25h" in out[-200:]  # cursor hidden while live, shown again at the end
+    assert b"\x1b[1A" in out or b"\x1b[2K" in out  # cursor moved up / line cleared: redrawn in place
