@@ -50,7 +50,7 @@ class Settings:
     timeout_seconds: float = 15.0
     connect_timeout_seconds: float = 5.0
     max_response_bytes: int = 20000
-    concurrency: int = 8
+    concurrency: int = 64
     retry_schedule: tuple[timedelta, ...] = tuple(parse_duration(d) for d in DEFAULT_RETRY_SCHEDULE)
     disable_after: timedelta = timedelta(days=5)
     user_agent: str = f"alpana-hooks/{__version__}"

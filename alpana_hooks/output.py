@@ -306,3 +306,41 @@ def event_types_table(catalog) -> None:
         fields = ", ".join(f.name + ("" if f.required else "?") for f in et.fields)
         grid.add_row(et.name, et.group, et.fires_when, fields)
     show(grid)
+
+
+# -- listen --------------------------------------------------------------------------------
+
+def received_block(record: dict, verbose: bool = False) -> None:
+    """listen's view of one delivery: time, event type, webhook-id, signature, headers (verbose) and body."""
+    signature = record["signature"]
+    if record["signature_error"]:
+        signature = f"{signature}: {record['signature_error']}"
+    lines = [
+        f"--- {escape(record['received_at'])}  {escape(record['method'])} {escape(record['path'])}",
+        f"event type:  {escape(record['event_type'] or '-')}",
+        f"webhook-id:  {escape(record['webhook_id'] or '-')}",
+        f"signature:   {escape(signature)}",
+    ]
+    if verbose:
+        lines.append("headers:")
+        lines += [f"  {escape(name)}: {escape(value)}" for name, value in record["headers"].items()]
+    body = record["body"]
+    text = body if isinstance(body, str) else json.dumps(body, indent=2, ensure_ascii=False)
+    lines += ["body:", escape_block(text), ""]
+    console().print("\n".join(lines), soft_wrap=True)
+
+
+# -- subscriptions as code -----------------------------------------------------------------
+
+def print_text(text: str) -> None:
+    """Plain text on stdout as is (no wrapping, no markup): for files such as `export`'s TOML."""
+    sys.stdout.write(text)
+
+
+def plan_table(entries: list[dict], title: str) -> None:
+    """The `apply` plan: one row per subscription, from the plan entries' JSON form."""
+    grid = table("Action", "ID", "Event", "URL", "Changes", title=title)
+    for entry in entries:
+        grid.add_row(entry["action"], "" if entry["id"] is None else str(entry["id"]), entry["event"],
+                     escape(entry["url"]), escape("; ".join(entry["changes"])))
+    show(grid)

@@ -1,0 +1,155 @@
+"""Subscriptions as code: `export` prints a tenant's subscriptions as TOML, `apply` makes the store match a file."""
+
+import dataclasses
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from alpana_hooks import apply as plans
+from alpana_hooks import output, validate
+from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, app
+from alpana_hooks.cli.context import Run, opened, run_for, settings_for
+from alpana_hooks.errors import HooksError, UsageError
+from alpana_hooks.timeutil import utcnow
+
+PAST = {"create": "created", "update": "updated", "unchanged": "unchanged", "delete": "deleted"}
+FUTURE = {"create": "to create", "update": "to update", "unchanged": "unchanged", "delete": "to delete"}
+
+
+@app.command()
+def export(
+    reveal: Annotated[bool, typer.Option("--reveal", help="Write sensitive header values instead of ${ALPANA_…} placeholders.")] = False,
+    tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
+):
+    """Print the tenant's subscriptions as a TOML file for `apply` (never the signing secrets)."""
+    run = run_for(db, config, tenant)
+    with opened(run.settings) as store:
+        subs = store.list_subscriptions(run.tenant)
+    document = plans.export_document(run.tenant, subs, reveal=reveal)
+    if json:
+        output.print_json(document)
+    else:
+        output.print_text(plans.to_toml(document))
+    if not reveal:
+        _placeholder_notes(plans.placeholders(subs))
+
+
+def _placeholder_notes(found: dict[str, set[str]]) -> None:
+    """Say which variables `apply` will need, and which stand for several different values."""
+    if found:
+        output.message(f"note: sensitive header values were written as placeholders; set {', '.join(sorted(found))}"
+                       " before `apply` (or export with --reveal)")
+    for name in sorted(name for name, values in found.items() if len(values) > 1):
+        output.message(f"warning: ${{{name}}} stands for {len(found[name])} different values; "
+                       "give each its own variable before `apply`")
+
+
+@app.command("apply")
+def apply_(
+    file: Annotated[str, typer.Argument(help="Subscriptions file (TOML, as `export` writes it); - reads stdin.", show_default=False)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and write nothing.")] = False,
+    prune: Annotated[bool, typer.Option("--prune", help="Also delete the tenant's subscriptions the file does not list.")] = False,
+    tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
+):
+    """Make the tenant's subscriptions match a TOML file: create, update and (with --prune) delete."""
+    settings = settings_for(db, config, tenant)
+    source = "<stdin>" if file == "-" else file
+    wanted = plans.parse(_read(file), source, env=os.environ, require_https=settings.require_https)
+    run = Run(settings=settings, tenant=validate.tenant(_tenant(wanted.tenant, tenant, source) or settings.tenant))
+    with opened(run.settings) as store:
+        current = store.list_subscriptions(run.tenant)
+        steps = plans.plan(wanted.subscriptions, current, prune=prune)
+        if not dry_run:
+            steps = _execute(store, run.tenant, steps)
+    _report(run.tenant, steps, dry_run, json)
+    if not prune:
+        _unlisted_note(run.tenant, plans.unlisted(wanted.subscriptions, current))
+
+
+def _read(file: str) -> str:
+    """The file's text (stdin for -); a missing or unreadable file is bad input."""
+    try:
+        return sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{file}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{file}: cannot read: {exc}") from None
+
+
+def _tenant(file_tenant: str | None, flag: str | None, file: str) -> str | None:
+    """The file's tenant wins over env and config; --tenant must agree with it."""
+    if file_tenant is not None and flag is not None and validate.tenant(flag) != file_tenant:
+        raise UsageError(f"{file}: the file is for tenant {file_tenant!r} but --tenant is {flag!r}")
+    return file_tenant if file_tenant is not None else flag
+
+
+def _execute(store, tenant: str, steps: list[plans.Step]) -> list[plans.Step]:
+    """Apply the steps in order; returns them with the ids of the subscriptions created."""
+    done: list[plans.Step] = []
+    try:
+        for step in steps:
+            done.append(_apply_step(store, tenant, step))
+    except HooksError as exc:
+        written = sum(1 for step in done if step.action != "unchanged")
+        if written:
+            raise HooksError(f"apply stopped after {written} change(s): {exc}; run it again to finish") from None
+        raise
+    return done
+
+
+def _apply_step(store, tenant: str, step: plans.Step) -> plans.Step:
+    """Write one step with the store's methods; creating makes a new signing secret."""
+    now = utcnow()
+    if step.action == "create":
+        from alpana_hooks.signing import generate_secret
+
+        sub_id = store.add_subscription(tenant=tenant, event_type=step.event, url=step.url,
+                                        description=step.description, state=step.state,
+                                        headers=list(step.set_headers), secret=generate_secret(), now=now)
+        return dataclasses.replace(step, sub_id=sub_id)
+    if step.action == "delete":
+        store.delete_subscription(tenant, step.sub_id)
+    elif step.action == "update":
+        _update(store, tenant, step, now)
+    return step
+
+
+def _update(store, tenant: str, step: plans.Step, now) -> None:
+    """Disable first, enable last, so no delivery goes out half-configured."""
+    if step.state == "disabled":
+        store.set_state(tenant, step.sub_id, "disabled", now=now)
+    for name in step.remove_headers:
+        store.remove_header(tenant, step.sub_id, name, now=now)
+    for name, value in step.set_headers:
+        store.set_header(tenant, step.sub_id, name, value, now=now)
+    if step.description is not None:
+        store.edit_subscription(tenant, step.sub_id, now=now, description=step.description)
+    if step.state == "active":
+        store.set_state(tenant, step.sub_id, "active", now=now)
+
+
+def _report(tenant: str, steps: list[plans.Step], dry_run: bool, json: bool) -> None:
+    """The plan (table or JSON) on stdout, a summary on stderr."""
+    entries = [plans.step_json(step) for step in steps]
+    words = FUTURE if dry_run else PAST
+    if json:
+        output.print_json(entries)
+    elif entries:
+        title = f"Plan for tenant {tenant} (dry run)" if dry_run else f"Applied to tenant {tenant}"
+        output.plan_table(entries, title=title)
+    counts = ", ".join(f"{sum(step.action == action for step in steps)} {word}" for action, word in words.items())
+    output.message(f"{tenant}: {counts}" + ("; dry run: nothing was written." if dry_run else "."))
+    if not dry_run and any(step.action == "create" for step in steps):
+        output.message(f"note: each new subscription has a signing secret; `alpana-hooks secret show ID -t {tenant}`"
+                       " reveals it.")
+
+
+def _unlisted_note(tenant: str, subs: list[dict]) -> None:
+    """Without --prune, say what the file leaves alone."""
+    if subs:
+        ids = ", ".join(str(sub["id"]) for sub in subs)
+        output.message(f"note: {len(subs)} subscription(s) of {tenant} not in the file were kept (ids {ids});"
+                       " --prune deletes them.")
