@@ -1,0 +1,532 @@
+"""Build a signed webhook request (no network), then send it under the safety rules.
+
+Safety rules (docs: RELIABILITY.md 5-8, 13, 14): redirects are never followed; no proxies or
+~/.netrc from the environment; every resolved address is checked by netpolicy at connect time
+and only an allowed one is dialled; a watchdog enforces one wall-clock deadline over the whole
+exchange; the response body is read raw (never inflated) and capped.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import allowed_gai_family
+
+from . import netpolicy, signing
+
+_READ_CHUNK = 65536
+# Names a subscription header may never set: ours, and those that frame the HTTP message.
+_FRAMING_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "te", "upgrade", "expect",
+     "keep-alive", "trailer"}
+)
+_NETWORK_ERRORS = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    netpolicy.BlockedAddress,
+    OSError,
+    ValueError,
+)
+
+
+@dataclass(frozen=True)
+class SendPolicy:
+    """How one delivery may behave on the network."""
+
+    timeout_seconds: float = 15.0
+    connect_timeout_seconds: float = 5.0
+    max_response_bytes: int = 20000
+    allowed_networks: tuple[str, ...] = ()
+    user_agent: str = "alpana-hooks"
+
+    def __post_init__(self) -> None:
+        """Refuse limits that would make a send meaningless."""
+        if not self.timeout_seconds > 0 or not self.connect_timeout_seconds > 0:
+            raise ValueError("timeouts must be positive")
+        if self.max_response_bytes < 0:
+            raise ValueError("max_response_bytes must not be negative")
+
+
+@dataclass(frozen=True)
+class OutgoingRequest:
+    """One webhook POST exactly as it will be sent."""
+
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What happened to one OutgoingRequest."""
+
+    status_code: int | None
+    response_headers: dict[str, str]
+    response_body: bytes
+    truncated: bool
+    error_class: str | None
+    error: str | None
+    duration_ms: int
+
+    @property
+    def succeeded(self) -> bool:
+        """True for a complete 2xx answer."""
+        return self.error_class is None and self.status_code is not None and (
+            200 <= self.status_code < 300
+        )
+
+
+def build_request(
+    *,
+    url: str,
+    body: bytes,
+    msg_id: str,
+    secrets: list[str],
+    custom_headers: list[tuple[str, str]],
+    timestamp: int,
+    user_agent: str,
+) -> OutgoingRequest:
+    """Sign body and return the request: the subscription's headers first, ours winning."""
+    ours = {
+        "Content-Type": "application/json",
+        "User-Agent": user_agent,
+        "Accept-Encoding": "identity",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(timestamp)),
+        "webhook-signature": signing.signature_header(secrets, msg_id, timestamp, body),
+    }
+    refused = _FRAMING_HEADERS | {name.lower() for name in ours}
+    custom = {name.lower(): (name, value) for name, value in custom_headers}
+    headers = {name: value for key, (name, value) in custom.items() if key not in refused}
+    return OutgoingRequest(url=url, headers=headers | ours, body=bytes(body))
+
+
+class Sender:
+    """Sends OutgoingRequests under the safety rules; safe to share between threads (one requests.Session per thread, so connections are reused)."""
+
+    def __init__(self, policy: SendPolicy):
+        self._policy = policy
+        self._guard = _Guard(netpolicy.parse_networks(policy.allowed_networks))
+        self._pool_classes = _pool_classes(self._guard)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._sessions: list[requests.Session] = []
+
+    def send(self, request: OutgoingRequest) -> SendResult:
+        """POST one request and report the answer; never raises for network problems."""
+        started = time.monotonic()
+        outcome = _Outcome()
+        deadline = _Deadline(self._policy.timeout_seconds)
+        self._guard.local.deadline = deadline
+        deadline.start()
+        try:
+            self._exchange(request, outcome)
+        except _NETWORK_ERRORS as exc:
+            outcome.exc = exc
+        finally:
+            timed_out = deadline.finish()
+            self._guard.local.deadline = None
+        return outcome.result(self._policy, request.url, timed_out, started)
+
+    def close(self) -> None:
+        """Close every pooled connection of every thread."""
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
+
+    def __enter__(self) -> Sender:
+        """Use as a context manager that closes the sender."""
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Close the sender."""
+        self.close()
+
+    def _exchange(self, request: OutgoingRequest, outcome: _Outcome) -> None:
+        """Make the POST and read at most max_response_bytes (+1) of the raw body into outcome."""
+        policy = self._policy
+        response = self._session().post(
+            request.url,
+            data=request.body,
+            headers=request.headers,
+            allow_redirects=False,
+            stream=True,
+            timeout=(_connect_timeout(policy), policy.timeout_seconds),
+        )
+        try:
+            outcome.status_code = response.status_code
+            outcome.response_headers = dict(response.headers)
+            outcome.truncated = _read_capped(response.raw, policy.max_response_bytes, outcome.body)
+        finally:
+            response.close()
+
+    def _session(self) -> requests.Session:
+        """Return this thread's session, creating it on first use."""
+        session = getattr(self._local, "session", None)
+        with self._lock:
+            if not any(session is known for known in self._sessions):  # new thread, or closed
+                session = _new_session(self._pool_classes)
+                self._sessions.append(session)
+                self._local.session = session
+        return session
+
+
+@dataclass
+class _Outcome:
+    """What one exchange produced so far (filled in as it progresses)."""
+
+    status_code: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    body: bytearray = field(default_factory=bytearray)
+    truncated: bool = False
+    exc: BaseException | None = None
+
+    def result(self, policy: SendPolicy, url: str, timed_out: bool, started: float) -> SendResult:
+        """Freeze into a SendResult, naming the error class if the exchange failed."""
+        error_class, error = None, None
+        if timed_out:
+            error_class, error = "timeout", f"deadline of {policy.timeout_seconds:g} s exceeded"
+        elif self.exc is not None:
+            error_class, error = _classify(self.exc, url, policy)
+        limit = policy.max_response_bytes
+        return SendResult(
+            status_code=self.status_code,
+            response_headers=self.response_headers,
+            response_body=bytes(self.body[:limit]),
+            truncated=self.truncated or len(self.body) > limit,
+            error_class=error_class,
+            error=error,
+            duration_ms=round((time.monotonic() - started) * 1000),
+        )
+
+
+def _connect_timeout(policy: SendPolicy) -> float:
+    """The connect timeout, never longer than the whole deadline."""
+    return min(policy.connect_timeout_seconds, policy.timeout_seconds)
+
+
+def _read_capped(raw: urllib3.HTTPResponse, limit: int, into: bytearray) -> bool:
+    """Read the raw body into `into`, stopping after limit+1 bytes; True if it was longer."""
+    while len(into) <= limit:
+        chunk = raw.read(min(_READ_CHUNK, limit + 1 - len(into)), decode_content=False)
+        if not chunk:
+            return False
+        into += chunk
+    return True
+
+
+def _new_session(pool_classes: dict[str, type]) -> requests.Session:
+    """A session with no ambient configuration, whose connections go through the guard."""
+    session = requests.Session()
+    session.trust_env = False
+    session.headers.clear()
+    adapter = _GuardedAdapter(pool_classes, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class _GuardedAdapter(HTTPAdapter):
+    """An HTTPAdapter whose pools build guarded connections."""
+
+    def __init__(self, pool_classes: dict[str, type], **kwargs: object):
+        self._pool_classes = pool_classes
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: object, **kwargs: object) -> None:
+        """Create the pool manager, then point it at the guarded pool classes."""
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(self._pool_classes)
+
+
+class _Deadline:
+    """A wall-clock limit on one exchange: when it passes, the sockets it uses are shut down."""
+
+    def __init__(self, seconds: float):
+        self._ends = time.monotonic() + seconds
+        self._lock = threading.Lock()
+        self._connections: list[HTTPConnection] = []
+        self._sockets: list[socket.socket] = []
+        self._state = "running"
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def start(self) -> None:
+        """Start the watchdog."""
+        self._timer.start()
+
+    def finish(self) -> bool:
+        """Stop the watchdog; True if the deadline passed before the exchange ended."""
+        self._timer.cancel()
+        with self._lock:
+            expired, self._state = self._state == "expired", "finished"
+            self._connections.clear()
+            self._sockets.clear()
+        return expired
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline (negative once passed)."""
+        return self._ends - time.monotonic()
+
+    def watch(self, connection: HTTPConnection) -> None:
+        """Put a connection and its socket under the watchdog; TimeoutError if already expired.
+
+        The socket is kept too: http.client drops `connection.sock` when the answer says
+        `Connection: close`, while the response goes on reading from it.
+        """
+        with self._lock:
+            if self._state == "expired":
+                raise TimeoutError("deadline exceeded")
+            _add_once(self._connections, connection)
+            if connection.sock is not None:
+                _add_once(self._sockets, connection.sock)
+
+    def _expire(self) -> None:
+        """Timer callback: mark the deadline passed and shut down every watched socket."""
+        with self._lock:
+            if self._state != "running":
+                return
+            self._state = "expired"
+            for sock in [*self._sockets, *(conn.sock for conn in self._connections)]:
+                _shutdown(sock)
+
+
+def _add_once(items: list, item: object) -> None:
+    """Append item unless that very object is already there."""
+    if not any(item is known for known in items):
+        items.append(item)
+
+
+def _shutdown(sock: socket.socket | None) -> None:
+    """Shut a socket down so a blocked read in another thread returns at once."""
+    if sock is None:
+        return
+    try:
+        # The plain-socket method: on a TLS socket it leaves the TLS state for its owner.
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except (OSError, TypeError):
+        pass
+
+
+class _Guard:
+    """What guarded connections share with their Sender: allowed networks, this thread's deadline."""
+
+    def __init__(self, networks: tuple[netpolicy.IPNetwork, ...]):
+        self.networks = networks
+        self.local = threading.local()
+
+    def deadline(self) -> _Deadline | None:
+        """The deadline of the send running in this thread, if any."""
+        return getattr(self.local, "deadline", None)
+
+    def watch(self, connection: HTTPConnection) -> None:
+        """Put a connection under this thread's deadline."""
+        deadline = self.deadline()
+        if deadline is not None:
+            deadline.watch(connection)
+
+    def timeout(self, base: object) -> float | None:
+        """The connect timeout, shortened to what is left of the deadline."""
+        deadline = self.deadline()
+        left = None if deadline is None else max(deadline.remaining(), 0.001)
+        if not isinstance(base, (int, float)):
+            return left
+        return base if left is None else min(base, left)
+
+    def allowed(self, candidates: list[tuple]) -> list[tuple]:
+        """Keep the getaddrinfo results policy allows; raise the first refusal if none is left."""
+        allowed, refusals = [], []
+        for candidate in candidates:
+            try:
+                netpolicy.check_address(candidate[4][0], self.networks)
+            except netpolicy.BlockedAddress as refusal:
+                refusals.append(refusal)
+            else:
+                allowed.append(candidate)
+        if not allowed:
+            raise refusals[0]
+        return allowed
+
+
+class _GuardedConnectionMixin:
+    """Resolves, checks and dials the address itself, and puts its socket under the deadline."""
+
+    guard: _Guard
+
+    def _new_conn(self) -> socket.socket:
+        """Resolve the host, refuse blocked addresses, and connect to an allowed one."""
+        candidates = self.guard.allowed(self._resolve())
+        try:
+            sock = _dial(candidates, lambda: self.guard.timeout(self.timeout),
+                         self.source_address, self.socket_options)
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(
+                self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+            ) from exc
+        except OSError as exc:
+            raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
+        sock.settimeout(self.guard.timeout(self.timeout))  # bounds the TLS handshake too
+        sys.audit("http.client.connect", self, self.host, self.port)
+        return sock
+
+    def _resolve(self) -> list[tuple]:
+        """getaddrinfo for the connection's host, as urllib3 would call it."""
+        host = self._dns_host.strip("[]")
+        try:
+            return socket.getaddrinfo(host, self.port, allowed_gai_family(), socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+
+    def connect(self) -> None:
+        """Connect, then put the socket under this thread's deadline."""
+        super().connect()
+        self.guard.watch(self)
+
+    def request(self, *args: object, **kwargs: object) -> None:
+        """Put a (possibly reused) connection under the deadline, then send the request."""
+        self.guard.watch(self)
+        super().request(*args, **kwargs)
+
+
+def _dial(
+    candidates: list[tuple],
+    timeout: Callable[[], float | None],
+    source_address: tuple[str, int] | None,
+    socket_options: list[tuple] | None,
+) -> socket.socket:
+    """Connect to the first candidate sockaddr that answers; raise the last error otherwise."""
+    error: OSError | None = None
+    for family, socktype, proto, _, sockaddr in candidates:
+        sock = socket.socket(family, socktype, proto)
+        try:
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+            sock.settimeout(timeout())
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error or OSError("no address to connect to")
+
+
+def _pool_classes(guard: _Guard) -> dict[str, type]:
+    """Connection-pool classes (by scheme) whose connections obey `guard`."""
+
+    class GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
+        pass
+
+    class GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
+        pass
+
+    class GuardedHTTPConnectionPool(HTTPConnectionPool):
+        ConnectionCls = GuardedHTTPConnection
+
+    class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+        ConnectionCls = GuardedHTTPSConnection
+
+    GuardedHTTPConnection.guard = GuardedHTTPSConnection.guard = guard
+    return {"http": GuardedHTTPConnectionPool, "https": GuardedHTTPSConnectionPool}
+
+
+def _classify(exc: BaseException, url: str, policy: SendPolicy) -> tuple[str, str]:
+    """Map an exception from an exchange to (error_class, one line of text)."""
+    chain = _chain(exc)
+    leaf = _text(chain[-1])
+    target = _target(url)
+
+    def has(*types: type) -> bool:
+        return any(isinstance(item, types) for item in chain)
+
+    blocked = next((item for item in chain if isinstance(item, netpolicy.BlockedAddress)), None)
+    if blocked is not None:
+        host = _host(url)
+        prefix = "" if host == blocked.address else f"{host} resolves to {blocked.address}: "
+        return "blocked", _one_line(prefix + str(blocked))
+    if has(NameResolutionError, socket.gaierror):
+        return "dns", _one_line(f"cannot resolve {target}: {leaf}")
+    if has(ssl.SSLError, ssl.CertificateError, urllib3.exceptions.SSLError,
+           requests.exceptions.SSLError):
+        return "tls", _one_line(f"TLS failure with {target}: {leaf}")
+    if has(NewConnectionError, ConnectionRefusedError):
+        return "connect", _one_line(f"cannot connect to {target}: {leaf}")
+    if has(requests.ConnectTimeout, ConnectTimeoutError):
+        return "timeout", f"no connection to {target} within {_connect_timeout(policy):g} s"
+    if has(requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError):
+        return "timeout", f"no data from {target} for {policy.timeout_seconds:g} s"
+    if has(ConnectionError, http.client.IncompleteRead, requests.exceptions.ChunkedEncodingError):
+        return "reset", _one_line(f"connection to {target} broken: {leaf}")
+    if has(http.client.HTTPException):
+        return "invalid_response", _one_line(f"invalid HTTP response from {target}: {leaf}")
+    if has(urllib3.exceptions.ProtocolError):
+        return "reset", _one_line(f"connection to {target} broken: {leaf}")
+    return "error", _one_line(f"{type(chain[-1]).__name__}: {leaf}")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and the causes it wraps, outermost first."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and not any(current is seen for seen in chain):
+        chain.append(current)
+        current = _wrapped(current)
+    return chain
+
+
+def _wrapped(exc: BaseException) -> BaseException | None:
+    """The exception that `exc` wraps (urllib3 reason, cause, argument or context)."""
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, BaseException):
+        return reason
+    if exc.__cause__ is not None:
+        return exc.__cause__
+    inner = next((arg for arg in exc.args if isinstance(arg, BaseException)), None)
+    if inner is not None:
+        return inner
+    return None if exc.__suppress_context__ else exc.__context__
+
+
+def _text(exc: BaseException) -> str:
+    """The human part of an exception's message."""
+    strerror = getattr(exc, "strerror", None)
+    return str(strerror) if strerror else (str(exc) or type(exc).__name__)
+
+
+def _target(url: str) -> str:
+    """host:port of a URL, for messages."""
+    try:
+        parsed = urllib3.util.parse_url(url)
+    except ValueError:
+        return url
+    return f"{parsed.host}:{parsed.port}" if parsed.port else str(parsed.host)
+
+
+def _host(url: str) -> str:
+    """The host of a URL without IPv6 brackets, for messages."""
+    try:
+        return str(urllib3.util.parse_url(url).host).strip("[]")
+    except ValueError:
+        return url
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    """Collapse whitespace so the text fits on one line, and cap its length."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -1,0 +1,698 @@
+"""Delivery against real local servers: headers, signatures, redirects, address policy,
+deadlines, capped bodies, error classes, connection reuse and threads."""
+
+import gzip
+import http.server
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+import standardwebhooks
+from pytest_httpserver import HTTPServer
+
+from alpana_hooks import delivery
+from alpana_hooks.delivery import SendPolicy, Sender
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+OLD_SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"
+BODY = b'{"type": "dashboard.published", "data": {"title": "Ventes \xc3\xa9t\xc3\xa9"}}'
+LOOPBACK = ("127.0.0.0/8",)
+SETTING = "[security] allowed_networks"
+
+
+def make_request(url, body=BODY, custom_headers=(), secrets=(SECRET,)):
+    return delivery.build_request(
+        url=url,
+        body=body,
+        msg_id="msg_2kZ9",
+        secrets=list(secrets),
+        custom_headers=list(custom_headers),
+        timestamp=int(time.time()),
+        user_agent="alpana-hooks/test",
+    )
+
+
+def make_sender(**overrides):
+    settings = dict(timeout_seconds=1.0, connect_timeout_seconds=0.5, allowed_networks=LOOPBACK)
+    return Sender(SendPolicy(**(settings | overrides)))
+
+
+@pytest.fixture
+def sender():
+    with make_sender() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="module")
+def http_servers():
+    """Two pytest-httpservers on 127.0.0.1, started once for the module (stopping one is slow)."""
+    instances = [HTTPServer(host="127.0.0.1", port=0) for _ in range(2)]
+    for instance in instances:
+        instance.start()
+    yield instances
+    for instance in instances:
+        instance.stop()
+
+
+@pytest.fixture
+def server(http_servers):
+    yield http_servers[0]
+    http_servers[0].clear()
+
+
+@pytest.fixture
+def second_server(http_servers):
+    yield http_servers[1]
+    http_servers[1].clear()
+
+
+# ---------------------------------------------------------------- raw socket servers
+
+
+def read_request(conn):
+    """Read one request (headers and Content-Length body) from a socket."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+         if line.lower().startswith(b"content-length:")),
+        0,
+    )
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return data
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 that runs handler(conn, stop_event) for each connection."""
+
+    def __init__(self, handler):
+        self.handler = handler
+        self.stop = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.05)
+        self.port = self.listener.getsockname()[1]
+        self.accepted = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def url(self, scheme="http", host="127.0.0.1"):
+        return f"{scheme}://{host}:{self.port}/hook"
+
+    def _serve(self):
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.accepted += 1
+            threading.Thread(target=self._run, args=(conn,), daemon=True).start()
+
+    def _run(self, conn):
+        with conn:
+            try:
+                self.handler(conn, self.stop)
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        self.listener.close()
+
+
+@pytest.fixture
+def raw_server():
+    servers = []
+
+    def start(handler):
+        servers.append(RawServer(handler))
+        return servers[-1]
+
+    yield start
+    for instance in servers:
+        instance.close()
+
+
+def drip(conn, stop, data):
+    """Send data every 0.2 s, for 5 s at most (so a broken deadline fails instead of hanging)."""
+    for _ in range(25):
+        if stop.wait(0.2):
+            return
+        conn.sendall(data)
+
+
+def drip_headers(conn, stop):
+    read_request(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+    drip(conn, stop, b"X-Drip: 1\r\n")
+
+
+def drip_body(conn, stop):
+    read_request(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+    drip(conn, stop, b"x")
+
+
+def drip_body_until_close(conn, stop):
+    read_request(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+    drip(conn, stop, b"x")
+
+
+def answer_then_drip(conn, stop):
+    read_request(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    drip_body(conn, stop)
+
+
+def endless_body(conn, stop):
+    read_request(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n")
+    chunk = b"e" * 65536
+    while not stop.is_set():
+        conn.sendall(chunk)
+
+
+def never_answer(conn, stop):
+    read_request(conn)
+    stop.wait(5)
+
+
+def close_without_answer(conn, stop):
+    read_request(conn)
+
+
+def answer_garbage(conn, stop):
+    read_request(conn)
+    conn.sendall(b"SPEAKING NONSENSE\r\n\r\n")
+
+
+def answer_plain_http(conn, stop):
+    conn.recv(65536)
+    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+
+# ---------------------------------------------------------------- threaded http.server
+
+
+class CountingHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        state = self.server.state
+        with state["lock"]:
+            state["ports"].append(self.client_address[1])
+            state["in_flight"] += 1
+            state["max_in_flight"] = max(state["max_in_flight"], state["in_flight"])
+        time.sleep(state["delay"])
+        with state["lock"]:
+            state["in_flight"] -= 1
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def counting_server():
+    instance = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CountingHandler)
+    instance.daemon_threads = True
+    instance.state = {"lock": threading.Lock(), "ports": [], "in_flight": 0,
+                      "max_in_flight": 0, "delay": 0.0}
+    thread = threading.Thread(target=instance.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield instance
+    instance.shutdown()
+    instance.server_close()
+
+
+def counting_url(instance):
+    return f"http://127.0.0.1:{instance.server_address[1]}/hook"
+
+
+# ---------------------------------------------------------------- socket.connect audit
+
+
+_CONNECT_LOGS = []
+
+
+def _audit(event, args):
+    if event == "socket.connect":
+        for log in _CONNECT_LOGS:
+            log.append(args[1])
+
+
+@pytest.fixture
+def socket_connects():
+    """Every address socket.connect is called with while the test runs."""
+    if not getattr(sys, "_alpana_test_audit", False):
+        sys.addaudithook(_audit)
+        sys._alpana_test_audit = True
+    log = []
+    _CONNECT_LOGS.append(log)
+    yield log
+    _CONNECT_LOGS.remove(log)
+
+
+# ================================================================= build_request
+
+
+def test_build_request_header_order_and_exact_body():
+    request = delivery.build_request(
+        url="https://example.com/hook",
+        body=b'{"a": 1}',
+        msg_id="msg_1",
+        secrets=[SECRET, OLD_SECRET],
+        custom_headers=[("Authorization", "Bearer t"), ("X-Team", "bi")],
+        timestamp=1614265330,
+        user_agent="alpana-hooks/0.1.0",
+    )
+    assert list(request.headers) == [
+        "Authorization", "X-Team", "Content-Type", "User-Agent", "Accept-Encoding",
+        "webhook-id", "webhook-timestamp", "webhook-signature",
+    ]
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["User-Agent"] == "alpana-hooks/0.1.0"
+    assert request.headers["Accept-Encoding"] == "identity"
+    assert request.headers["webhook-timestamp"] == "1614265330"
+    assert len(request.headers["webhook-signature"].split(" ")) == 2
+    assert request.body == b'{"a": 1}'
+
+
+def test_build_request_reproduces_the_spec_vector():
+    request = delivery.build_request(
+        url="https://example.com/", body=b'{"test": 2432232314}',
+        msg_id="msg_p5jXN8AQM9LWM0D4loKWxJek", secrets=[SECRET], custom_headers=[],
+        timestamp=1614265330, user_agent="ua",
+    )
+    assert request.headers["webhook-signature"] == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
+def test_our_headers_win_case_insensitively():
+    request = make_request("http://x/", custom_headers=[
+        ("content-type", "text/plain"), ("WEBHOOK-ID", "forged"), ("user-agent", "evil"),
+        ("Host", "internal.admin"), ("Transfer-Encoding", "chunked"), ("content-length", "1"),
+        ("X-Token", "a"), ("x-token", "b"),
+    ])
+    lowered = [name.lower() for name in request.headers]
+    assert len(lowered) == len(set(lowered))
+    assert "host" not in lowered and "transfer-encoding" not in lowered
+    assert "content-length" not in lowered
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["webhook-id"] == "msg_2kZ9"
+    assert request.headers["User-Agent"] == "alpana-hooks/test"
+    assert request.headers["x-token"] == "b"
+
+
+def test_policy_refuses_nonsense_limits():
+    with pytest.raises(ValueError):
+        SendPolicy(timeout_seconds=0)
+    with pytest.raises(ValueError):
+        SendPolicy(max_response_bytes=-1)
+
+
+def test_sender_refuses_bad_allowed_networks():
+    with pytest.raises(ValueError, match="'127.0.0.1/8'"):
+        Sender(SendPolicy(allowed_networks=("127.0.0.1/8",)))
+
+
+# ================================================================= what arrives
+
+
+def test_request_arrives_exactly_and_verifies(server, sender):
+    server.expect_oneshot_request("/hook", method="POST").respond_with_data("thanks")
+    custom = [("Authorization", "Bearer sub-token"), ("X-Team", "Finance  BI"), ("Accept", "x/y")]
+    request = make_request(server.url_for("/hook"), custom_headers=custom,
+                           secrets=[SECRET, OLD_SECRET])
+
+    result = sender.send(request)
+
+    assert result.succeeded, result
+    assert (result.status_code, result.response_body, result.error_class) == (200, b"thanks", None)
+    received, _ = server.log[0]
+    assert received.get_data() == BODY
+    headers = dict(received.headers)
+    assert {name.lower() for name in headers} == (
+        {name.lower() for name in request.headers} | {"host", "content-length"}
+    )
+    for name, value in request.headers.items():
+        assert received.headers[name] == value
+    assert headers["Content-Length"] == str(len(BODY))
+    for secret in (SECRET, OLD_SECRET):
+        standardwebhooks.Webhook(secret).verify(received.get_data(), headers)
+
+
+def test_response_headers_are_recorded(server, sender):
+    server.expect_request("/hook").respond_with_data(
+        "", status=202, headers={"X-Receiver": "alpana-test", "Retry-After": "30"})
+    result = sender.send(make_request(server.url_for("/hook")))
+    assert result.status_code == 202 and result.succeeded
+    assert result.response_headers["X-Receiver"] == "alpana-test"
+    assert result.response_headers["Retry-After"] == "30"
+    assert result.duration_ms >= 0
+
+
+@pytest.mark.parametrize(
+    ("status", "succeeded"),
+    [(200, True), (204, True), (299, True), (301, False), (304, False), (400, False),
+     (410, False), (429, False), (500, False), (503, False)],
+)
+def test_only_2xx_succeeds(server, sender, status, succeeded):
+    server.expect_request("/hook").respond_with_data("", status=status)
+    result = sender.send(make_request(server.url_for("/hook")))
+    assert (result.status_code, result.succeeded, result.error_class) == (status, succeeded, None)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_redirects_are_never_followed(server, second_server, sender, status):
+    target = second_server.url_for("/stolen")
+    server.expect_request("/hook").respond_with_data("", status=status, headers={"Location": target})
+    second_server.expect_request("/stolen").respond_with_data("should not be reached")
+
+    result = sender.send(make_request(server.url_for("/hook"),
+                                      custom_headers=[("X-Api-Key", "k")]))
+
+    assert result.status_code == status and not result.succeeded
+    assert result.response_headers["Location"] == target
+    assert len(server.log) == 1
+    assert second_server.log == []
+
+
+# ================================================================= ambient configuration
+
+
+def poison_environment(monkeypatch, tmp_path):
+    dead = socket.create_server(("127.0.0.1", 0))
+    dead_port = dead.getsockname()[1]
+    dead.close()
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{dead_port}")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login intruder password hunter2\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+
+
+def test_environment_proxies_are_ignored(server, sender, monkeypatch, tmp_path):
+    poison_environment(monkeypatch, tmp_path)
+    url = server.url_for("/hook")
+    with pytest.raises(requests.exceptions.ProxyError):  # what requests' defaults would do
+        requests.post(url, data=b"{}", timeout=1)
+    server.expect_request("/hook").respond_with_data("ok")
+
+    result = sender.send(make_request(url, custom_headers=[("Authorization", "Bearer sub")]))
+
+    assert result.succeeded, result
+    assert server.log[0][0].headers["Authorization"] == "Bearer sub"
+
+
+def test_netrc_does_not_replace_authorization(server, sender, monkeypatch, tmp_path):
+    poison_environment(monkeypatch, tmp_path)
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name)
+    url = server.url_for("/hook")
+    server.expect_request("/hook").respond_with_data("ok")
+    requests.post(url, data=b"{}", headers={"Authorization": "Bearer sub"}, timeout=1)
+    assert server.log[0][0].headers["Authorization"].startswith("Basic ")  # requests' defaults
+
+    result = sender.send(make_request(url, custom_headers=[("Authorization", "Bearer sub")]))
+
+    assert result.succeeded, result
+    assert server.log[1][0].headers["Authorization"] == "Bearer sub"
+
+
+# ================================================================= address policy
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [("127.0.0.1", "127.0.0.1"), ("127.1", "127.0.0.1"), ("2130706433", "127.0.0.1"),
+     ("0x7f.1", "127.0.0.1"), ("[::ffff:127.0.0.1]", "::ffff:127.0.0.1"),
+     ("localhost", None)],
+)
+def test_loopback_spellings_are_blocked_by_default(server, host, address, socket_connects):
+    server.expect_request("/hook").respond_with_data("should not be reached")
+    url = f"http://{host}:{server.port}/hook"
+    with make_sender(allowed_networks=()) as strict:
+        result = strict.send(make_request(url))
+
+    assert (result.status_code, result.error_class) == (None, "blocked")
+    assert SETTING in result.error and "(loopback)" in result.error
+    if address is not None:
+        assert f"address {address} is blocked" in result.error
+    assert server.log == []
+    assert socket_connects == []
+
+
+@pytest.mark.parametrize("host", ["127.1", "2130706433", "0x7f.1", "localhost"])
+def test_allowed_networks_open_loopback(server, sender, host):
+    server.expect_request("/hook").respond_with_data("ok")
+    result = sender.send(make_request(f"http://{host}:{server.port}/hook"))
+    assert result.succeeded, result
+    assert len(server.log) == 1
+
+
+def test_allowed_networks_open_only_what_they_name(server):
+    server.expect_request("/hook").respond_with_data("ok")
+    with make_sender(allowed_networks=("10.0.0.0/8",)) as other:
+        result = other.send(make_request(server.url_for("/hook")))
+    assert result.error_class == "blocked"
+    assert server.log == []
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/",
+                                 "https://169.254.169.254/",
+                                 "http://[fd00:ec2::254]/",
+                                 "http://[::ffff:169.254.169.254]/",
+                                 "http://[64:ff9b::a9fe:a9fe]/"])
+def test_metadata_endpoint_is_blocked_without_connecting(sender, socket_connects, url):
+    result = sender.send(make_request(url))
+    assert (result.status_code, result.error_class) == (None, "blocked")
+    assert "(link-local" in result.error or "(private)" in result.error
+    assert SETTING in result.error
+    assert socket_connects == []
+
+
+# ================================================================= deadlines
+
+
+@pytest.mark.parametrize("handler", [drip_headers, drip_body, drip_body_until_close])
+def test_hard_deadline_over_the_whole_exchange(raw_server, sender, handler):
+    receiver = raw_server(handler)
+    started = time.monotonic()
+    result = sender.send(make_request(receiver.url()))
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 2.5
+    assert (result.error_class, result.error) == ("timeout", "deadline of 1 s exceeded")
+    assert not result.succeeded
+
+
+def test_deadline_covers_a_reused_connection(raw_server, sender):
+    receiver = raw_server(answer_then_drip)
+    assert sender.send(make_request(receiver.url())).succeeded
+    started = time.monotonic()
+    result = sender.send(make_request(receiver.url()))
+    assert time.monotonic() - started < 2.5
+    assert result.error_class == "timeout"
+    assert receiver.accepted == 1
+
+
+def test_connect_timeout(sender):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(8):  # fill the accept queue until the kernel drops SYNs
+            filler = socket.socket()
+            filler.settimeout(0.2)
+            fillers.append(filler)
+            try:
+                filler.connect(("127.0.0.1", port))
+            except TimeoutError:
+                break
+        else:
+            pytest.skip("could not fill the accept queue")
+        result = sender.send(make_request(f"http://127.0.0.1:{port}/hook"))
+    finally:
+        for sock in [listener, *fillers]:
+            sock.close()
+    assert (result.status_code, result.error_class) == (None, "timeout")
+    assert result.error == f"no connection to 127.0.0.1:{port} within 0.5 s"
+    assert 400 <= result.duration_ms < 900
+
+
+def test_silent_receiver_times_out(raw_server, sender):
+    receiver = raw_server(never_answer)
+    started = time.monotonic()
+    result = sender.send(make_request(receiver.url()))
+    assert time.monotonic() - started < 2.5
+    assert (result.status_code, result.error_class) == (None, "timeout")
+
+
+def test_sender_recovers_after_a_deadline(raw_server, server, sender):
+    server.expect_request("/hook").respond_with_data("ok")
+    assert sender.send(make_request(raw_server(drip_body).url())).error_class == "timeout"
+    assert sender.send(make_request(server.url_for("/hook"))).succeeded
+
+
+# ================================================================= response bodies
+
+
+def test_large_body_is_capped(server, sender):
+    pattern = bytes(range(256)) * (5 * 1024 * 1024 // 256)
+    server.expect_request("/hook").respond_with_data(pattern)
+    result = sender.send(make_request(server.url_for("/hook")))
+    assert result.status_code == 200 and result.error_class is None
+    assert result.response_body == pattern[:20000]
+    assert result.truncated is True
+
+
+def test_endless_body_is_not_read_past_the_cap(raw_server, sender):
+    started = time.monotonic()
+    result = sender.send(make_request(raw_server(endless_body).url()))
+    assert time.monotonic() - started < 0.9  # well before the 1 s deadline
+    assert (result.status_code, result.error_class, result.truncated) == (200, None, True)
+    assert result.response_body == b"e" * 20000
+
+
+@pytest.mark.parametrize(("size", "truncated"), [(19999, False), (20000, False), (20001, True)])
+def test_cap_boundary(server, sender, size, truncated):
+    server.expect_request("/hook").respond_with_data(b"z" * size)
+    result = sender.send(make_request(server.url_for("/hook")))
+    assert (len(result.response_body), result.truncated) == (min(size, 20000), truncated)
+
+
+def test_gzip_body_is_stored_compressed(server, sender):
+    compressed = gzip.compress(b"A" * 1_000_000)
+    server.expect_request("/hook").respond_with_data(
+        compressed, headers={"Content-Encoding": "gzip"})
+    result = sender.send(make_request(server.url_for("/hook")))
+    assert result.response_body == compressed
+    assert result.truncated is False
+    assert server.log[0][0].headers["Accept-Encoding"] == "identity"
+
+
+def test_non_utf8_body_is_stored_as_bytes(server, sender):
+    server.expect_request("/hook").respond_with_data(b"\xff\xfe\x00abc")
+    result = sender.send(make_request(server.url_for("/hook")))
+    assert result.response_body == b"\xff\xfe\x00abc"
+
+
+# ================================================================= errors without an answer
+
+
+def test_connection_refused(sender):
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    result = sender.send(make_request(f"http://127.0.0.1:{port}/hook"))
+    assert (result.status_code, result.error_class) == (None, "connect")
+    assert f"127.0.0.1:{port}" in result.error and "\n" not in result.error
+
+
+def test_server_closing_without_answer_is_a_reset(raw_server, sender):
+    result = sender.send(make_request(raw_server(close_without_answer).url()))
+    assert (result.status_code, result.error_class) == (None, "reset")
+
+
+def test_garbage_answer_is_an_invalid_response(raw_server, sender):
+    result = sender.send(make_request(raw_server(answer_garbage).url()))
+    assert (result.status_code, result.error_class) == (None, "invalid_response")
+
+
+def test_dns_failure(sender):
+    result = sender.send(make_request("http://nonexistent.invalid/hook"))
+    assert (result.status_code, result.error_class) == (None, "dns")
+    assert "nonexistent.invalid" in result.error
+
+
+def test_plain_http_on_https_port_is_a_tls_error(raw_server, sender):
+    result = sender.send(make_request(raw_server(answer_plain_http).url("https")))
+    assert (result.status_code, result.error_class) == (None, "tls")
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_tls_uses_the_hostname_while_dialling_the_checked_address(tmp_path, sender):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server_names = []
+    context.sni_callback = lambda sock, name, ctx: server_names.append(name)
+
+    def tls_receiver(conn, stop):
+        with context.wrap_socket(conn, server_side=True):
+            pass
+
+    receiver = RawServer(tls_receiver)
+    try:
+        result = sender.send(make_request(f"https://localhost:{receiver.port}/hook"))
+    finally:
+        receiver.close()
+
+    assert (result.status_code, result.error_class) == (None, "tls")
+    assert "certificate verify failed" in result.error
+    assert server_names == ["localhost"]
+
+
+def test_invalid_url_is_reported_not_raised(sender):
+    result = sender.send(make_request("ftp://example.com/hook"))
+    assert (result.status_code, result.error_class) == (None, "error")
+
+
+# ================================================================= connections and threads
+
+
+def test_connections_are_reused(counting_server, server, sender):
+    url = counting_url(counting_server)
+    assert sender.send(make_request(url)).succeeded
+    assert sender.send(make_request(url)).succeeded
+    assert len(set(counting_server.state["ports"])) == 1
+
+
+def test_truncated_answer_does_not_poison_the_pool(counting_server, server, sender):
+    server.expect_request("/big").respond_with_data(b"b" * 100_000)
+    server.expect_request("/small").respond_with_data(b"ok")
+    assert sender.send(make_request(server.url_for("/big"))).truncated
+    assert sender.send(make_request(server.url_for("/small"))).response_body == b"ok"
+
+
+def test_sender_is_shared_between_threads(counting_server, sender):
+    counting_server.state["delay"] = 0.3
+    url = counting_url(counting_server)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: sender.send(make_request(url)), range(16)))
+    assert all(result.succeeded for result in results)
+    assert len(counting_server.state["ports"]) == 16
+    assert counting_server.state["max_in_flight"] > 1
+    assert len(set(counting_server.state["ports"])) <= 8
