@@ -201,18 +201,8 @@ class Store:
 
     # -- secrets -------------------------------------------------------------------------
 
-    def signing_secrets(self, sub_id: int, now: datetime) -> list[str]:
-        """The secrets that sign a delivery now: the current one first, then those in their grace period."""
-        rows = self.conn.execute(
-            "SELECT secret FROM subscription_secrets WHERE subscription_id = ? AND (expires_at IS NULL OR expires_at > ?)"
-            " ORDER BY expires_at IS NOT NULL, id DESC",
-            (sub_id, to_iso(now)),
-        ).fetchall()
-        return [row["secret"] for row in rows]
-
-    def secret_rows(self, tenant: str, sub_id: int, now: datetime) -> list[dict]:
-        """The secrets that sign now, with their times: the current one first."""
-        self.get_subscription(tenant, sub_id)
+    def signing_secrets(self, sub_id: int, now: datetime) -> list[dict]:
+        """The secrets that sign a delivery now, with their times: the current one first, then those in grace."""
         rows = self.conn.execute(
             "SELECT secret, created_at, expires_at FROM subscription_secrets WHERE subscription_id = ?"
             " AND (expires_at IS NULL OR expires_at > ?) ORDER BY expires_at IS NOT NULL, id DESC",
@@ -461,7 +451,7 @@ class Store:
             "SELECT name, value FROM subscription_headers WHERE subscription_id = ? ORDER BY rowid",
             (row["subscription_id"],),
         )]
-        context["secrets"] = self.signing_secrets(row["subscription_id"], now)
+        context["secrets"] = [r["secret"] for r in self.signing_secrets(row["subscription_id"], now)]
         return context
 
     def record_results(self, items: list[tuple[int, dict, str | None]], *, now: datetime,

@@ -226,9 +226,10 @@ def secret_show(sub_id: SubId, tenant: TenantOpt = None, db: DbOpt = None, confi
     """Print a subscription's signing secrets: the current one, and any old one still in its grace period."""
     run = run_for(db, config, tenant)
     with opened(run.settings) as store:
-        live = store.secret_rows(run.tenant, sub_id, utcnow())
+        store.get_subscription(run.tenant, sub_id)
+        live = store.signing_secrets(sub_id, utcnow())
     if json:
-        output.print_json([{"secret": r["secret"], "created_at": r["created_at"], "expires_at": r["expires_at"]} for r in live])
+        output.print_json(live)
         return
     for row in live:
         suffix = f"  (old, signs until {row['expires_at']})" if row["expires_at"] else ""
