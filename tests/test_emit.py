@@ -292,3 +292,30 @@ def test_emitter_killed_mid_delivery_loses_nothing(cli, add_sub, tmp_path, db_pa
     assert len(db_rows(db_path, "SELECT * FROM events")) == 1
     statuses = sorted(r["status"] for r in db_rows(db_path, "SELECT status FROM attempts"))
     assert len(statuses) == 2 and "sending" in statuses
+
+
+def test_ping_reaches_one_subscription_even_disabled(cli, add_sub, receiver):
+    rx = receiver()
+    first = add_sub(rx.url("/one"), "widget.added")
+    add_sub(rx.url("/two"), "widget.added")
+    cli("disable", first["id"], "--tenant", "t1")
+    result = cli.json("ping", first["id"], "--tenant", "t1")
+    assert [a["trigger"] for a in result["attempts"]] == ["ping"]
+    assert [r["path"] for r in rx.requests] == ["/one"]
+    body = rx.bodies()[0]
+    assert body["type"] == "ping" and body["data"]["subscription_id"] == first["id"]
+    Webhook(first["secret"]).verify(rx.requests[0]["body"], {k.lower(): v for k, v in rx.requests[0]["headers"].items()})
+    assert cli("ping", first["id"], "--tenant", "t2").exit_code == 3
+
+
+def test_events_list_and_show(cli, add_sub, receiver):
+    rx = receiver()
+    add_sub(rx.url(), "widget.added")
+    emitted = cli.json("emit", "widget.added", "--tenant", "t1", "--id", "7", "--name", "W", "--url", "https://x/")
+    listed = cli.json("events", "list", "--tenant", "t1")
+    assert [(e["event_id"], e["type"], e["attempts"]) for e in listed] == [(emitted["event_id"], "widget.added", 1)]
+    shown = cli.json("events", "show", emitted["event_id"], "--tenant", "t1")
+    assert shown["payload"].encode() == rx.requests[0]["body"]
+    assert [a["id"] for a in shown["attempts"]] == [emitted["attempts"][0]["id"]]
+    assert cli.json("events", "list", "--tenant", "t1", "--type", "widget.deleted") == []
+    assert "Webhook Event Id" in cli("events", "show", emitted["event_id"], "--tenant", "t1").stdout
