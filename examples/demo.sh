@@ -1,22 +1,53 @@
 #!/usr/bin/env bash
-# A tour of alpana-hooks on a throwaway database: run with `make demo`.
+# A tour of alpana-hooks on a throwaway database, with a local receiver: run with `make demo`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-export ALPANA_HOOKS_DB="$work/hooks.db" ALPANA_HOOKS_CONFIG="$here/config.toml" ALPANA_HOOKS_TENANT=acme
-step() { printf '\n\033[1m$ alpana-hooks %s\033[0m\n' "$*"; alpana-hooks "$@"; }
+listener=""
+cleanup() {
+    if [ -n "$listener" ]; then kill -TERM "$listener" 2>/dev/null || true; wait "$listener" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+export ALPANA_HOOKS_DB="$work/hooks.db" ALPANA_HOOKS_CONFIG="$here/config.toml" COLUMNS="${COLUMNS:-120}"
+say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
+run() { printf '\033[1m$ alpana-hooks %s\033[0m\n' "$*"; alpana-hooks "$@"; }
+json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
-step add --event dashboard.updated --url https://hooks.example.com/bi --header 'Authorization: Bearer s3cr3t' --description 'BI sync'
-step add --event widget.added --url https://hooks.example.com/widgets
-step list
-step disable 2
-step list --state disabled
-step enable 2
-step headers add 1 X-Team analytics
-step headers list 1
-step edit 1 --url https://hooks.example.com/bi/v2
-step show 1
-step delete 2 --yes
-step list --json
-step config show
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+url="http://127.0.0.1:$port"
+
+say "Two tenants subscribe to events (the signing secret is shown once, at add)"
+secret="$(alpana-hooks add -t acme --event dashboard.updated --url "$url/acme/bi" --header 'Authorization: Bearer s3cr3t' --description 'BI sync' --json | json_field '["secret"]')"
+run add -t acme --event widget.added --url "$url/acme/widgets"
+run add -t acme --event dashboard.deleted --url "http://127.0.0.1:9/down" --description 'an endpoint that is down'
+run add -t globex --event dashboard.updated --url "$url/globex"
+run list -t acme
+
+say "A local receiver checks signatures with the BI subscription's secret (the others have their own: they show invalid)"
+alpana-hooks listen --port "$port" --secret "$secret" >"$work/listen.log" 2>&1 &
+listener=$!
+for _ in $(seq 50); do grep -q "listening on" "$work/listen.log" 2>/dev/null && break; sleep 0.1; done
+
+say "Events fire to every active subscription of the tenant"
+run emit dashboard.updated -t acme --id 42 --name Sales --version 3 --url https://bi.example.com/acme/dashboards/42
+run emit dashboard.updated -t acme --id 42 --name 'Sales EMEA' --version 3 --url https://bi.example.com/acme/dashboards/42
+run emit dashboard.updated -t acme --id 42 --name 'Sales EMEA' --version 2 --url https://bi.example.com/acme/dashboards/42
+run emit widget.added -t acme --id 7 --name Revenue --url https://bi.example.com/acme/widgets/7
+run emit dashboard.updated -t globex --id 1 --name Ops --version 1 --url https://bi.example.com/globex/dashboards/1
+
+say "One delivery fails (exit 4): the attempt is recorded and a retry is scheduled"
+run emit dashboard.deleted -t acme --id 42 --name 'Sales EMEA' || echo "(exit $?)"
+run attempts list -t acme
+
+say "On call: fix the endpoint, then resend what failed"
+failed="$(alpana-hooks attempts list -t acme --status failed --json | json_field '[0]["id"]')"
+run attempts show "$failed" -t acme
+run edit 3 -t acme --url "$url/acme/deleted"
+run resend --failed --since 1h -t acme --dry-run
+run resend --failed --since 1h -t acme --yes
+run events list -t acme
+
+say "What the receiver saw"
+kill -TERM "$listener"; wait "$listener" || true; listener=""
+cat "$work/listen.log"

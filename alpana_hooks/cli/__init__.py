@@ -1,6 +1,6 @@
 """The command-line interface: parse, call the domain, render. No SQL, no HTTP here."""
 
-from alpana_hooks.cli import apply, attempts, events, settings, subscriptions  # noqa: F401 - registers the commands
+from alpana_hooks.cli import apply, attempts, events, settings, subscriptions, tools  # noqa: F401 - registers the commands
 from alpana_hooks.cli.app import app
 
 

@@ -62,6 +62,16 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")
 RevealOpt = Annotated[bool, typer.Option("--reveal", help="Show secret values instead of masking them.")]
 
 
+def stop_on_sigterm() -> None:
+    """Let SIGTERM (systemd, kill, a script's cleanup) stop a long-running command like Ctrl-C does."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def stdin_is_terminal() -> bool:
     """Whether a person can answer a prompt."""
     return sys.stdin is not None and sys.stdin.isatty()

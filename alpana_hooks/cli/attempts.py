@@ -6,7 +6,9 @@ from typing import Annotated, Optional
 import typer
 
 from alpana_hooks import output
-from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, attempts_app, stdin_is_terminal
+from alpana_hooks.cli.app import (
+    ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, attempts_app, stdin_is_terminal, stop_on_sigterm,
+)
 from alpana_hooks.cli.context import opened, run_for, settings_for
 from alpana_hooks.cli.events import _checked_type, _since
 from alpana_hooks.errors import ExitCode, UsageError
@@ -203,6 +205,7 @@ def deliver(
 
     settings = settings_for(db, config)
     totals = {"sent": 0, "succeeded": 0, "failed": 0}
+    stop_on_sigterm()
     with opened(settings) as store:
         dispatcher = Dispatcher(store, settings)
         try:

@@ -1,0 +1,35 @@
+"""`make demo` runs end to end and leaves nothing running."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alpana_processes() -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"alpana-hooks\x00listen" in cmdline or b"alpana_hooks\x00listen" in cmdline:
+                found.add(int(entry.name))
+    return found
+
+
+def test_demo_runs_and_stops_its_listener(tmp_path):
+    before = alpana_processes()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for name in ("ALPANA_HOOKS_DB", "ALPANA_HOOKS_CONFIG", "ALPANA_HOOKS_TENANT"):
+        env.pop(name, None)
+    result = subprocess.run(["bash", str(ROOT / "examples" / "demo.sh")], env=env, capture_output=True, text=True,
+                            timeout=120, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    assert "not fired: only the name changed" in out
+    assert "signature:   valid" in out and "sent 1: 1 succeeded, 0 failed" in out
+    assert alpana_processes() - before == set()

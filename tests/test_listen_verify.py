@@ -1,0 +1,314 @@
+"""listen and verify against real processes and real HTTP: signatures checked on arrival and after the fact."""
+
+import http.client
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Response
+
+from alpana_hooks import signing
+
+EMIT = ("emit", "widget.added", "--tenant", "t1", "--id", "7", "--name", "W", "--url", "https://bi/w/7")
+LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/ ")
+UNUSED_URL = "http://127.0.0.1:9/hook"
+
+
+class Listener:
+    """A real `alpana-hooks listen` process; threads read its output so that no test can block forever."""
+
+    def __init__(self, *args: str):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "alpana_hooks", "listen", "--port", "0", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=os.environ,
+        )
+        self.stdout: queue.Queue = queue.Queue()
+        self.stderr: queue.Queue = queue.Queue()
+        for stream, lines in ((self.proc.stdout, self.stdout), (self.proc.stderr, self.stderr)):
+            threading.Thread(target=_pump, args=(stream, lines), daemon=True).start()
+        self.port: int | None = None
+
+    def wait_until_listening(self) -> None:
+        first = self.stderr.get(timeout=10)
+        match = LISTENING.match(first)
+        assert match, first
+        self.port = int(match.group(1))
+
+    def line(self) -> str:
+        return self.stdout.get(timeout=10)
+
+    def block(self) -> list[str]:
+        """One human-readable delivery block: the lines up to the blank line after 'body:'."""
+        lines = [self.line().rstrip("\n")]
+        while "body:" not in lines or lines[-1]:
+            lines.append(self.line().rstrip("\n"))
+        return lines
+
+    def interrupt(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout=5)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=5)
+
+
+def _pump(stream, lines: queue.Queue) -> None:
+    for line in stream:
+        lines.put(line)
+
+
+@pytest.fixture
+def listen():
+    """Start `listen --port 0 ARGS…` and wait for its port; every process is killed at the end."""
+    started: list[Listener] = []
+
+    def start(*args: str) -> Listener:
+        listener = Listener(*args)
+        started.append(listener)
+        listener.wait_until_listening()
+        return listener
+
+    try:
+        yield start
+    finally:
+        for listener in started:
+            listener.kill()
+
+
+@pytest.fixture
+def subscription(add_sub):
+    """A widget.added subscription of t1 (URL set later, once a port is known): (id, secret)."""
+    sub = add_sub(UNUSED_URL, "widget.added")
+    return sub["id"], sub["secret"]
+
+
+def point(cli, sub_id: int, port: int) -> None:
+    result = cli("edit", sub_id, "--tenant", "t1", "--url", f"http://127.0.0.1:{port}/hook")
+    assert result.exit_code == 0, result.stderr
+
+
+def emit(cli, expected_exit: int = 0) -> dict:
+    result = cli(*EMIT, "--json")
+    assert result.exit_code == expected_exit, result.stdout + result.stderr
+    return json.loads(result.stdout)
+
+
+def lowered(headers: dict) -> dict:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+# -- listen --------------------------------------------------------------------------------
+
+def test_listen_reports_a_valid_delivery_as_one_json_line_and_stops_on_sigint(cli, subscription, listen):
+    sub_id, secret = subscription
+    listener = listen("--json", "--secret", secret)
+    point(cli, sub_id, listener.port)
+    event_id = emit(cli)["event_id"]
+    record = json.loads(listener.line())
+    assert record["signature"] == "valid" and record["signature_error"] is None
+    assert record["event_type"] == "widget.added"
+    assert record["webhook_id"] == event_id
+    assert (record["method"], record["path"]) == ("POST", "/hook")
+    assert record["body"]["data"] == {"widget_id": "7", "name": "W", "url": "https://bi/w/7"}
+    assert lowered(record["headers"])["webhook-signature"].startswith("v1,")
+    assert listener.interrupt() == 0
+    assert listener.stderr.get(timeout=5) == "stopped\n"
+
+
+def test_listen_says_invalid_when_the_secret_is_not_the_subscriptions(cli, subscription, listen):
+    sub_id, _ = subscription
+    listener = listen("--json", "--secret", signing.generate_secret())
+    point(cli, sub_id, listener.port)
+    event_id = emit(cli)["event_id"]
+    record = json.loads(listener.line())
+    assert (record["signature"], record["signature_error"]) == ("invalid", "no signature matches")
+    assert record["webhook_id"] == event_id
+
+
+def test_listen_status_500_makes_the_delivery_fail_and_it_is_recorded(cli, subscription, listen):
+    sub_id, _ = subscription
+    listener = listen("--json", "--status", "500")
+    point(cli, sub_id, listener.port)
+    attempt = emit(cli, expected_exit=4)["attempts"][0]
+    assert (attempt["status"], attempt["status_code"]) == ("failed", 500)
+    shown = cli.json("attempts", "show", attempt["id"], "--tenant", "t1")
+    assert shown["status_code"] == 500 and shown["response_body"] == '{"ok": true}'
+    assert json.loads(listener.line())["signature"] == "not checked"
+
+
+def test_listen_human_block_shows_the_delivery_and_escapes_what_it_received(cli, subscription, listen):
+    sub_id, secret = subscription
+    listener = listen("-v", "--secret", secret)
+    point(cli, sub_id, listener.port)
+    event_id = emit(cli)["event_id"]
+    block = listener.block()
+    assert block[1:4] == ["event type:  widget.added", f"webhook-id:  {event_id}", "signature:   valid"]
+    assert any(line.startswith("  webhook-signature: v1,") for line in block)
+    assert '  "data": {' in block and '    "widget_id": "7",' in block
+
+    hostile = json.dumps({"type": "x\u202e\x1b[31m", "note": "bell\x07"}).encode()
+    answer = post(listener.port, hostile, {"X-Evil": "a\x1b[2Jb"})
+    assert answer.status == 200
+    text = "\n".join(listener.block())
+    assert "event type:  x\\u202e\\x1b[31m" in text and "  X-Evil: a\\x1b[2Jb" in text
+    assert '  "type": "x\\u202e\\u001b[31m",' in text and '  "note": "bell\\u0007"' in text
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f\u202e]", text)
+
+
+def post(port: int, body: bytes, headers: dict | None = None, connection=None):
+    connection = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    connection.request("POST", "/hook", body=body, headers=headers or {})
+    answer = connection.getresponse()
+    answer.body = answer.read()
+    return answer
+
+
+def test_listen_keeps_connections_alive_and_refuses_bodies_over_1_mib(listen):
+    listener = listen("--json")
+    connection = http.client.HTTPConnection("127.0.0.1", listener.port, timeout=5)
+    first = post(listener.port, b"not json", connection=connection)
+    sock = connection.sock
+    second = post(listener.port, b'{"type": "t"}', connection=connection)
+    assert (first.status, first.body, first.getheader("Content-Length")) == (200, b'{"ok": true}', "12")
+    assert second.status == 200 and sock is not None and connection.sock is sock
+    assert json.loads(listener.line())["body"] == "not json"
+    assert json.loads(listener.line())["event_type"] == "t"
+    too_big = post(listener.port, b"x", {"Content-Length": str(1024 * 1024 + 1)})
+    assert too_big.status == 413
+    assert listener.stderr.get(timeout=5).startswith("refused POST /hook: body of 1048577 bytes")
+
+
+def test_listen_rejects_a_bad_secret_before_listening(cli):
+    result = cli("listen", "--port", "0", "--secret", "not-a-secret")
+    assert result.exit_code == 2
+    assert result.stderr == "error: invalid --secret: secret is not whsec_ + base64 (missing whsec_ prefix)\n"
+
+
+# -- verify --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def receiver():
+    """A pytest-httpserver on 127.0.0.1 for the module (stopping one is slow)."""
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+@pytest.fixture
+def delivery(cli, subscription, receiver, tmp_path):
+    """A real delivery as received: (secret, headers.json, raw headers dict, body file, body bytes)."""
+    sub_id, secret = subscription
+    captured = []
+
+    def capture(request):
+        captured.append((dict(request.headers), request.get_data()))
+        return Response("ok")
+
+    receiver.clear()
+    receiver.expect_request("/hook", method="POST").respond_with_handler(capture)
+    point(cli, sub_id, receiver.port)
+    emit(cli)
+    assert len(captured) == 1
+    headers, body = captured[0]
+    (tmp_path / "headers.json").write_text(json.dumps(headers))
+    (tmp_path / "body.bin").write_bytes(body)
+    return secret, tmp_path / "headers.json", headers, tmp_path / "body.bin", body
+
+
+def verify(cli, secret, headers, body, *extra):
+    return cli("verify", "--secret", secret, "--headers", headers, "--body", body, *extra)
+
+
+def test_verify_accepts_a_real_delivery(cli, delivery):
+    secret, headers_file, _, body_file, _ = delivery
+    result = verify(cli, secret, headers_file, body_file)
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "signature valid\n", "")
+    result = verify(cli, secret, headers_file, body_file, "--json")
+    assert (result.exit_code, json.loads(result.stdout)) == (0, {"valid": True, "error": None})
+
+
+def test_verify_reads_raw_header_lines_too(cli, delivery, tmp_path):
+    secret, _, headers, body_file, _ = delivery
+    raw = tmp_path / "headers.txt"
+    lines = ["POST /hook HTTP/1.1", *(f"{name}: {value}" for name, value in headers.items()), "", "Webhook-Id: x"]
+    raw.write_text("\r\n".join(lines) + "\r\n")
+    result = verify(cli, secret, raw, body_file)
+    assert (result.exit_code, result.stdout) == (0, "signature valid\n")
+
+
+def test_verify_fails_with_5_when_one_body_byte_changed(cli, delivery, tmp_path):
+    secret, headers_file, _, _, body = delivery
+    changed = tmp_path / "changed.bin"
+    changed.write_bytes(body.replace(b'"W"', b'"V"', 1))
+    assert changed.read_bytes() != body and len(changed.read_bytes()) == len(body)
+    result = verify(cli, secret, headers_file, changed)
+    assert (result.exit_code, result.stderr) == (5, "error: signature does not verify: no signature matches\n")
+    result = verify(cli, secret, headers_file, changed, "--json")
+    assert (result.exit_code, json.loads(result.stdout)) == (5, {"valid": False, "error": "no signature matches"})
+
+
+def test_verify_fails_with_5_for_another_secret(cli, delivery):
+    _, headers_file, _, body_file, _ = delivery
+    result = verify(cli, signing.generate_secret(), headers_file, body_file)
+    assert (result.exit_code, result.stdout) == (5, "")
+    assert result.stderr == "error: signature does not verify: no signature matches\n"
+
+
+def test_verify_fails_with_5_when_the_timestamp_is_older_than_the_tolerance(cli, tmp_path):
+    secret = signing.generate_secret()
+    body = b'{"type": "widget.added"}'
+    timestamp = int(time.time()) - 600
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(timestamp),
+               "webhook-signature": signing.sign(secret, "msg_1", timestamp, body)}
+    (tmp_path / "h.json").write_text(json.dumps(headers))
+    (tmp_path / "b.bin").write_bytes(body)
+    result = verify(cli, secret, tmp_path / "h.json", tmp_path / "b.bin", "--tolerance", "5m")
+    assert result.exit_code == 5
+    assert re.fullmatch(r"error: signature does not verify: timestamp too old \(60\d s > 300 s tolerance\)\n",
+                        result.stderr), result.stderr
+    assert verify(cli, secret, tmp_path / "h.json", tmp_path / "b.bin", "--tolerance", "15m").exit_code == 0
+
+
+@pytest.mark.parametrize("flag", ["--headers", "--body"])
+def test_verify_exits_2_when_a_file_cannot_be_read(cli, delivery, tmp_path, flag):
+    secret, headers_file, _, body_file, _ = delivery
+    missing = tmp_path / "missing"
+    files = {"--headers": headers_file, "--body": body_file} | {flag: missing}
+    result = verify(cli, secret, files["--headers"], files["--body"])
+    assert result.exit_code == 2
+    assert result.stderr == f"error: cannot read {flag} file '{missing}': No such file or directory\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--secret", "whsec_c2hvcnQ="), "invalid --secret: secret decodes to 5 bytes; it must be 24 to 64 bytes"),
+    (("--secret", "not-a-secret"), "invalid --secret: secret is not whsec_ + base64 (missing whsec_ prefix)"),
+    (("--tolerance", "5 minutes"), "invalid --tolerance '5 minutes': use a number and a unit (s, m, h, d, w), e.g. 5m"),
+])
+def test_verify_exits_2_on_a_bad_secret_or_tolerance(cli, tmp_path, args, message):
+    (tmp_path / "h.json").write_text("{}")
+    (tmp_path / "b.bin").write_bytes(b"{}")
+    options = {"--secret": signing.generate_secret(), "--tolerance": "5m"} | dict([args])
+    result = verify(cli, options["--secret"], tmp_path / "h.json", tmp_path / "b.bin", "--tolerance", options["--tolerance"])
+    assert (result.exit_code, result.stderr) == (2, f"error: {message}\n")
+
+
+def test_verify_exits_2_on_a_header_line_without_a_colon(cli, tmp_path):
+    (tmp_path / "h.txt").write_text("webhook-id: msg_1\nwebhook-timestamp 1700000000\n")
+    (tmp_path / "b.bin").write_bytes(b"{}")
+    result = verify(cli, signing.generate_secret(), tmp_path / "h.txt", tmp_path / "b.bin")
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: --headers file '{tmp_path / 'h.txt'}' line 2: "
+                             "expected 'Name: value', got 'webhook-timestamp 1700000000'\n")
