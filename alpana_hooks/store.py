@@ -366,6 +366,18 @@ class Store:
             ).fetchall()
         return [dict(row) for row in rows]
 
+    def count_by_status(self, attempt_ids: list[int]) -> dict[str, int]:
+        """How many of these attempts are in each status (without loading their bodies)."""
+        counts: dict[str, int] = {}
+        for start in range(0, len(attempt_ids), 500):
+            chunk = attempt_ids[start:start + 500]
+            for row in self.conn.execute(
+                f"SELECT status, count(*) AS n FROM attempts WHERE id IN ({','.join('?' * len(chunk))}) GROUP BY status",
+                chunk,
+            ):
+                counts[row["status"]] = counts.get(row["status"], 0) + row["n"]
+        return counts
+
     def get_subscription_of_attempt(self, tenant: str, attempt: dict) -> dict:
         """The subscription an attempt went to; NotFound when it was deleted."""
         try:

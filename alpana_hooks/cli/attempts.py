@@ -210,9 +210,9 @@ def deliver(
         dispatcher = Dispatcher(store, settings)
         try:
             while True:
-                for attempt in store.attempts_by_ids(None, dispatcher.deliver_due()):
-                    totals["sent"] += 1
-                    totals[attempt["status"]] += 1
+                for status, count in store.count_by_status(dispatcher.deliver_due()).items():
+                    totals["sent"] += count
+                    totals[status] += count
                 if not loop:
                     break
                 time.sleep(interval)
