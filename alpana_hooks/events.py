@@ -476,11 +476,15 @@ def _is_int(value: object) -> bool:
 
 def _field_problem(field: Field, value: object) -> str | None:
     label = f"field {field.name!r}"
+    if isinstance(value, str) and any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):  # cannot be sent as UTF-8
+        return f"{label} must be valid UTF-8 text"
     if field.type == "integer":
         if not _is_int(value):
             return f"{label} must be an integer"
         if value < 1:  # type: ignore[operator]
             return f"{label} must be an integer >= 1"
+        if value > 2**63 - 1:  # type: ignore[operator]  # SQLite's INTEGER (the rename rule stores it)
+            return f"{label} must be at most {2**63 - 1}"
         return None
     if field.type == "enum":
         if value not in field.choices or not isinstance(value, str):

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+)([smhdw])")
 _DURATION = re.compile(r"(?:\d+[smhdw])+")
+MAX_DURATION_SECONDS = 36500 * 86400
 
 
 def utcnow() -> datetime:
@@ -19,6 +20,8 @@ def parse_duration(text: str) -> timedelta:
     if not _DURATION.fullmatch(cleaned):
         raise ValueError(f"invalid duration {text!r}: use a number and a unit (s, m, h, d, w), e.g. 30m or 2h")
     seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(cleaned))
+    if seconds > MAX_DURATION_SECONDS:  # larger ones overflow datetime arithmetic (OverflowError, a traceback)
+        raise ValueError(f"invalid duration {text!r}: at most 100 years (36500d)")
     return timedelta(seconds=seconds)
 
 
@@ -55,6 +58,6 @@ def parse_since(text: str, now: datetime) -> datetime:
     except ValueError:
         pass
     try:
-        return from_iso(text.strip())
-    except ValueError:
+        return from_iso(text.strip()).astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: an offset pushes it out of datetime's range
         raise ValueError(f"invalid --since {text!r}: give a duration such as 2h or a time such as 2026-11-28T09:00:00Z") from None

@@ -75,6 +75,8 @@ def _read_data(value: str) -> dict:
         return jsonlib.loads(text)
     except ValueError as exc:
         raise UsageError(f"invalid --data JSON: {exc}") from None
+    except RecursionError:
+        raise UsageError("invalid --data JSON: nested too deeply") from None
 
 
 def _fire(run: Run, event_type: str, payload: dict, event_id: str | None, *, no_send: bool, json: bool,

@@ -1,0 +1,274 @@
+"""Figure 5 - memory: `alpana-hooks deliver` sending a backlog of pending attempts vs the bare
+requests loop sending as many requests, each in a fresh subprocess, to the same fast receiver.
+
+Peak RSS is each child's ru_maxrss, taken by the tiny launcher peakrss.py (see there why not os.wait4 from
+here); the receiver is another process and is not counted.
+Growth: while `deliver` runs, this process samples the child's VmRSS from /proc/PID/status and the
+share of attempts finished (a read of the attempts_unfinished index); RSS at 25/50/75/100% of the run
+is reported, and growth = RSS at 100% over RSS at 25% (warm-up done). The bare loop reports its own
+RSS at the same points. The backlog: events of 100 subscriptions, all attempts pending.
+"""
+
+import json
+import os
+import sqlite3
+import subprocess
+import threading
+import time
+
+import common
+from common import CLI, HERE, PYTHON, Row, log
+
+# The issue asks for 100,000. On the 2-core machine of RESULTS.md that figure alone took 4.4 min (deliver
+# 184 s, the bare loop 77 s), over the ~3 min allowed, so the run uses 50,000; pass a size to run another:
+# `python benchmarks/memory.py 100000`.
+ATTEMPTS = 50_000
+RESULTS_NOTES = """
+Memory figure size: the issue asks for 100,000 attempts. Run once at 100,000 on this machine (same day):
+`deliver` took 184 s (quarters 37, 46, 48, 51 s - it slows as the backlog is worked off, see `Store.claim`
+below) and the bare loop 77 s: 4.4 min for this figure alone, over the ~3 min allowed, so `make bench` uses
+50,000 (`ATTEMPTS` in benchmarks/memory.py; `.venv/bin/python benchmarks/memory.py 100000` runs the full
+size). That run also peaked at 320 MiB because `deliver` then loaded every sent attempt
+(`store.attempts_by_ids`) to count statuses; cli/attempts.py now calls `store.count_by_status` instead (changed
+by another engineer during this work), and the end-of-run spike is gone from the figures below.
+"""
+SUBSCRIPTIONS = 100
+GROWTH_LIMIT = 1.05      # "does not grow after warm-up": RSS at 100% within 5% of RSS at 25%
+
+
+def build(db, url: str, attempts: int) -> bytes:
+    """A store with `attempts` pending attempts (attempts/100 events x 100 subscriptions); returns one body."""
+    from alpana_hooks.dispatch import event_body
+    from alpana_hooks.store import Store
+    from alpana_hooks.timeutil import utcnow
+
+    store = Store.open(db)
+    common.add_subscriptions(store, SUBSCRIPTIONS, url)
+    now = utcnow()
+    bodies = []
+    with store.write() as conn:
+        for k in range(attempts // SUBSCRIPTIONS):
+            payload = common.event_payload(k)
+            event_id = f"evt_{k:026d}"
+            body = event_body(event_type="dashboard.updated", event_id=event_id, tenant="t1", data=payload, now=now)
+            bodies.append(body)
+            conn.execute("INSERT INTO events (id, tenant, event_id, type, data, body, created_at)"
+                         " VALUES (?, 't1', ?, 'dashboard.updated', ?, ?, ?)",
+                         (k + 1, event_id, json.dumps(payload), body, now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")))
+        conn.execute(
+            "INSERT INTO attempts (tenant, subscription_id, event_pk, trigger, status, created_at, url)"
+            " SELECT 't1', s.id, e.id, 'emit', 'pending', e.created_at, s.url FROM events e CROSS JOIN subscriptions s"
+            " ORDER BY e.id, s.id")
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    return bodies[0]
+
+
+def _vm(pid: int) -> dict:
+    values = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    name, kib = line.split()[:2]
+                    values[name.rstrip(":")] = int(kib) / 1024
+    except OSError:
+        pass
+    return values
+
+
+class Measured:
+    """A command run under peakrss.py: its pid (for /proc sampling), then its exit code and peak RSS (MiB)."""
+
+    def __init__(self, argv: list[str], env: dict | None = None):
+        self.out = common.WORK / "memory" / f"peak-{time.monotonic_ns()}.txt"
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen([PYTHON, str(HERE / "peakrss.py"), str(self.out), *argv], env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.pid = None
+        for _ in range(400):
+            if self.out.exists() and self.out.read_text().startswith("pid "):
+                self.pid = int(self.out.read_text().split()[1])
+                break
+            time.sleep(0.005)
+
+    def finish(self) -> tuple[int, float, bytes, bytes]:
+        """Wait; (exit code, peak RSS MiB, stdout, stderr)."""
+        stdout, stderr = self.proc.communicate()
+        values = dict(line.split() for line in self.out.read_text().splitlines())
+        return int(values.get("exit", self.proc.returncode)), int(values.get("peak_kib", 0)) / 1024, stdout, stderr
+
+
+def run_deliver(db, config, work, attempts: int) -> dict:
+    """`alpana-hooks deliver --json` on the backlog, sampling RSS against progress."""
+    env = common.cli_env(work, db, config)
+    reader = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
+    started = time.perf_counter()
+    child = Measured([CLI, "deliver", "--json"], env)
+    samples = []      # (seconds, finished share, RSS MiB)
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            rss = _vm(child.pid).get("VmRSS") if child.pid else None
+            left = reader.execute("SELECT count(*) FROM attempts WHERE status IN ('pending', 'sending')").fetchone()[0]
+            if rss:
+                samples.append((time.perf_counter() - started, 1 - left / attempts, rss))
+            done.wait(0.25)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    code, peak, stdout, stderr = child.finish()
+    elapsed = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    reader.close()
+    if code != 0:
+        raise RuntimeError(f"deliver exited {code}: {stderr.decode()[-2000:]}")
+    totals = json.loads(stdout)
+    marks = []
+    for share in (0.25, 0.5, 0.75, 1.0):
+        at = next((s for s in samples if s[1] >= share - 1e-9), samples[-1] if samples else (elapsed, 1.0, 0.0))
+        marks.append((f"{int(share * 100)}%", round(at[0], 1), round(at[2], 1)))
+    return {"peak_mib": peak, "seconds": elapsed, "marks": marks, "totals": totals,
+            "samples": [(round(t, 2), round(p, 3), round(r, 1)) for t, p, r in samples]}
+
+
+def run_bare(url: str, attempts: int, body_file) -> dict:
+    """bare_loop.py posting as many requests, in a fresh subprocess."""
+    started = time.perf_counter()
+    code, peak, stdout, _ = Measured([PYTHON, str(HERE / "bare_loop.py"), url, str(attempts), str(body_file)]).finish()
+    if code != 0:
+        raise RuntimeError(f"bare loop exited {code}")
+    report = json.loads(stdout)
+    return {"peak_mib": peak, "seconds": time.perf_counter() - started, "marks": report["marks"][1:],
+            "ok": report["ok"]}
+
+
+def growth(marks) -> float:
+    return marks[-1][2] / marks[0][2]
+
+
+def run(attempts: int = ATTEMPTS) -> list[Row]:
+    work = common.fresh_dir("memory")
+    db = work / "hooks.db"
+    config = common.write_config(work / "config.toml")
+    with common.receiver() as url:
+        started = time.perf_counter()
+        body = build(db, url, attempts)
+        (work / "body.json").write_bytes(body)
+        log(f"memory: built {attempts:,} pending attempts in {time.perf_counter() - started:.1f} s")
+        base = run_bare(url, attempts, work / "body.json")
+        log(f"memory: bare loop {base['seconds']:.1f} s, peak {base['peak_mib']:.1f} MiB, marks {base['marks']}")
+        ours = run_deliver(db, config, work, attempts)
+        log(f"memory: deliver {ours['seconds']:.1f} s, peak {ours['peak_mib']:.1f} MiB, marks {ours['marks']}, "
+            f"totals {ours['totals']}")
+    marks = " ".join(f"{label} {rss:.0f}" for label, _, rss in ours["marks"])
+    return [
+        Row(f"5a. deliver {attempts:,}: peak RSS", ours["peak_mib"], base["peak_mib"], "MiB", 1.25,
+            note=f"ru_maxrss of each child (via peakrss.py); deliver took {ours['seconds']:.0f} s "
+                 f"({attempts / ours['seconds']:,.0f}/s), the bare loop {base['seconds']:.0f} s "
+                 f"({attempts / base['seconds']:,.0f}/s)",
+            detail={"ours": ours, "baseline": base}),
+        Row(f"5b. deliver {attempts:,}: growth, RSS at 100% / at 25%", growth(ours["marks"]), growth(base["marks"]), "x",
+            GROWTH_LIMIT, note=f"deliver RSS MiB at {marks}; must stay <= {GROWTH_LIMIT:.2f}x (bare loop: "
+                       + " ".join(f"{label} {rss:.0f}" for label, _, rss in base["marks"]) + ")"),
+    ]
+
+
+
+IMPORT_LADDER = (
+    ("python + requests (the bare loop's floor)", "import requests"),
+    ("+ typer", "import requests, typer"),
+    ("+ typer._adapters (typer imports pydantic when a command runs)", "import requests, typer, typer._adapters"),
+    ("+ rich console and table", "import requests, typer, typer._adapters, rich.console, rich.table"),
+    ("+ alpana_hooks cli, dispatch, delivery, store",
+     "import requests, typer, typer._adapters, rich.console, rich.table, alpana_hooks.cli, alpana_hooks.dispatch, "
+     "alpana_hooks.delivery, alpana_hooks.store"),
+)
+
+
+def explain(rows: list[Row]) -> list[str]:
+    """Split the peak: what the imports cost (peak RSS of processes that only import), what the worker threads
+    cost (a small backlog at the default concurrency and at 8), and whether the end of the run spikes; plus the
+    cost of one claim at the end (speed)."""
+    import inspect
+    from datetime import timedelta
+
+    from alpana_hooks.cli import attempts as cli_attempts
+    from alpana_hooks.config import Settings
+    from alpana_hooks.store import Store
+    from alpana_hooks.timeutil import utcnow
+
+    ours = rows[0].detail["ours"]
+    work = common.WORK / "memory"
+    width = Settings.__dataclass_fields__["concurrency"].default
+    rss = [rss for _, _, rss in ours["marks"]]
+    lines = [f"`deliver` peaks at {ours['peak_mib']:.0f} MiB against {rows[0].baseline:.0f} MiB; its RSS at "
+             f"25/50/75/100% of the run: {rss[0]:.0f} / {rss[1]:.0f} / {rss[2]:.0f} / {rss[3]:.0f} MiB. Peak RSS of "
+             "processes that only import (each a fresh child, via peakrss.py):"]
+    previous = None
+    ladder = []
+    for label, code in IMPORT_LADDER:
+        _, peak, _, _ = Measured([PYTHON, "-c", code]).finish()
+        ladder.append(peak)
+        lines.append(f"  - {peak:5.1f} MiB" + (f" ({peak - previous:+.1f})" if previous else "") + f"  {label}")
+        previous = peak
+    empty = work / "empty.db"
+    Store.open(empty).close()
+    _, idle, _, _ = Measured([CLI, "deliver", "--json"], common.cli_env(work, empty, work / "config.toml")).finish()
+    lines.append(f"  - {idle:5.1f} MiB  `alpana-hooks deliver` with nothing due")
+    small = {}
+    for label, concurrency in ((f"default concurrency {width}", None), ("concurrency 8", 8)):
+        folder = common.fresh_dir("memory-small")
+        with common.receiver() as url:
+            build(folder / "hooks.db", url, 5_000)
+            config = common.write_config(folder / "config.toml", concurrency)
+            _, small[label], _, _ = Measured([CLI, "deliver", "--json"],
+                                             common.cli_env(folder, folder / "hooks.db", config)).finish()
+    lines.append("  - sending 5,000: " + ", ".join(f"{peak:.1f} MiB at {label}" for label, peak in small.items())
+                 + " (the worker threads, one requests.Session and connection pool each, and a Timer thread per send)")
+    lines.append(f"So the floor before any work is {previous:.0f} MiB ({previous / rows[0].baseline:.2f}x the bare "
+                 f"loop), of which typer and the pydantic it loads are {ladder[2] - ladder[0]:.0f} MiB; then the "
+                 f"{width} worker threads. The 1.25x target ({rows[0].baseline * 1.25:.0f} MiB) is below what requests + "
+                 f"typer + its pydantic adapter take ({ladder[2]:.0f} MiB) before a line of ours runs.")
+    if ours["peak_mib"] > rss[2] * 1.1 and "attempts_by_ids(None" in inspect.getsource(cli_attempts.deliver):
+        lines.append("End of the run: `deliver` (alpana_hooks/cli/attempts.py) loads every sent attempt with "
+                     "`store.attempts_by_ids(None, ...)` only to count statuses: RSS jumps from "
+                     f"{rss[2]:.0f} to {ours['peak_mib']:.0f} MiB, growing with the backlog.")
+    store = Store.open(work / "hooks.db")
+    finished = store.conn.execute("SELECT count(*) FROM attempts").fetchone()[0]
+    now = utcnow()
+    plan = "; ".join(r[3] for r in store.conn.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM attempts WHERE status = 'pending' OR (status = 'sending' AND lease_until < ?)"
+        " ORDER BY id LIMIT ?", ("x", 1)))
+    runs = []
+    for _ in range(3):
+        started = time.perf_counter()
+        store.claim(None, now=now, lease_until=now + timedelta(seconds=60), owner="bench", limit=width)
+        runs.append(time.perf_counter() - started)
+    store.close()
+    claim_end = common.median(runs)
+    scans = finished / width * claim_end / 2      # each claim scans the finished rows before the first pending one
+    quarters = [m[1] for m in ours["marks"]]
+    spans = [b - a for a, b in zip([0.0, *quarters], quarters)]
+    lines.append(f"Speed, not memory: `Store.claim(None)` (used by deliver_due) plans as `{plan}` in rowid order, "
+                 f"so each claim reads every finished attempt before the first pending one: {claim_end * 1000:.0f} ms "
+                 f"with {finished:,} finished, inside BEGIN IMMEDIATE, once per {width} attempts (`concurrency`): "
+                 f"~{scans:.0f} s of this {ours['seconds']:.0f} s run, and quadratic in the backlog (seconds per "
+                 "quarter of this run: " + ", ".join(f"{x:.0f}" for x in spans) + "). The rest of the gap to the "
+                 "bare loop's speed is the per-delivery CPU of figure 2.")
+    return lines
+
+
+def cleanup() -> None:
+    import shutil
+
+    shutil.rmtree(common.WORK / "memory", ignore_errors=True)
+    shutil.rmtree(common.WORK / "memory-small", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    import sys
+
+    common.main_for(lambda: run(int(sys.argv[1]) if len(sys.argv) > 1 else ATTEMPTS), explain, cleanup)
