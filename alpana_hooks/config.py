@@ -136,7 +136,7 @@ def _check_type(path: Path, section: str, key: str, value) -> None:
         known = ", ".join(f"{s}.{k}" if s else k for s, keys in SCHEMA.items() for k in keys)
         raise ConfigError(f"config {path}: unknown key '{dotted}' (known keys: {known})")
     ok = {
-        _STR: True,
+        _STR: isinstance(value, str),
         _NUM: isinstance(value, (int, float)) and not isinstance(value, bool),
         _INT: isinstance(value, int) and not isinstance(value, bool),
         _BOOL: isinstance(value, bool),

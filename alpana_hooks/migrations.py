@@ -94,3 +94,10 @@ def m001_initial(db):
     """Subscriptions, their headers and secrets, events, remembered resources, send attempts."""
     for statement in M001:
         db.execute(statement)
+
+
+@migrations()
+def m002_attempts_by_tenant_subscription(db):
+    """attempts list --subscription: the tenant index alone scans a tenant's whole history."""
+    db.execute("CREATE INDEX attempts_by_tenant_subscription_time ON attempts (tenant, subscription_id, created_at)")
+    db.execute("PRAGMA user_version = 2")

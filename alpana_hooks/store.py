@@ -11,7 +11,7 @@ from pathlib import Path
 from alpana_hooks.errors import Conflict, NotFound
 from alpana_hooks.timeutil import from_iso, to_iso
 
-SCHEMA_VERSION = 1  # the number of migrations in migrations.py; each sets PRAGMA user_version
+SCHEMA_VERSION = 2  # the number of migrations in migrations.py; each sets PRAGMA user_version
 BUSY_TIMEOUT_SECONDS = 10.0
 
 
@@ -412,7 +412,7 @@ class Store:
         with self.write() as conn:
             if attempt_ids is None:
                 attempt_ids = [row["id"] for row in conn.execute(
-                    "SELECT id FROM attempts WHERE status = 'pending' OR (status = 'sending' AND lease_until < ?)"
+                    "SELECT id FROM attempts WHERE status IN ('pending', 'sending') AND (status = 'pending' OR lease_until < ?)"
                     " ORDER BY id LIMIT ?",
                     (stamp, limit),
                 ).fetchall()]

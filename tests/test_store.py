@@ -18,11 +18,11 @@ def test_file_is_0600_wal_and_migrated_once(cli, db_path):
     conn = sqlite3.connect(db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     applied = conn.execute("SELECT name FROM _sqlite_migrations").fetchall()
-    assert applied == [("m001_initial",)]
+    assert applied == [("m001_initial",), ("m002_attempts_by_tenant_subscription",)]
     conn.close()
     assert cli("list", "--tenant", "t1").exit_code == 0
     conn = sqlite3.connect(db_path)
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 2
     conn.close()
 
 
@@ -50,13 +50,17 @@ def test_schema_version_matches_the_migrations(db_path):
 def test_indexes_serve_the_attempt_queries(db_path):
     store = Store.open(db_path)
     plans = {
-        "by subscription": "SELECT * FROM attempts WHERE subscription_id = 1 ORDER BY created_at DESC LIMIT 50",
+        "by subscription": "SELECT * FROM attempts WHERE tenant = 't1' AND subscription_id = 1"
+                           " ORDER BY created_at DESC LIMIT 50",
         "by tenant": "SELECT * FROM attempts WHERE tenant = 't1' ORDER BY created_at DESC LIMIT 50",
         "by event": "SELECT * FROM attempts WHERE event_pk = 1",
     }
     for name, sql in plans.items():
         plan = " ".join(row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql))
         assert "USING INDEX" in plan and "TEMP B-TREE" not in plan, (name, plan)
+    claimable = "SELECT id FROM attempts WHERE status IN ('pending', 'sending') AND (status = 'pending' OR lease_until < '2026') ORDER BY id LIMIT 64"
+    plan = " ".join(row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + claimable))
+    assert "attempts_unfinished" in plan, plan  # only unfinished attempts are read, however long the history
     store.close()
 
 
@@ -90,7 +94,7 @@ def test_eight_processes_start_on_a_missing_file(db_path):
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 8, errors
     conn = sqlite3.connect(db_path)
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 2
     conn.close()
 
 
