@@ -52,6 +52,9 @@ def _popen(*args, **kwargs) -> subprocess.Popen:
 def _wait_until_open(pid: int, path, timeout: float = 20.0) -> None:
     """Wait until process `pid` has the file open (the watcher's first poll follows at once)."""
     target = os.path.realpath(path)
+    if not os.path.isdir("/proc/self/fd"):  # not Linux: give it time instead
+        time.sleep(3)
+        return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for fd in os.listdir(f"/proc/{pid}/fd"):

@@ -69,7 +69,7 @@ def _read_data(value: str) -> dict:
     if value.startswith("@"):
         try:
             text = Path(value[1:]).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: UnicodeDecodeError, or a NUL in the path
             raise UsageError(f"cannot read --data file {value[1:]!r}: {exc}") from None
     try:
         return jsonlib.loads(text)
