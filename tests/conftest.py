@@ -166,3 +166,14 @@ def db_rows(db_path, sql, params=()):
         return [dict(r) for r in conn.execute(sql, params)]
     finally:
         conn.close()
+
+
+@pytest.fixture
+def sigint_stops_children():
+    """Children started while SIGINT is ignored (pytest run as a background job) would ignore it too, and Python
+    then installs no KeyboardInterrupt: handle it here, as a terminal's Ctrl-C would, so exec resets it."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

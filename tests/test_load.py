@@ -68,14 +68,16 @@ def _wait_until_open(pid: int, path, timeout: float = 20.0) -> None:
 
 
 def _watched(path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """The watcher's complete NDJSON lines so far (a last line still being written is left out)."""
+    return [json.loads(line) for line in path.read_text().split("\n")[:-1] if line.strip()]
 
 
 def _unfinished(db_path) -> int:
     return db_rows(db_path, "SELECT count(*) AS n FROM attempts WHERE status IN ('pending', 'sending')")[0]["n"]
 
 
-def test_eight_processes_emit_while_watch_and_deliver_run(add_sub, receiver, db_path, tmp_path):
+def test_eight_processes_emit_while_watch_and_deliver_run(add_sub, receiver, db_path, tmp_path,
+                                                          sigint_stops_children):
     rx = receiver()
     subs = [add_sub(rx.url("/a"), "datasource.added"), add_sub(rx.url("/b"), "datasource.added")]
     watch_out, watch_err = tmp_path / "watch.out", tmp_path / "watch.err"

@@ -376,7 +376,7 @@ def test_prune_keeps_unfinished_and_scheduled(cli, add_sub, receiver, db_path):
 
 # -- watch -----------------------------------------------------------------------------------------------
 
-def test_watch_json_streams_new_attempts_and_exits_0_on_sigint(cli, add_sub, receiver, db_path):
+def test_watch_json_streams_new_attempts_and_exits_0_on_sigint(cli, add_sub, receiver, db_path, sigint_stops_children):
     rx = receiver()
     add_sub(rx.url(), "widget.deleted")
     watcher = subprocess.Popen([sys.executable, "-m", "alpana_hooks", "attempts", "list", "--tenant", "t1", "--watch",
@@ -398,7 +398,7 @@ def test_watch_json_streams_new_attempts_and_exits_0_on_sigint(cli, add_sub, rec
         watcher.kill()
 
 
-def test_watch_redraws_in_place_on_a_terminal(add_sub, receiver):
+def test_watch_redraws_in_place_on_a_terminal(add_sub, receiver, sigint_stops_children):
     import pty
 
     rx = receiver()
