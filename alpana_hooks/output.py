@@ -224,8 +224,6 @@ def attempts_table(attempts: list[dict], title: str | None = None):
 
 def attempt_detail(attempt: dict) -> None:
     """The `attempts show` view: every recorded field, the payload, headers and the response."""
-    from rich.syntax import Syntax  # noqa: F401 - only to fail early if rich is incomplete
-
     data = attempt_json(attempt, full=True)
     grid = table("Field", "Value", title=f"Send attempt {attempt['id']}")
     for key in ("subscription_id", "event", "event_id", "trigger", "attempt_number", "resend_of", "created_at",

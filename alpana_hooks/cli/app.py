@@ -1,6 +1,5 @@
 """The Typer app, its command groups, the shared options and the one error boundary."""
 
-import sqlite3
 import sys
 from typing import Annotated, Optional
 
@@ -20,7 +19,10 @@ class ErrorBoundary(TyperGroup):
         except HooksError as exc:
             output.error(str(exc))
             raise typer.Exit(int(exc.exit_code)) from None
-        except sqlite3.DatabaseError as exc:
+        except Exception as exc:
+            sqlite3 = sys.modules.get("sqlite3")  # only a command that opened the database can fail in it
+            if sqlite3 is None or not isinstance(exc, sqlite3.DatabaseError):
+                raise
             output.error(f"database error: {exc}")
             raise typer.Exit(int(ExitCode.UNEXPECTED)) from None
         except KeyboardInterrupt:
@@ -60,6 +62,18 @@ TenantOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 RevealOpt = Annotated[bool, typer.Option("--reveal", help="Show secret values instead of masking them.")]
+
+
+class lazy:
+    """A module imported on first attribute access, so --help and list do not pay for what they never use."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr: str):
+        import importlib
+
+        return getattr(importlib.import_module(self._name), attr)
 
 
 def stop_on_sigterm() -> None:

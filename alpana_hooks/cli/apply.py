@@ -1,5 +1,7 @@
 """Subscriptions as code: `export` prints a tenant's subscriptions as TOML, `apply` makes the store match a file."""
 
+from __future__ import annotations
+
 import dataclasses
 import os
 import sys
@@ -8,12 +10,13 @@ from typing import Annotated
 
 import typer
 
-from alpana_hooks import apply as plans
 from alpana_hooks import output, validate
-from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, app
+from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, lazy
 from alpana_hooks.cli.context import Run, opened, run_for, settings_for
 from alpana_hooks.errors import HooksError, UsageError
 from alpana_hooks.timeutil import utcnow
+
+plans = lazy("alpana_hooks.apply")
 
 PAST = {"create": "created", "update": "updated", "unchanged": "unchanged", "delete": "deleted"}
 FUTURE = {"create": "to create", "update": "to update", "unchanged": "unchanged", "delete": "to delete"}

@@ -1,11 +1,13 @@
 """What a command needs before it does its one call: settings, tenant, store."""
 
+from __future__ import annotations
+
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from alpana_hooks import validate
-from alpana_hooks.config import Settings, load_settings
-from alpana_hooks.store import Store
+if TYPE_CHECKING:
+    from alpana_hooks.config import Settings
 
 
 @dataclass(frozen=True)
@@ -18,11 +20,15 @@ class Run:
 
 def settings_for(db: str | None, config: str | None, tenant: str | None = None) -> Settings:
     """Resolve the settings from the flags, the environment and the config file."""
+    from alpana_hooks.config import load_settings
+
     return load_settings(db=db, config=config, tenant=tenant)
 
 
 def run_for(db: str | None, config: str | None, tenant: str | None) -> Run:
     """Settings plus a checked tenant (exit 2 when there is none)."""
+    from alpana_hooks import validate
+
     settings = settings_for(db, config, tenant)
     return Run(settings=settings, tenant=validate.tenant(settings.tenant))
 
@@ -30,6 +36,8 @@ def run_for(db: str | None, config: str | None, tenant: str | None) -> Run:
 @contextmanager
 def opened(settings: Settings):
     """The store for these settings, closed afterwards."""
+    from alpana_hooks.store import Store
+
     store = Store.open(settings.database)
     try:
         yield store

@@ -7,11 +7,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from alpana_hooks import events, output
-from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, events_app
-from alpana_hooks.cli.context import Run, opened, run_for, settings_for
+from alpana_hooks import output
+from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, events_app, lazy
+from alpana_hooks.cli.context import Run, opened, run_for
 from alpana_hooks.errors import ExitCode, UsageError
 from alpana_hooks.timeutil import parse_since, utcnow
+
+events = lazy("alpana_hooks.events")
 
 EVENT_ID = re.compile(r"[A-Za-z0-9_:-]{1,128}")
 

@@ -1,11 +1,8 @@
 """`config show`: the effective settings and where each came from."""
 
-import sqlite3
-
 from alpana_hooks import output
 from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, config_app
 from alpana_hooks.cli.context import settings_for
-from alpana_hooks.config import Settings
 from alpana_hooks.timeutil import format_duration
 
 # SQLite releases with the WAL-reset race (sqlite.org/wal.html#walresetbug): 3.7.0 to 3.51.2, except these backports.
@@ -20,7 +17,7 @@ def sqlite_warning(version: tuple[int, int, int]) -> str | None:
     return None
 
 
-def _rows(settings: Settings) -> list[tuple[str, str, str]]:
+def _rows(settings) -> list[tuple[str, str, str]]:
     def value(name):
         raw = getattr(settings, name)
         if name == "retry_schedule":
@@ -31,13 +28,15 @@ def _rows(settings: Settings) -> list[tuple[str, str, str]]:
             return ", ".join(raw) or "(none)"
         return "(none)" if raw is None else str(raw)
 
-    names = [n for n in Settings.__dataclass_fields__ if n != "sources"]
+    names = [n for n in type(settings).__dataclass_fields__ if n != "sources"]
     return [(name, value(name), settings.sources.get(name, "default")) for name in names]
 
 
 @config_app.command("show")
 def config_show(tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False):
     """Print each effective setting, where it came from, and the linked SQLite version."""
+    import sqlite3
+
     settings = settings_for(db, config, tenant)
     rows = _rows(settings)
     version = sqlite3.sqlite_version_info

@@ -2,27 +2,19 @@
 
 import json as jsonlib
 import re
-import socket
-import socketserver
-import threading
 import time
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from alpana_hooks import output, signing
-from alpana_hooks.cli.app import JsonOpt, app, stop_on_sigterm
+from alpana_hooks import output
+from alpana_hooks.cli.app import JsonOpt, app, lazy, stop_on_sigterm
 from alpana_hooks.errors import UsageError, VerifyFailed
-from alpana_hooks.timeutil import parse_duration, to_iso, utcnow
+from alpana_hooks.timeutil import parse_duration
 
-MAX_BODY = 1024 * 1024
-LISTEN_TOLERANCE_SECONDS = 300
-ANSWER = b'{"ok": true}'
-NO_BODY_STATUSES = (204, 304)
-CONTENT_LENGTH = re.compile(r"[0-9]{1,15}")
+signing = lazy("alpana_hooks.signing")
+
 REQUEST_LINE = re.compile(r"[A-Z]+ \S+ HTTP/[0-9.]+")
 
 
@@ -35,141 +27,6 @@ def _checked_secret(secret: str) -> str:
     return secret
 
 
-# -- listen --------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Options:
-    """What the receiver does with each request."""
-
-    secret: str | None
-    status: int
-    json: bool
-    verbose: bool
-
-
-class _Server(ThreadingHTTPServer):
-    """A thread per connection, IPv4 or IPv6, without HTTPServer's reverse DNS lookup at bind time."""
-
-    def __init__(self, address: tuple[str, int], options: _Options):
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.options = options
-        self.print_lock = threading.Lock()
-        super().__init__(address, _Receiver)
-
-    def server_bind(self) -> None:
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def report(self, record: dict) -> None:
-        """Print one delivery, never interleaved with another."""
-        with self.print_lock:
-            if self.options.json:
-                output.print_json_line(record)
-            else:
-                output.received_block(record, verbose=self.options.verbose)
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    """Answers every POST with --status and {"ok": true}, keeping the connection alive, and reports it."""
-
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def do_POST(self) -> None:
-        body = self._read_body()
-        if body is not None:
-            self.server.report(_record(self, body, self.server.options.secret))
-            self._answer(self.server.options.status, ANSWER)
-
-    def _read_body(self) -> bytes | None:
-        """The body per Content-Length, at most 1 MiB; None once a 400, 411 or 413 has been answered."""
-        length = self.headers.get("Content-Length")
-        if length is None:
-            if self.headers.get("Transfer-Encoding"):
-                return self._refuse(411, "a Content-Length is required")
-            return b""
-        if not CONTENT_LENGTH.fullmatch(length.strip()):
-            return self._refuse(400, "invalid Content-Length")
-        if int(length) > MAX_BODY:
-            return self._refuse(413, f"body of {int(length)} bytes is over the {MAX_BODY} bytes limit")
-        return self.rfile.read(int(length))
-
-    def _refuse(self, status: int, why: str) -> None:
-        self.close_connection = True
-        with self.server.print_lock:
-            output.message(f"refused {self.command} {self.path}: {why}")
-        self._answer(status, jsonlib.dumps({"ok": False, "error": why}).encode())
-
-    def _answer(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        if status in NO_BODY_STATUSES:
-            self.end_headers()
-            return
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format, *args) -> None:  # noqa: A002 - the stdlib's signature
-        """Quiet: listen reports each delivery itself."""
-
-
-def _record(request: BaseHTTPRequestHandler, body: bytes, secret: str | None) -> dict:
-    """Everything listen reports about one request."""
-    headers = _header_dict(request.headers.items())
-    parsed = _parsed_body(body)
-    signature, error = _signature(secret, headers, body)
-    event_type = parsed.get("type") if isinstance(parsed, dict) else None
-    return {
-        "received_at": to_iso(utcnow()), "method": request.command, "path": request.path,
-        "event_type": event_type if isinstance(event_type, str) else None,
-        "webhook_id": request.headers.get("webhook-id"), "signature": signature, "signature_error": error,
-        "headers": headers, "body": parsed,
-    }
-
-
-def _header_dict(items) -> dict[str, str]:
-    """Request headers by name; a repeated header's values joined with ', '."""
-    headers: dict[str, str] = {}
-    for name, value in items:
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return headers
-
-
-def _parsed_body(body: bytes):
-    """The body as parsed JSON, or as text when it is not JSON."""
-    try:
-        return jsonlib.loads(body)
-    except ValueError:
-        return body.decode("utf-8", errors="backslashreplace")
-
-
-def _signature(secret: str | None, headers: dict[str, str], body: bytes) -> tuple[str, str | None]:
-    """("valid", None), ("invalid", reason) or ("not checked", None) without a secret."""
-    if secret is None:
-        return "not checked", None
-    try:
-        signing.verify(secret, headers, body, now=int(time.time()), tolerance_seconds=LISTEN_TOLERANCE_SECONDS)
-    except signing.SignatureError as exc:
-        return "invalid", str(exc)
-    return "valid", None
-
-
-def _bound(host: str, port: int, options: _Options) -> _Server:
-    """The server, bound and listening; exit 2 when the address cannot be used."""
-    try:
-        return _Server((host, port), options)
-    except OSError as exc:
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-
-
-def _url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
-
-
 @app.command()
 def listen(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
@@ -180,11 +37,13 @@ def listen(
     json: JsonOpt = False,
 ):
     """Run a local receiver that prints each delivery and whether its signature verifies; Ctrl-C stops it."""
+    from alpana_hooks.receiver import Options, bound, url
+
     if secret is not None:
         _checked_secret(secret)
-    server = _bound(host, port, _Options(secret=secret, status=status, json=json, verbose=verbose))
+    server = bound(host, port, Options(secret=secret, status=status, json=json, verbose=verbose))
     checking = "checking signatures" if secret else "not checking signatures (no --secret)"
-    output.message(f"listening on {_url(*server.server_address[:2])} ({checking}; answering {status}; Ctrl-C to stop)")
+    output.message(f"listening on {url(*server.server_address[:2])} ({checking}; answering {status}; Ctrl-C to stop)")
     stop_on_sigterm()
     try:
         server.serve_forever(poll_interval=0.2)
