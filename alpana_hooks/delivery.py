@@ -8,7 +8,9 @@ exchange; the response body is read raw (never inflated) and capped.
 
 from __future__ import annotations
 
+import heapq
 import http.client
+import itertools
 import socket
 import ssl
 import sys
@@ -263,16 +265,13 @@ class _Deadline:
         self._connections: list[HTTPConnection] = []
         self._sockets: list[socket.socket] = []
         self._state = "running"
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
 
     def start(self) -> None:
-        """Start the watchdog."""
-        self._timer.start()
+        """Put this deadline under the process's watchdog."""
+        _WATCHDOG.add(self)
 
     def finish(self) -> bool:
-        """Stop the watchdog; True if the deadline passed before the exchange ended."""
-        self._timer.cancel()
+        """End the watch; True if the deadline passed before the exchange ended."""
         with self._lock:
             expired, self._state = self._state == "expired", "finished"
             self._connections.clear()
@@ -296,8 +295,18 @@ class _Deadline:
             if connection.sock is not None:
                 _add_once(self._sockets, connection.sock)
 
-    def _expire(self) -> None:
-        """Timer callback: mark the deadline passed and shut down every watched socket."""
+    @property
+    def ends(self) -> float:
+        """The monotonic time at which the deadline passes."""
+        return self._ends
+
+    @property
+    def finished(self) -> bool:
+        """Whether the exchange ended (the watchdog can forget it)."""
+        return self._state == "finished"
+
+    def expire(self) -> None:
+        """Watchdog callback: mark the deadline passed and shut down every watched socket."""
         with self._lock:
             if self._state != "running":
                 return
@@ -310,6 +319,44 @@ def _add_once(items: list, item: object) -> None:
     """Append item unless that very object is already there."""
     if not any(item is known for known in items):
         items.append(item)
+
+
+class _Watchdog:
+    """One thread for all deadlines of the process: it sleeps until the earliest one passes.
+    (A threading.Timer per send started and cancelled a thread for every request.)"""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Deadline]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: _Deadline) -> None:
+        """Watch a deadline; wake the thread only when it becomes the earliest."""
+        with self._cond:
+            heapq.heappush(self._heap, (deadline.ends, next(self._order), deadline))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="alpana-hooks-watchdog", daemon=True)
+                self._thread.start()
+            if self._heap[0][2] is deadline:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][2].finished:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                wait = self._heap[0][0] - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)[2].expire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _shutdown(sock: socket.socket | None) -> None:

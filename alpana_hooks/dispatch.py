@@ -3,10 +3,11 @@ schedule retries and disable dead endpoints. No printing; the CLI renders what i
 
 import json
 import os
+import queue
 import random
 import secrets as secrets_module
 import socket
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Callable
@@ -120,6 +121,7 @@ class Dispatcher:
         width = self.settings.concurrency
         sent: list[int] = []
         in_flight: dict = {}
+        done: queue.SimpleQueue = queue.SimpleQueue()  # futures put themselves here when they finish
         exhausted = False
         with ThreadPoolExecutor(max_workers=width) as pool:
             while True:
@@ -128,11 +130,13 @@ class Dispatcher:
                     if not ids:
                         exhausted = True
                     for attempt_id in ids:
-                        self._start(pool, in_flight, attempt_id, force)
+                        self._start(pool, in_flight, done, attempt_id, force)
                 if not in_flight:
                     return sent
-                done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-                finished = [(in_flight.pop(future), future.result()) for future in done]
+                futures = [done.get()]
+                while not done.empty():
+                    futures.append(done.get_nowait())
+                finished = [(in_flight.pop(future), future.result()) for future in futures]
                 self._record(finished)
                 sent += [context["id"] for context, _ in finished]
 
@@ -141,13 +145,15 @@ class Dispatcher:
         rounds = -(-queued // self.settings.concurrency)
         return self.clock() + rounds * timedelta(seconds=self.settings.timeout_seconds) + LEASE_MARGIN
 
-    def _start(self, pool, in_flight: dict, attempt_id: int, force: bool) -> None:
+    def _start(self, pool, in_flight: dict, done, attempt_id: int, force: bool) -> None:
         context = self.store.sending_context(attempt_id, self.clock())
         if context["state"] is None or (context["state"] != "active" and not force and context["trigger"] != "ping"):
             reason = "was deleted" if context["state"] is None else "is disabled"
             self._discard(context, f"subscription {context['subscription_id']} {reason}; not sent")
             return
-        in_flight[pool.submit(self._send, context)] = context
+        future = pool.submit(self._send, context)
+        in_flight[future] = context
+        future.add_done_callback(done.put)
 
     def _send(self, context: dict):
         """In a worker thread: sign with a fresh timestamp and send."""
