@@ -208,3 +208,17 @@ def test_real_process_exit_codes(tmp_path):
     assert result.returncode == 3
     assert result.stderr.strip() == "error: subscription 7 not found in tenant t1"
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["add", "--tenant", "t1", "--event", "widget.added", "--url", "https://e.com/", "--description", "bad \udcff"],
+    ["events", "show", "evt_\udcff", "--tenant", "t1"],
+    ["list", "--tenant", "t\udcff"],
+])
+def test_arguments_that_are_not_utf8_are_refused(cli, add_sub, db_path, args):
+    add_sub("https://example.com/h")
+    before = table_rows(db_path)
+    result = cli(*args)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()] and "is not valid UTF-8" in result.stderr
+    assert table_rows(db_path) == before

@@ -13,6 +13,14 @@ from alpana_hooks.errors import ExitCode, HooksError
 class ErrorBoundary(TyperGroup):
     """Turns every domain error into one stderr line and its exit code, for all commands."""
 
+    def parse_args(self, ctx, args):
+        """Refuse arguments that are not valid UTF-8 (decoded as lone surrogates) before any command runs."""
+        for arg in args:
+            if any("\ud800" <= ch <= "\udfff" for ch in arg):
+                output.error(f"argument {arg!r} is not valid UTF-8")
+                raise typer.Exit(int(ExitCode.USAGE))
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
