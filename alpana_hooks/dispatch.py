@@ -5,6 +5,7 @@ import json
 import os
 import queue
 import random
+import re
 import secrets as secrets_module
 import socket
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,7 @@ from alpana_hooks.timeutil import to_iso, utcnow
 
 JITTER = 0.2
 OVERLOAD_PENALTY = timedelta(seconds=60)
-LEASE_MARGIN = timedelta(seconds=5)
+LEASE_MARGIN = timedelta(seconds=30)  # more than the store's busy timeout: a result waiting for the lock still holds its claim
 NOT_RETRIED = ("resend", "ping")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -62,13 +63,15 @@ def _retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if re.fullmatch(r"[0-9]{1,9}", value):
         return float(value)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return max(0.0, (when - utcnow()).total_seconds()) if when.tzinfo else None
+    if when is None or when.tzinfo is None:
+        return None
+    return min(max(0.0, (when - utcnow()).total_seconds()), 1e9)
 
 
 class Dispatcher:
@@ -93,15 +96,18 @@ class Dispatcher:
         """Close the pooled connections."""
         self.sender.close()
 
-    def send_attempts(self, attempt_ids: list[int], *, force: bool = False) -> list[int]:
+    def send_attempts(self, attempt_ids: list[int]) -> list[int]:
         """Claim and send these attempts (emit, resend, ping); returns the ids this process sent."""
-        queue = list(attempt_ids)
+        queue_ = list(attempt_ids)
 
         def claim(count: int, lease_until: datetime) -> list[int]:
-            batch, queue[:] = queue[:count], queue[count:]
-            return self.store.claim(batch, now=self.clock(), lease_until=lease_until, owner=self.owner) if batch else []
+            won: list[int] = []
+            while queue_ and not won:  # another process may have taken a whole batch: go on with the rest
+                batch, queue_[:] = queue_[:count], queue_[count:]
+                won = self.store.claim(batch, now=self.clock(), lease_until=lease_until, owner=self.owner)
+            return won
 
-        return self._run(claim, force=force)
+        return self._run(claim)
 
     def deliver_due(self) -> list[int]:
         """Send everything due: pending attempts, expired claims, retries whose time has come."""
@@ -114,42 +120,56 @@ class Dispatcher:
                                                     limit=count - len(ids))
             return ids
 
-        return self._run(claim, force=False)
+        return self._run(claim)
 
-    def _run(self, claim: Callable[[int, datetime], list[int]], *, force: bool) -> list[int]:
-        """Keep up to 2×concurrency sends queued, claiming more as they finish; record results in batches."""
+    def _run(self, claim: Callable[[int, datetime], list[int]]) -> list[int]:
+        """Keep up to 2×concurrency sends queued, claiming more as they finish; record results in batches.
+        Interrupted, it sends nothing more, records what finished and hands the unsent claims back."""
         width = self.settings.concurrency
         sent: list[int] = []
         in_flight: dict = {}
         done: queue.SimpleQueue = queue.SimpleQueue()  # futures put themselves here when they finish
         exhausted = False
-        with ThreadPoolExecutor(max_workers=width) as pool:
+        pool = ThreadPoolExecutor(max_workers=width)
+        try:
             while True:
                 while not exhausted and len(in_flight) < 2 * width:
                     ids = claim(width, self._lease_until(len(in_flight) + width))
-                    if not ids:
-                        exhausted = True
+                    exhausted = not ids
                     for attempt_id in ids:
-                        self._start(pool, in_flight, done, attempt_id, force)
+                        self._start(pool, in_flight, done, attempt_id)
                 if not in_flight:
                     return sent
                 futures = [done.get()]
                 while not done.empty():
                     futures.append(done.get_nowait())
-                finished = [(in_flight.pop(future), future.result()) for future in futures]
-                self._record(finished)
-                sent += [context["id"] for context, _ in finished]
+                sent += self._finish(in_flight, futures)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._finish(in_flight, [f for f in list(in_flight) if f.done() and not f.cancelled()])
+            self.store.release(list(context["id"] for context in in_flight.values()), owner=self.owner)
+            raise
+        finally:
+            pool.shutdown(wait=True)
+
+    def _finish(self, in_flight: dict, futures: list) -> list[int]:
+        """Record these finished sends; returns their attempt ids."""
+        finished = [(in_flight.pop(future), future.result()) for future in futures]
+        self._record(finished)
+        return [context["id"] for context, _ in finished]
 
     def _lease_until(self, queued: int) -> datetime:
         """A claim outlives every send queued ahead of it: rounds × the hard deadline, plus a margin."""
         rounds = -(-queued // self.settings.concurrency)
         return self.clock() + rounds * timedelta(seconds=self.settings.timeout_seconds) + LEASE_MARGIN
 
-    def _start(self, pool, in_flight: dict, done, attempt_id: int, force: bool) -> None:
+    def _start(self, pool, in_flight: dict, done, attempt_id: int) -> None:
         context = self.store.sending_context(attempt_id, self.clock())
-        if context["state"] is None or (context["state"] != "active" and not force and context["trigger"] != "ping"):
-            reason = "was deleted" if context["state"] is None else "is disabled"
-            self._discard(context, f"subscription {context['subscription_id']} {reason}; not sent")
+        deleted = context["state"] is None
+        if deleted or (context["state"] != "active" and context["trigger"] in ("emit", "retry")):
+            # resends and pings were asked for by a person (resend checked --force): they go out regardless
+            self._discard(context, f"subscription {context['subscription_id']} "
+                                   f"{'was deleted' if deleted else 'is disabled'}; not sent")
             return
         future = pool.submit(self._send, context)
         in_flight[future] = context
@@ -169,7 +189,7 @@ class Dispatcher:
     def _discard(self, context: dict, why: str) -> None:
         outcome = {"status": "failed", "error_class": "discarded", "error": why, "finished_at": to_iso(self.clock())}
         self.store.record_results([(context["id"], outcome, None)], now=self.clock(),
-                                  disable_after=self.settings.disable_after)
+                                  disable_after=self.settings.disable_after, owner=self.owner)
 
     def _record(self, finished: list) -> None:
         now = self.clock()
@@ -200,4 +220,4 @@ class Dispatcher:
                 if delay is not None:
                     outcome["next_attempt_at"] = to_iso(now + delay)
             items.append((context["id"], outcome, disable_reason))
-        self.store.record_results(items, now=now, disable_after=self.settings.disable_after)
+        self.store.record_results(items, now=now, disable_after=self.settings.disable_after, owner=self.owner)

@@ -6,7 +6,7 @@ migrations = Migrations("alpana_hooks")
 
 M001 = [
     """CREATE TABLE subscriptions (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         tenant TEXT NOT NULL,
         event_type TEXT NOT NULL,
         url TEXT NOT NULL,
@@ -35,7 +35,7 @@ M001 = [
     )""",
     "CREATE INDEX secrets_by_subscription ON subscription_secrets (subscription_id)",
     """CREATE TABLE events (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         tenant TEXT NOT NULL,
         event_id TEXT NOT NULL,
         type TEXT NOT NULL,
@@ -56,7 +56,7 @@ M001 = [
         PRIMARY KEY (tenant, kind, resource_id)
     )""",
     """CREATE TABLE attempts (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         tenant TEXT NOT NULL,
         subscription_id INTEGER NOT NULL,
         event_pk INTEGER NOT NULL REFERENCES events (id),

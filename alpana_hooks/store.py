@@ -148,6 +148,13 @@ class Store:
         with self.write() as conn:
             self._locked_subscription(conn, tenant, sub_id)
             conn.execute("DELETE FROM subscriptions WHERE id = ?", (sub_id,))
+            conn.execute(  # its unsent work goes nowhere: no pending attempt, no scheduled retry
+                "UPDATE attempts SET status = 'failed', error_class = 'discarded',"
+                " error = 'subscription deleted before sending' WHERE subscription_id = ? AND status = 'pending'",
+                (sub_id,),
+            )
+            conn.execute("UPDATE attempts SET next_attempt_at = NULL WHERE subscription_id = ?"
+                         " AND next_attempt_at IS NOT NULL", (sub_id,))
 
     def set_state(self, tenant: str, sub_id: int, state: str, *, now: datetime, reason: str | None = None) -> None:
         """Enable or disable a subscription; enabling clears the reason and the failure clock."""
@@ -337,14 +344,21 @@ class Store:
             raise NotFound(f"attempt {attempt_id} not found in tenant {tenant}")
         return dict(row)
 
-    def add_resend(self, tenant: str, attempt_id: int, *, now: datetime) -> int:
-        """A new pending attempt that replays an attempt's event to its subscription."""
+    def add_resend(self, tenant: str, attempt_id: int, *, now: datetime, only_if_latest: bool = False) -> int | None:
+        """A new pending attempt that replays an attempt's event to its subscription. With only_if_latest
+        (bulk recovery), None when another attempt of that delivery was made meanwhile (say by a second
+        engineer's resend --failed)."""
         with self.write() as conn:
             original = conn.execute(
                 "SELECT * FROM attempts WHERE tenant = ? AND id = ?", (tenant, attempt_id)
             ).fetchone()
             if original is None:
                 raise NotFound(f"attempt {attempt_id} not found in tenant {tenant}")
+            if only_if_latest and conn.execute(
+                "SELECT 1 FROM attempts WHERE event_pk = ? AND subscription_id = ? AND id > ?",
+                (original["event_pk"], original["subscription_id"], attempt_id),
+            ).fetchone():
+                return None
             sub = conn.execute("SELECT url FROM subscriptions WHERE id = ?", (original["subscription_id"],)).fetchone()
             if sub is None:
                 raise NotFound(f"subscription {original['subscription_id']} of attempt {attempt_id} was deleted")
@@ -427,6 +441,17 @@ class Store:
                     won.append(attempt_id)
         return won
 
+    def release(self, attempt_ids: list[int], *, owner: str) -> None:
+        """Hand back claims that were never sent (an interrupted run), so the next deliver takes them at once."""
+        if not attempt_ids:
+            return
+        with self.write() as conn:
+            conn.executemany(
+                "UPDATE attempts SET status = 'pending', lease_until = NULL, claimed_by = NULL"
+                " WHERE id = ? AND status = 'sending' AND claimed_by = ?",
+                [(attempt_id, owner) for attempt_id in attempt_ids],
+            )
+
     def claim_due_retries(self, *, now: datetime, lease_until: datetime, owner: str, limit: int = 1000) -> list[int]:
         """Turn failed attempts whose retry time has come into new claimed 'retry' attempts."""
         stamp = to_iso(now)
@@ -467,17 +492,18 @@ class Store:
         return context
 
     def record_results(self, items: list[tuple[int, dict, str | None]], *, now: datetime,
-                       disable_after: timedelta) -> None:
+                       disable_after: timedelta, owner: str) -> None:
         """Store sends' outcomes in one transaction: (attempt id, attempts columns to set, reason to disable or
         None). Moves each subscription's failure clock and disables it when the reason or the clock says so."""
         with self.write() as conn:
             for attempt_id, outcome, disable_reason in items:
                 columns = ", ".join(f"{name} = ?" for name in outcome)
-                conn.execute(
-                    f"UPDATE attempts SET {columns}, lease_until = NULL, claimed_by = NULL WHERE id = ?",
-                    (*outcome.values(), attempt_id),
-                )
-                if outcome.get("error_class") != "discarded":
+                written = conn.execute(  # only while this process still holds the claim
+                    f"UPDATE attempts SET {columns}, lease_until = NULL, claimed_by = NULL WHERE id = ?"
+                    " AND status = 'sending' AND claimed_by IS ?",
+                    (*outcome.values(), attempt_id, owner),
+                ).rowcount
+                if written and outcome.get("error_class") != "discarded":
                     self._track_health(conn, attempt_id, outcome["status"] == "succeeded", now, disable_after,
                                        disable_reason)
 

@@ -424,3 +424,69 @@ def test_watch_redraws_in_place_on_a_terminal(add_sub, receiver, sigint_stops_ch
     assert os.WEXITSTATUS(status) == 0
     assert b"\x1b[?25l" in out and b"\x1b[?25h" in out[-200:]  # cursor hidden while live, shown again at the end
     assert b"\x1b[1A" in out or b"\x1b[2K" in out  # cursor moved up / line cleared: redrawn in place
+
+
+# -- found in review ---------------------------------------------------------------------------------
+
+def test_a_deleted_subscriptions_work_never_reaches_a_newer_one(cli, add_sub, receiver, db_path):
+    old, new = receiver(), receiver()
+    first = add_sub(old.url(), "widget.deleted", "ta")
+    cli("emit", "widget.deleted", "--tenant", "ta", "--id", "7", "--name", "W", "--no-send")
+    cli("delete", first["id"], "--tenant", "ta", "--yes")
+    second = add_sub(new.url(), "widget.deleted", "tb")
+    assert second["id"] != first["id"]  # ids are never reused
+    assert cli.json("deliver") == {"sent": 0, "succeeded": 0, "failed": 0}
+    assert old.requests == [] and new.requests == []
+    (row,) = db_rows(db_path, "SELECT status, error_class FROM attempts")
+    assert (row["status"], row["error_class"]) == ("failed", "discarded")
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "99999999999999999999", "Wed, 21 Oct 99999 07:28:00 GMT", "-5", ""])
+def test_odd_retry_after_values_do_not_break_scheduling(value):
+    delay = retry_delay(1, SCHEDULE, 503, None, value, random.Random(1))
+    assert 4 * S <= delay <= 10 * S
+
+
+def test_only_the_claim_holder_records_a_result(engine, receiver):
+    store, settings, dispatcher = engine
+    add(store, "http://127.0.0.1:9/")
+    clock = Clock()
+    (attempt_id,) = emit_via(store, dispatcher(clock), clock, send=False)
+    store.claim([attempt_id], now=clock.now, lease_until=clock.now + timedelta(minutes=1), owner="late")
+    store.claim([attempt_id], now=clock.now + timedelta(minutes=2), lease_until=clock.now + timedelta(minutes=3),
+                owner="current")
+    outcome = {"status": "succeeded", "status_code": 200}
+    store.record_results([(attempt_id, outcome, None)], now=clock.now, disable_after=timedelta(days=5), owner="late")
+    assert store.get_attempt("t1", attempt_id)["status"] == "sending"
+    store.record_results([(attempt_id, outcome, None)], now=clock.now, disable_after=timedelta(days=5),
+                         owner="current")
+    assert store.get_attempt("t1", attempt_id)["status"] == "succeeded"
+
+
+def test_bulk_resend_skips_a_delivery_resent_meanwhile(engine):
+    store, settings, dispatcher = engine
+    add(store, "http://127.0.0.1:9/")
+    clock = Clock()
+    (attempt_id,) = emit_via(store, dispatcher(clock), clock)
+    assert store.add_resend("t1", attempt_id, now=clock.now, only_if_latest=True) is not None
+    assert store.add_resend("t1", attempt_id, now=clock.now, only_if_latest=True) is None  # a second engineer
+
+
+def test_interrupted_deliver_records_what_went_out_and_hands_back_the_rest(cli, add_sub, receiver, config_path,
+                                                                         db_path, sigint_stops_children):
+    config_path.write_text(config_path.read_text() + "\n[delivery]\nconcurrency = 2\n")
+    rx = receiver(lambda *a: time.sleep(1.0))
+    add_sub(rx.url(), "widget.deleted")
+    for n in range(6):
+        cli("emit", "widget.deleted", "--tenant", "t1", "--id", str(n), "--name", "W", "--no-send")
+    sender = subprocess.Popen([sys.executable, "-m", "alpana_hooks", "deliver"], env=os.environ,
+                              stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while not rx.requests and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sender.send_signal(signal.SIGINT)
+    assert sender.wait(20) == 130
+    statuses = [r["status"] for r in db_rows(db_path, "SELECT status FROM attempts")]
+    assert "sending" not in statuses
+    assert statuses.count("succeeded") == len(rx.requests) and statuses.count("pending") == 6 - len(rx.requests)
+    assert statuses.count("pending") > 0

@@ -61,6 +61,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(events_app, name="events")
 app.add_typer(attempts_app, name="attempts")
 
+MAX_ID = 2**63 - 1  # SQLite's largest integer: a larger id or limit is exit 2, not an OverflowError
 DbOpt = Annotated[Optional[str], typer.Option("--db", help="Database file [env ALPANA_HOOKS_DB].", show_default=False)]
 ConfigOpt = Annotated[
     Optional[str], typer.Option("--config", help="Config file [env ALPANA_HOOKS_CONFIG].", show_default=False)

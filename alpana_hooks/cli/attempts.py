@@ -7,7 +7,7 @@ import typer
 
 from alpana_hooks import output
 from alpana_hooks.cli.app import (
-    ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, attempts_app, stdin_is_terminal, stop_on_sigterm,
+    MAX_ID,     ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, attempts_app, stdin_is_terminal, stop_on_sigterm,
 )
 from alpana_hooks.cli.context import opened, run_for, settings_for
 from alpana_hooks.cli.events import _checked_type, _since
@@ -15,8 +15,8 @@ from alpana_hooks.errors import ExitCode, UsageError
 from alpana_hooks.timeutil import parse_duration, utcnow
 
 STATUSES = ("pending", "sending", "succeeded", "failed")
-AttemptId = Annotated[int, typer.Argument(help="Send attempt id.", show_default=False)]
-SubscriptionOpt = Annotated[Optional[int], typer.Option("--subscription", "-s", help="Only this subscription.", show_default=False)]
+AttemptId = Annotated[int, typer.Argument(help="Send attempt id.", min=1, max=MAX_ID, show_default=False)]
+SubscriptionOpt = Annotated[Optional[int], typer.Option("--subscription", "-s", help="Only this subscription.", min=1, max=MAX_ID, show_default=False)]
 EventOpt = Annotated[Optional[str], typer.Option("--event", "-e", help="Only this event type.", show_default=False)]
 SinceOpt = Annotated[Optional[str], typer.Option("--since", help="Only since a duration ago (2h) or a time.", show_default=False)]
 
@@ -26,9 +26,9 @@ def attempts_list(
     subscription: SubscriptionOpt = None, event: EventOpt = None,
     status: Annotated[Optional[str], typer.Option("--status", help="pending, sending, succeeded or failed.", show_default=False)] = None,
     since: SinceOpt = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many, newest first.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_ID, help="At most this many, newest first.")] = 50,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Redraw live until Ctrl-C (with --json: NDJSON of new or changed attempts).")] = False,
-    interval: Annotated[float, typer.Option("--interval", min=0.1, help="Seconds between refreshes with --watch.")] = 2.0,
+    interval: Annotated[float, typer.Option("--interval", min=0.1, max=86400, help="Seconds between refreshes with --watch.")] = 2.0,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
     """The tenant's send attempts, newest first: event, event id, time, status code, response."""
@@ -115,10 +115,10 @@ def attempts_prune(
 
 @app.command()
 def resend(
-    attempt_id: Annotated[Optional[int], typer.Argument(help="Send attempt to replay.", show_default=False)] = None,
+    attempt_id: Annotated[Optional[int], typer.Argument(help="Send attempt to replay.", min=1, max=MAX_ID, show_default=False)] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Resend every delivery whose latest attempt failed.")] = False,
     since: SinceOpt = None, subscription: SubscriptionOpt = None, event: EventOpt = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="With --failed: at most this many.", show_default=False)] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, max=MAX_ID, help="With --failed: at most this many.", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --failed: list what would be sent, send nothing.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="With --failed: do not ask (required without a terminal).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Resend to a disabled subscription too.")] = False,
@@ -142,7 +142,7 @@ def resend(
         if sub["state"] != "active" and not force:
             raise UsageError(f"subscription {sub['id']} is disabled: enable it, or resend with --force")
         new_id = store.add_resend(run.tenant, attempt_id, now=utcnow())
-        _send(store, run, [new_id], force=force)
+        _send(store, run, [new_id])
         attempt = store.get_attempt(run.tenant, new_id)
     if json:
         output.print_json(output.attempt_json(attempt))
@@ -170,8 +170,9 @@ def _resend_failed(run, since, subscription, event, limit, dry_run, yes, force, 
             if not typer.confirm(f"Resend {len(failures)} failed deliveries?"):
                 output.message("cancelled: nothing sent")
                 raise typer.Exit(int(ExitCode.USAGE))
-        new_ids = [store.add_resend(run.tenant, a["id"], now=utcnow()) for a in failures]
-        _send(store, run, new_ids, force=force)
+        made = [store.add_resend(run.tenant, a["id"], now=utcnow(), only_if_latest=True) for a in failures]
+        new_ids = [attempt_id for attempt_id in made if attempt_id is not None]
+        _send(store, run, new_ids)
         attempts = [store.get_attempt(run.tenant, i) for i in new_ids]
     failed_count = sum(a["status"] == "failed" for a in attempts)
     summary = {"sent": len(attempts), "succeeded": len(attempts) - failed_count, "failed": failed_count}
@@ -196,7 +197,7 @@ def _print_attempts(attempts: list[dict], json: bool, note: str) -> None:
 @app.command()
 def deliver(
     loop: Annotated[bool, typer.Option("--loop", help="Keep delivering until Ctrl-C.")] = False,
-    interval: Annotated[float, typer.Option("--interval", min=0.1, help="Seconds between rounds with --loop.")] = 1.0,
+    interval: Annotated[float, typer.Option("--interval", min=0.1, max=86400, help="Seconds between rounds with --loop.")] = 1.0,
     db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
     """Send what is due in every tenant: pending attempts, scheduled retries, claims left by a crash.
@@ -217,7 +218,8 @@ def deliver(
                     break
                 time.sleep(interval)
         except KeyboardInterrupt:
-            loop = False
+            if not loop:
+                raise  # a one-shot run that was cut short: exit 130
         finally:
             dispatcher.close()
     if json:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from alpana_hooks import output
-from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, events_app, lazy
+from alpana_hooks.cli.app import MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, events_app, lazy
 from alpana_hooks.cli.context import Run, opened, run_for
 from alpana_hooks.errors import ExitCode, UsageError
 from alpana_hooks.timeutil import parse_since, utcnow
@@ -112,12 +112,12 @@ def _resource(event_type: str, payload: dict) -> tuple | None:
     return kind, payload[f"{kind}_id"], payload.get("name"), payload.get("version"), action
 
 
-def _send(store, run: Run, attempt_ids: list[int], force: bool = False) -> None:
+def _send(store, run: Run, attempt_ids: list[int]) -> None:
     from alpana_hooks.dispatch import Dispatcher
 
     dispatcher = Dispatcher(store, run.settings)
     try:
-        dispatcher.send_attempts(attempt_ids, force=force)
+        dispatcher.send_attempts(attempt_ids)
     finally:
         dispatcher.close()
 
@@ -142,7 +142,7 @@ def _report(run: Run, event_type: str, event_id: str, recorded: dict, attempts: 
 
 
 @app.command()
-def ping(sub_id: Annotated[int, typer.Argument(help="Subscription id.", show_default=False)],
+def ping(sub_id: Annotated[int, typer.Argument(help="Subscription id.", min=1, max=MAX_ID, show_default=False)],
          tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False):
     """Send a `ping` test event to one subscription (even a disabled one); exit 4 if it fails."""
     run = run_for(db, config, tenant)
@@ -167,7 +167,7 @@ def events_types(json: JsonOpt = False):
 def events_list(
     type_: Annotated[Optional[str], typer.Option("--type", help="Only this event type.", show_default=False)] = None,
     since: Annotated[Optional[str], typer.Option("--since", help="Only since a duration ago (2h) or a time.", show_default=False)] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_ID, help="At most this many.")] = 50,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
     """The tenant's recorded events, newest first."""

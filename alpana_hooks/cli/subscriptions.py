@@ -6,13 +6,13 @@ import typer
 
 from alpana_hooks import output, validate
 from alpana_hooks.cli.app import (
-    ConfigOpt, DbOpt, JsonOpt, RevealOpt, TenantOpt, app, headers_app, secret_app, stdin_is_terminal,
+    MAX_ID,     ConfigOpt, DbOpt, JsonOpt, RevealOpt, TenantOpt, app, headers_app, secret_app, stdin_is_terminal,
 )
 from alpana_hooks.cli.context import opened, run_for
 from alpana_hooks.errors import ExitCode, UsageError
 from alpana_hooks.timeutil import parse_duration, utcnow
 
-SubId = Annotated[int, typer.Argument(help="Subscription id.", show_default=False)]
+SubId = Annotated[int, typer.Argument(help="Subscription id.", min=1, max=MAX_ID, show_default=False)]
 
 
 def _event_type(name: str) -> str:
