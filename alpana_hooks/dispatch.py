@@ -109,6 +109,21 @@ class Dispatcher:
 
         return self._run(claim)
 
+    @property
+    def claim_ticket(self) -> tuple:
+        """(owner, lease_for(count)) for Store.record_event: attempts stored already claimed by this process."""
+        return self.owner, self._lease_until
+
+    def send_claimed(self, attempt_ids: list[int]) -> list[int]:
+        """Send attempts this process already claimed (stored with claim_ticket)."""
+        queue_ = list(attempt_ids)
+
+        def take(count: int, lease_until: datetime) -> list[int]:
+            batch, queue_[:] = queue_[:count], queue_[count:]
+            return batch
+
+        return self._run(take)
+
     def deliver_due(self) -> list[int]:
         """Send everything due: pending attempts, expired claims, retries whose time has come."""
 

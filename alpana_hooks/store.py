@@ -236,9 +236,11 @@ class Store:
 
     def record_event(self, *, tenant: str, event_id: str, event_type: str, data: dict, body: bytes,
                      now: datetime, resource: tuple | None = None, trigger: str = "emit",
-                     only_subscription: int | None = None) -> dict:
+                     only_subscription: int | None = None, claim=None) -> dict:
         """The outbox: in one transaction, remember the resource, store the event and one pending
-        attempt per matching active subscription. Returns {event_pk, attempt_ids, duplicate, fired}."""
+        attempt per matching active subscription. claim=(owner, lease_for(count) -> datetime) stores them
+        already claimed by the caller, who sends them at once, so no other process takes them meanwhile.
+        Returns {event_pk, attempt_ids, duplicate, fired}."""
         stamp = to_iso(now)
         with self.write() as conn:
             existing = conn.execute(
@@ -262,11 +264,13 @@ class Store:
                     " ORDER BY id",
                     (tenant, event_type),
                 ).fetchall()
+            owner, lease = (claim[0], to_iso(claim[1](len(targets)))) if claim else (None, None)
             attempt_ids = [
                 conn.execute(
-                    "INSERT INTO attempts (tenant, subscription_id, event_pk, trigger, status, created_at, url)"
-                    " VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-                    (tenant, row["id"], event_pk, trigger, stamp, row["url"]),
+                    "INSERT INTO attempts (tenant, subscription_id, event_pk, trigger, status, created_at, url,"
+                    " claimed_by, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (tenant, row["id"], event_pk, trigger, "sending" if claim else "pending", stamp, row["url"],
+                     owner, lease),
                 ).lastrowid
                 for row in targets
             ]

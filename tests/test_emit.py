@@ -319,3 +319,27 @@ def test_events_list_and_show(cli, add_sub, receiver):
     assert [a["id"] for a in shown["attempts"]] == [emitted["attempts"][0]["id"]]
     assert cli.json("events", "list", "--tenant", "t1", "--type", "widget.deleted") == []
     assert "Webhook Event Id" in cli("events", "show", emitted["event_id"], "--tenant", "t1").stdout
+
+
+
+def test_outbox_can_store_attempts_already_claimed(db_path):
+    """emit stores its attempts claimed by itself, so a deliver running at that moment cannot take them
+    between the outbox commit and the send (and, with --force semantics elsewhere, drop them)."""
+    from datetime import timedelta
+
+    from alpana_hooks.signing import generate_secret
+    from alpana_hooks.store import Store
+    from alpana_hooks.timeutil import utcnow
+
+    store = Store.open(db_path)
+    now = utcnow()
+    store.add_subscription(tenant="t1", event_type="widget.deleted", url="https://e.com/", description="",
+                           state="active", headers=[], secret=generate_secret(), now=now)
+    recorded = store.record_event(tenant="t1", event_id="evt_1", event_type="widget.deleted", data={}, body=b"{}",
+                                  now=now, claim=("emitter", lambda count: now + timedelta(seconds=45)))
+    assert store.claim(None, now=now, lease_until=now + timedelta(minutes=1), owner="deliver") == []
+    (row,) = db_rows(db_path, "SELECT id, status, claimed_by FROM attempts")
+    assert (row["id"], row["status"], row["claimed_by"]) == (recorded["attempt_ids"][0], "sending", "emitter")
+    later = now + timedelta(seconds=46)
+    assert store.claim(None, now=later, lease_until=later + timedelta(minutes=1), owner="deliver") == [row["id"]]
+    store.close()

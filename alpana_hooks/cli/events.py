@@ -84,19 +84,24 @@ def _read_data(value: str) -> dict:
 def _fire(run: Run, event_type: str, payload: dict, event_id: str | None, *, no_send: bool, json: bool,
           only_subscription: int | None = None) -> None:
     """Record the event (outbox), send its attempts unless --no-send, print them, exit 4 on a failure."""
-    from alpana_hooks.dispatch import event_body, new_event_id
+    from alpana_hooks.dispatch import Dispatcher, event_body, new_event_id
 
     now = utcnow()
     event_id = event_id or new_event_id(now)
     body = event_body(event_type=event_type, event_id=event_id, tenant=run.tenant, data=payload, now=now)
     with opened(run.settings) as store:
-        recorded = store.record_event(
-            tenant=run.tenant, event_id=event_id, event_type=event_type, data=payload, body=body, now=now,
-            resource=_resource(event_type, payload), trigger="ping" if only_subscription else "emit",
-            only_subscription=only_subscription,
-        )
-        if recorded["attempt_ids"] and not no_send:
-            _send(store, run, recorded["attempt_ids"])
+        dispatcher = None if no_send else Dispatcher(store, run.settings)
+        try:
+            recorded = store.record_event(
+                tenant=run.tenant, event_id=event_id, event_type=event_type, data=payload, body=body, now=now,
+                resource=_resource(event_type, payload), trigger="ping" if only_subscription else "emit",
+                only_subscription=only_subscription, claim=dispatcher.claim_ticket if dispatcher else None,
+            )
+            if dispatcher and recorded["attempt_ids"]:
+                dispatcher.send_claimed(recorded["attempt_ids"])
+        finally:
+            if dispatcher:
+                dispatcher.close()
         attempts = [store.get_attempt(run.tenant, a) for a in recorded["attempt_ids"]]
     _report(run, event_type, event_id, recorded, attempts, json)
     if any(a["status"] == "failed" for a in attempts):
