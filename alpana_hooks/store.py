@@ -56,7 +56,18 @@ class Store:
 
     @contextmanager
     def write(self):
-        """A BEGIN IMMEDIATE transaction: safe for read-then-write across processes."""
+        """A BEGIN IMMEDIATE transaction: safe for read-then-write across processes. Inside another
+        write() it is a savepoint, so several domain methods can commit (or fail) as one."""
+        if self.conn.in_transaction:
+            self.conn.execute("SAVEPOINT nested_write")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK TO nested_write")
+                self.conn.execute("RELEASE nested_write")
+                raise
+            self.conn.execute("RELEASE nested_write")
+            return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn

@@ -109,3 +109,30 @@ def test_help_and_list_do_not_import_requests(cli):
         modules = imported_modules(*args)
         assert "typer" in modules  # the probe works
         assert not {"requests", "urllib3", "sqlite_utils"} & modules, args
+
+
+def _add(store, url):
+    from alpana_hooks.signing import generate_secret
+    from alpana_hooks.timeutil import utcnow
+
+    return store.add_subscription(tenant="t1", event_type="widget.added", url=url, description="", state="active",
+                                  headers=[], secret=generate_secret(), now=utcnow())
+
+
+def test_domain_writes_inside_one_write_commit_or_fail_together(db_path):
+    import pytest
+
+    store = Store.open(db_path)
+    with pytest.raises(RuntimeError):
+        with store.write():
+            _add(store, "https://e.com/a")
+            _add(store, "https://e.com/b")
+            raise RuntimeError("a later step failed")
+    assert store.list_subscriptions("t1") == []
+    with store.write():
+        _add(store, "https://e.com/a")
+        with pytest.raises(Exception):
+            _add(store, "https://e.com/a")  # the duplicate fails alone (a savepoint)
+        _add(store, "https://e.com/b")
+    assert [s["url"] for s in store.list_subscriptions("t1")] == ["https://e.com/a", "https://e.com/b"]
+    store.close()

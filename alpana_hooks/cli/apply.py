@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from contextlib import nullcontext
 import os
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ import typer
 from alpana_hooks import output, validate
 from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, lazy
 from alpana_hooks.cli.context import Run, opened, run_for, settings_for
-from alpana_hooks.errors import HooksError, UsageError
+from alpana_hooks.errors import UsageError
 from alpana_hooks.timeutil import utcnow
 
 plans = lazy("alpana_hooks.apply")
@@ -62,11 +63,12 @@ def apply_(
     source = "<stdin>" if file == "-" else file
     wanted = plans.parse(_read(file), source, env=os.environ, require_https=settings.require_https)
     run = Run(settings=settings, tenant=validate.tenant(_tenant(wanted.tenant, tenant, source) or settings.tenant))
-    with opened(run.settings) as store:
+    with opened(run.settings) as store, (nullcontext() if dry_run else store.write()):
+        # one transaction: the plan is made and carried out on the same state, all or nothing
         current = store.list_subscriptions(run.tenant)
         steps = plans.plan(wanted.subscriptions, current, prune=prune)
         if not dry_run:
-            steps = _execute(store, run.tenant, steps)
+            steps = [_apply_step(store, run.tenant, step) for step in steps]
     _report(run.tenant, steps, dry_run, json)
     if not prune:
         _unlisted_note(run.tenant, plans.unlisted(wanted.subscriptions, current))
@@ -87,20 +89,6 @@ def _tenant(file_tenant: str | None, flag: str | None, file: str) -> str | None:
     if file_tenant is not None and flag is not None and validate.tenant(flag) != file_tenant:
         raise UsageError(f"{file}: the file is for tenant {file_tenant!r} but --tenant is {flag!r}")
     return file_tenant if file_tenant is not None else flag
-
-
-def _execute(store, tenant: str, steps: list[plans.Step]) -> list[plans.Step]:
-    """Apply the steps in order; returns them with the ids of the subscriptions created."""
-    done: list[plans.Step] = []
-    try:
-        for step in steps:
-            done.append(_apply_step(store, tenant, step))
-    except HooksError as exc:
-        written = sum(1 for step in done if step.action != "unchanged")
-        if written:
-            raise HooksError(f"apply stopped after {written} change(s): {exc}; run it again to finish") from None
-        raise
-    return done
 
 
 def _apply_step(store, tenant: str, step: plans.Step) -> plans.Step:
