@@ -70,11 +70,6 @@ def header_value(name: str, value: str, reveal: bool = False) -> str:
     return value if reveal or not is_sensitive(name) else MASK
 
 
-def secret_value(secret: str, reveal: bool = False) -> str:
-    """A signing secret, masked unless revealed."""
-    return secret if reveal else "whsec_" + MASK
-
-
 def state_label(sub: dict) -> str:
     """Active, or Disabled with the reason when it was not a user's choice."""
     if sub["state"] == "active":

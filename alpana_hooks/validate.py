@@ -28,8 +28,6 @@ def url(value: str, *, require_https: bool) -> str:
     """An endpoint URL: http(s), with a host, no credentials, no fragment."""
     if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in value):
         raise UsageError(f"invalid URL {value!r}: it contains spaces or control characters")
-    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):  # bytes of argv that are not UTF-8
-        raise UsageError(f"invalid URL {value!r}: it is not valid UTF-8")
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError on a bad port
