@@ -177,3 +177,16 @@ def sigint_stops_children():
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)
+
+
+def table_rows(db_path):
+    """Every row of every table (None when there is no file): to prove a command wrote nothing."""
+    import sqlite3
+
+    if not db_path.exists():
+        return None
+    conn = sqlite3.connect(db_path)
+    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    rows = {name: conn.execute(f"SELECT * FROM [{name}]").fetchall() for name in names}
+    conn.close()
+    return rows

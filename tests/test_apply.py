@@ -1,11 +1,12 @@
 """Subscriptions as code: export writes TOML, apply makes the store match it (plan, dry run, prune)."""
 
 import json
-import sqlite3
 import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import table_rows
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -29,17 +30,6 @@ def env(monkeypatch):
     """The variables examples/subscriptions.toml needs."""
     monkeypatch.setenv("BI_TOKEN", "tok-123")
     monkeypatch.setenv("CHAT_API_KEY", "chat-456")
-
-
-def table_rows(db_path):
-    """Every row of every table: to prove a command wrote nothing (or only what it should)."""
-    if not db_path.exists():
-        return None
-    conn = sqlite3.connect(db_path)
-    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-    rows = {name: conn.execute(f"SELECT * FROM [{name}]").fetchall() for name in names}
-    conn.close()
-    return rows
 
 
 def apply_json(cli, *args):

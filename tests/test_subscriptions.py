@@ -2,22 +2,10 @@
 
 import json
 import re
-import sqlite3
 
 import pytest
 
-from conftest import run_cli
-
-
-def table_rows(db_path):
-    """Every row of every table: to prove a rejected command wrote nothing."""
-    if not db_path.exists():
-        return None
-    conn = sqlite3.connect(db_path)
-    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-    rows = {name: conn.execute(f"SELECT * FROM [{name}]").fetchall() for name in names}
-    conn.close()
-    return rows
+from conftest import run_cli, table_rows
 
 
 def test_add_prints_id_and_full_secret_and_masks_authorization(cli):

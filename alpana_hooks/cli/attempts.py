@@ -9,10 +9,9 @@ from alpana_hooks import output
 from alpana_hooks.cli.app import (
     MAX_ID,     ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, attempts_app, stdin_is_terminal, stop_on_sigterm,
 )
-from alpana_hooks.cli.context import opened, run_for, settings_for
-from alpana_hooks.cli.events import _checked_type, _since
+from alpana_hooks.cli.context import duration, event_type_filter, opened, run_for, settings_for, since_option
 from alpana_hooks.errors import ExitCode, UsageError
-from alpana_hooks.timeutil import parse_duration, utcnow
+from alpana_hooks.timeutil import utcnow
 
 STATUSES = ("pending", "sending", "succeeded", "failed")
 AttemptId = Annotated[int, typer.Argument(help="Send attempt id.", min=1, max=MAX_ID, show_default=False)]
@@ -35,8 +34,8 @@ def attempts_list(
     run = run_for(db, config, tenant)
     if status is not None and status not in STATUSES:
         raise UsageError(f"invalid --status {status!r}: use one of {', '.join(STATUSES)}")
-    filters = {"subscription_id": subscription, "event_type": _checked_type(event), "status": status,
-               "since": _since(since)}
+    filters = {"subscription_id": subscription, "event_type": event_type_filter(event), "status": status,
+               "since": since_option(since)}
     with opened(run.settings) as store:
         if watch:
             try:
@@ -101,10 +100,7 @@ def attempts_prune(
 ):
     """Delete finished attempts older than a duration; pending, sending and scheduled ones stay."""
     run = run_for(db, config, tenant)
-    try:
-        age = parse_duration(older_than)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    age = duration(older_than)
     with opened(run.settings) as store:
         removed = store.prune_attempts(run.tenant, before=utcnow() - age)
     if json:
@@ -155,8 +151,8 @@ def resend(
 def _resend_failed(run, since, subscription, event, limit, dry_run, yes, force, json) -> None:
     from alpana_hooks.cli.events import _send
 
-    since_time = _since(since)
-    event_type = _checked_type(event)
+    since_time = since_option(since)
+    event_type = event_type_filter(event)
     with opened(run.settings) as store:
         failures = store.failed_not_recovered(run.tenant, since=since_time, subscription_id=subscription,
                                               event_type=event_type, limit=limit, include_disabled=force)

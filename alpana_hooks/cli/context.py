@@ -6,6 +6,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from alpana_hooks.errors import UsageError
+
 if TYPE_CHECKING:
     from alpana_hooks.config import Settings
 
@@ -43,3 +45,37 @@ def opened(settings: Settings):
         yield store
     finally:
         store.close()
+
+
+def duration(text: str):
+    """A --older-than / --grace / --tolerance value as a timedelta; exit 2 when it is not one."""
+    from alpana_hooks.timeutil import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def since_option(text: str | None):
+    """A --since value (a duration ago, or a time) as a datetime, or None."""
+    from alpana_hooks.timeutil import parse_since, utcnow
+
+    if text is None:
+        return None
+    try:
+        return parse_since(text, utcnow())
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def event_type_filter(name: str | None) -> str | None:
+    """A --type / --event filter: one of the catalog's types (ping included), or None."""
+    from alpana_hooks import events
+
+    if name is None:
+        return None
+    try:
+        return events.get_event_type(name, include_ping=True).name
+    except events.UnknownEventType as exc:
+        raise UsageError(str(exc)) from None

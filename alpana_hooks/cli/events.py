@@ -9,9 +9,9 @@ import typer
 
 from alpana_hooks import output
 from alpana_hooks.cli.app import MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, events_app, lazy
-from alpana_hooks.cli.context import Run, opened, run_for
+from alpana_hooks.cli.context import Run, event_type_filter, opened, run_for, since_option
 from alpana_hooks.errors import ExitCode, UsageError
-from alpana_hooks.timeutil import parse_since, utcnow
+from alpana_hooks.timeutil import utcnow
 
 events = lazy("alpana_hooks.events")
 
@@ -177,8 +177,8 @@ def events_list(
 ):
     """The tenant's recorded events, newest first."""
     run = run_for(db, config, tenant)
-    event_type = _checked_type(type_)
-    since_time = _since(since)
+    event_type = event_type_filter(type_)
+    since_time = since_option(since)
     with opened(run.settings) as store:
         rows = store.list_events(run.tenant, event_type=event_type, since=since_time, limit=limit)
     if json:
@@ -206,21 +206,3 @@ def events_show(event_id: Annotated[str, typer.Argument(help="Event id (evt_…)
         output.show(output.attempts_table(attempts, title="Send attempts"))
     else:
         output.message("this event caused no send attempt")
-
-
-def _checked_type(name: str | None) -> str | None:
-    if name is None:
-        return None
-    try:
-        return events.get_event_type(name, include_ping=True).name
-    except events.UnknownEventType as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _since(text: str | None):
-    if text is None:
-        return None
-    try:
-        return parse_since(text, utcnow())
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None

@@ -8,9 +8,9 @@ from alpana_hooks import output, validate
 from alpana_hooks.cli.app import (
     MAX_ID,     ConfigOpt, DbOpt, JsonOpt, RevealOpt, TenantOpt, app, headers_app, secret_app, stdin_is_terminal,
 )
-from alpana_hooks.cli.context import opened, run_for
+from alpana_hooks.cli.context import duration, opened, run_for
 from alpana_hooks.errors import ExitCode, UsageError
-from alpana_hooks.timeutil import parse_duration, utcnow
+from alpana_hooks.timeutil import utcnow
 
 SubId = Annotated[int, typer.Argument(help="Subscription id.", min=1, max=MAX_ID, show_default=False)]
 
@@ -246,10 +246,7 @@ def secret_rotate(
     from alpana_hooks.signing import generate_secret
 
     run = run_for(db, config, tenant)
-    try:
-        grace_period = parse_duration(grace)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    grace_period = duration(grace)
     new_secret = generate_secret()
     now = utcnow()
     with opened(run.settings) as store:
