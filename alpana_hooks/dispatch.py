@@ -122,7 +122,7 @@ class Dispatcher:
             batch, queue_[:] = queue_[:count], queue_[count:]
             return batch
 
-        return self._run(take)
+        return self._run(take, still_claimed=lambda: queue_)
 
     def deliver_due(self) -> list[int]:
         """Send everything due: pending attempts, expired claims, retries whose time has come."""
@@ -137,22 +137,26 @@ class Dispatcher:
 
         return self._run(claim)
 
-    def _run(self, claim: Callable[[int, datetime], list[int]]) -> list[int]:
+    def _run(self, claim: Callable[[int, datetime], list[int]],
+             still_claimed: Callable[[], list[int]] = list) -> list[int]:
         """Keep up to 2×concurrency sends queued, claiming more as they finish; record results in batches.
-        Interrupted, it sends nothing more, records what finished and hands the unsent claims back."""
+        Interrupted, it sends nothing more, records what finished and hands every unsent claim back
+        (those in the pool's queue, those not started yet, and still_claimed(): the caller's own)."""
         width = self.settings.concurrency
         sent: list[int] = []
         in_flight: dict = {}
+        unstarted: list[int] = []
         done: queue.SimpleQueue = queue.SimpleQueue()  # futures put themselves here when they finish
         exhausted = False
         pool = ThreadPoolExecutor(max_workers=width)
         try:
             while True:
                 while not exhausted and len(in_flight) < 2 * width:
-                    ids = claim(width, self._lease_until(len(in_flight) + width))
-                    exhausted = not ids
-                    for attempt_id in ids:
-                        self._start(pool, in_flight, done, attempt_id)
+                    unstarted = claim(width, self._lease_until(len(in_flight) + width))
+                    exhausted = not unstarted
+                    while unstarted:
+                        self._start(pool, in_flight, done, unstarted[0])
+                        unstarted.pop(0)
                 if not in_flight:
                     return sent
                 futures = [done.get()]
@@ -162,15 +166,18 @@ class Dispatcher:
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             self._finish(in_flight, [f for f in list(in_flight) if f.done() and not f.cancelled()])
-            self.store.release(list(context["id"] for context in in_flight.values()), owner=self.owner)
+            unsent = [context["id"] for context in in_flight.values()] + unstarted + list(still_claimed())
+            self.store.release(unsent, owner=self.owner)
             raise
         finally:
             pool.shutdown(wait=True)
 
     def _finish(self, in_flight: dict, futures: list) -> list[int]:
-        """Record these finished sends; returns their attempt ids."""
-        finished = [(in_flight.pop(future), future.result()) for future in futures]
+        """Record these finished sends, then forget them (so an interrupted record still releases them)."""
+        finished = [(in_flight[future], future.result()) for future in futures]
         self._record(finished)
+        for future in futures:
+            in_flight.pop(future)
         return [context["id"] for context, _ in finished]
 
     def _lease_until(self, queued: int) -> datetime:

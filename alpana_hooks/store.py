@@ -20,6 +20,7 @@ class Store:
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
+        self._write_depth = 0  # write() blocks open: the outermost one owns the transaction
 
     @classmethod
     def open(cls, path: Path) -> "Store":
@@ -58,23 +59,34 @@ class Store:
     def write(self):
         """A BEGIN IMMEDIATE transaction: safe for read-then-write across processes. Inside another
         write() it is a savepoint, so several domain methods can commit (or fail) as one."""
-        if self.conn.in_transaction:
-            self.conn.execute("SAVEPOINT nested_write")
+        depth = self._write_depth
+        self._write_depth += 1
+        try:
+            if depth:
+                with self._savepoint(f"write_{depth}"):
+                    yield self.conn
+                return
             try:
+                self.conn.execute("BEGIN IMMEDIATE")
                 yield self.conn
             except BaseException:
-                self.conn.execute("ROLLBACK TO nested_write")
-                self.conn.execute("RELEASE nested_write")
+                if self.conn.in_transaction:  # also after an interrupt that landed during BEGIN itself
+                    self.conn.execute("ROLLBACK")
                 raise
-            self.conn.execute("RELEASE nested_write")
-            return
-        self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("COMMIT")
+        finally:
+            self._write_depth = depth
+
+    @contextmanager
+    def _savepoint(self, name: str):
+        self.conn.execute(f"SAVEPOINT {name}")
         try:
-            yield self.conn
+            yield
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self.conn.execute(f"ROLLBACK TO {name}")
+            self.conn.execute(f"RELEASE {name}")
             raise
-        self.conn.execute("COMMIT")
+        self.conn.execute(f"RELEASE {name}")
 
     # -- subscriptions -------------------------------------------------------------------
 
@@ -359,10 +371,11 @@ class Store:
             raise NotFound(f"attempt {attempt_id} not found in tenant {tenant}")
         return dict(row)
 
-    def add_resend(self, tenant: str, attempt_id: int, *, now: datetime, only_if_latest: bool = False) -> int | None:
+    def add_resend(self, tenant: str, attempt_id: int, *, now: datetime, only_if_latest: bool = False,
+                   claim: tuple[str, datetime] | None = None) -> int | None:
         """A new pending attempt that replays an attempt's event to its subscription. With only_if_latest
         (bulk recovery), None when another attempt of that delivery was made meanwhile (say by a second
-        engineer's resend --failed)."""
+        engineer's resend --failed). claim=(owner, lease_until) stores it already claimed by the caller."""
         with self.write() as conn:
             original = conn.execute(
                 "SELECT * FROM attempts WHERE tenant = ? AND id = ?", (tenant, attempt_id)
@@ -379,8 +392,10 @@ class Store:
                 raise NotFound(f"subscription {original['subscription_id']} of attempt {attempt_id} was deleted")
             return conn.execute(
                 "INSERT INTO attempts (tenant, subscription_id, event_pk, attempt_number, trigger, resend_of, status,"
-                " created_at, url) VALUES (?, ?, ?, 1, 'resend', ?, 'pending', ?, ?)",
-                (tenant, original["subscription_id"], original["event_pk"], attempt_id, to_iso(now), sub["url"]),
+                " created_at, url, claimed_by, lease_until) VALUES (?, ?, ?, 1, 'resend', ?, ?, ?, ?, ?, ?)",
+                (tenant, original["subscription_id"], original["event_pk"], attempt_id,
+                 "sending" if claim else "pending", to_iso(now), sub["url"],
+                 claim[0] if claim else None, to_iso(claim[1]) if claim else None),
             ).lastrowid
 
     def attempts_by_ids(self, tenant: str | None, attempt_ids: list[int]) -> list[dict]:

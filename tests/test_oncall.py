@@ -472,15 +472,22 @@ def test_bulk_resend_skips_a_delivery_resent_meanwhile(engine):
     assert store.add_resend("t1", attempt_id, now=clock.now, only_if_latest=True) is None  # a second engineer
 
 
-def test_interrupted_deliver_records_what_went_out_and_hands_back_the_rest(cli, add_sub, receiver, config_path,
-                                                                         db_path, sigint_stops_children):
+@pytest.mark.parametrize("command", ["deliver", "emit"])
+def test_interrupted_send_records_what_went_out_and_hands_back_the_rest(cli, add_sub, receiver, config_path,
+                                                                       db_path, sigint_stops_children, command):
     config_path.write_text(config_path.read_text() + "\n[delivery]\nconcurrency = 2\n")
     rx = receiver(lambda *a: time.sleep(1.0))
-    add_sub(rx.url(), "widget.deleted")
-    for n in range(6):
-        cli("emit", "widget.deleted", "--tenant", "t1", "--id", str(n), "--name", "W", "--no-send")
-    sender = subprocess.Popen([sys.executable, "-m", "alpana_hooks", "deliver"], env=os.environ,
-                              stderr=subprocess.PIPE, text=True)
+    if command == "deliver":  # 6 events, one subscription
+        add_sub(rx.url(), "widget.deleted")
+        for n in range(6):
+            cli("emit", "widget.deleted", "--tenant", "t1", "--id", str(n), "--name", "W", "--no-send")
+        args = ["deliver"]
+    else:  # one event, 6 subscriptions: emit's own claims beyond the pool's queue must be handed back too
+        for n in range(6):
+            add_sub(rx.url(f"/s{n}"), "widget.deleted")
+        args = ["emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W"]
+    sender = subprocess.Popen([sys.executable, "-m", "alpana_hooks", *args], env=os.environ,
+                              stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     deadline = time.monotonic() + 20
     while not rx.requests and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -490,3 +497,26 @@ def test_interrupted_deliver_records_what_went_out_and_hands_back_the_rest(cli, 
     assert "sending" not in statuses
     assert statuses.count("succeeded") == len(rx.requests) and statuses.count("pending") == 6 - len(rx.requests)
     assert statuses.count("pending") > 0
+
+
+def test_resend_can_be_stored_already_claimed(engine):
+    store, settings, dispatcher = engine
+    add(store, "http://127.0.0.1:9/")
+    clock = Clock()
+    (attempt_id,) = emit_via(store, dispatcher(clock), clock)
+    new_id = store.add_resend("t1", attempt_id, now=clock.now, claim=("me", clock.now + timedelta(minutes=1)))
+    assert store.claim(None, now=clock.now, lease_until=clock.now + timedelta(minutes=1), owner="deliver") == []
+    assert store.get_attempt("t1", new_id)["status"] == "sending"
+
+
+def test_write_after_a_failed_write_commits(db_path):
+    store = Store.open(db_path)
+    with pytest.raises(KeyboardInterrupt):
+        with store.write():
+            raise KeyboardInterrupt
+    assert not store.conn.in_transaction
+    add(store, "https://e.com/after")
+    store.close()
+    reopened = Store.open(db_path)
+    assert [s["url"] for s in reopened.list_subscriptions("t1")] == ["https://e.com/after"]
+    reopened.close()

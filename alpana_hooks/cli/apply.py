@@ -77,7 +77,7 @@ def apply_(
 def _read(file: str) -> str:
     """The file's text (stdin for -); a missing or unreadable file is bad input."""
     try:
-        return sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+        return (sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()).decode("utf-8")
     except FileNotFoundError:
         raise UsageError(f"{file}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:

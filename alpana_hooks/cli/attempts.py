@@ -130,15 +130,12 @@ def resend(
     if failed:
         _resend_failed(run, since, subscription, event, limit, dry_run, yes, force, json)
         return
-    from alpana_hooks.cli.events import _send
-
     with opened(run.settings) as store:
         original = store.get_attempt(run.tenant, attempt_id)
         sub = store.get_subscription_of_attempt(run.tenant, original)
         if sub["state"] != "active" and not force:
             raise UsageError(f"subscription {sub['id']} is disabled: enable it, or resend with --force")
-        new_id = store.add_resend(run.tenant, attempt_id, now=utcnow())
-        _send(store, run, [new_id])
+        (new_id,) = _resend(store, run, [attempt_id], only_if_latest=False)
         attempt = store.get_attempt(run.tenant, new_id)
     if json:
         output.print_json(output.attempt_json(attempt))
@@ -149,8 +146,6 @@ def resend(
 
 
 def _resend_failed(run, since, subscription, event, limit, dry_run, yes, force, json) -> None:
-    from alpana_hooks.cli.events import _send
-
     since_time = since_option(since)
     event_type = event_type_filter(event)
     with opened(run.settings) as store:
@@ -166,9 +161,7 @@ def _resend_failed(run, since, subscription, event, limit, dry_run, yes, force, 
             if not typer.confirm(f"Resend {len(failures)} failed deliveries?"):
                 output.message("cancelled: nothing sent")
                 raise typer.Exit(int(ExitCode.USAGE))
-        made = [store.add_resend(run.tenant, a["id"], now=utcnow(), only_if_latest=True) for a in failures]
-        new_ids = [attempt_id for attempt_id in made if attempt_id is not None]
-        _send(store, run, new_ids)
+        new_ids = _resend(store, run, [a["id"] for a in failures], only_if_latest=True)
         attempts = [store.get_attempt(run.tenant, i) for i in new_ids]
     failed_count = sum(a["status"] == "failed" for a in attempts)
     summary = {"sent": len(attempts), "succeeded": len(attempts) - failed_count, "failed": failed_count}
@@ -179,6 +172,24 @@ def _resend_failed(run, since, subscription, event, limit, dry_run, yes, force, 
         output.message(f"sent {summary['sent']}: {summary['succeeded']} succeeded, {summary['failed']} failed")
     if failed_count:
         raise typer.Exit(int(ExitCode.DELIVERY_FAILED))
+
+
+def _resend(store, run, attempt_ids: list[int], *, only_if_latest: bool) -> list[int]:
+    """New resend attempts, stored already claimed by this process (so a running deliver cannot take
+    them first), then sent; returns their ids."""
+    from alpana_hooks.dispatch import Dispatcher
+
+    dispatcher = Dispatcher(store, run.settings)
+    try:
+        owner, lease_for = dispatcher.claim_ticket
+        claim = (owner, lease_for(len(attempt_ids)))
+        made = [store.add_resend(run.tenant, attempt_id, now=utcnow(), only_if_latest=only_if_latest, claim=claim)
+                for attempt_id in attempt_ids]
+        new_ids = [attempt_id for attempt_id in made if attempt_id is not None]
+        dispatcher.send_claimed(new_ids)
+    finally:
+        dispatcher.close()
+    return new_ids
 
 
 def _print_attempts(attempts: list[dict], json: bool, note: str) -> None:

@@ -117,16 +117,6 @@ def _resource(event_type: str, payload: dict) -> tuple | None:
     return kind, payload[f"{kind}_id"], payload.get("name"), payload.get("version"), action
 
 
-def _send(store, run: Run, attempt_ids: list[int]) -> None:
-    from alpana_hooks.dispatch import Dispatcher
-
-    dispatcher = Dispatcher(store, run.settings)
-    try:
-        dispatcher.send_attempts(attempt_ids)
-    finally:
-        dispatcher.close()
-
-
 def _report(run: Run, event_type: str, event_id: str, recorded: dict, attempts: list[dict], json: bool) -> None:
     if recorded["duplicate"]:
         note = f"event {event_id} was already recorded; nothing sent again"
