@@ -8,9 +8,7 @@ exchange; the response body is read raw (never inflated) and capped.
 
 from __future__ import annotations
 
-import heapq
 import http.client
-import itertools
 import socket
 import ssl
 import sys
@@ -272,6 +270,7 @@ class _Deadline:
 
     def finish(self) -> bool:
         """End the watch; True if the deadline passed before the exchange ended."""
+        _WATCHDOG.remove(self)
         with self._lock:
             expired, self._state = self._state == "expired", "finished"
             self._connections.clear()
@@ -300,11 +299,6 @@ class _Deadline:
         """The monotonic time at which the deadline passes."""
         return self._ends
 
-    @property
-    def finished(self) -> bool:
-        """Whether the exchange ended (the watchdog can forget it)."""
-        return self._state == "finished"
-
     def expire(self) -> None:
         """Watchdog callback: mark the deadline passed and shut down every watched socket."""
         with self._lock:
@@ -322,38 +316,43 @@ def _add_once(items: list, item: object) -> None:
 
 
 class _Watchdog:
-    """One thread for all deadlines of the process: it sleeps until the earliest one passes.
-    (A threading.Timer per send started and cancelled a thread for every request.)"""
+    """One thread for all deadlines of the process. It looks at the exchanges running now (at most
+    `concurrency`) every TICK seconds, and sleeps while there are none. (A threading.Timer per send
+    started and cancelled a thread for every request; a heap kept every finished deadline until
+    its time came.)"""
+
+    TICK = 0.05
 
     def __init__(self):
         self._cond = threading.Condition()
-        self._heap: list[tuple[float, int, _Deadline]] = []
-        self._order = itertools.count()
+        self._running: set[_Deadline] = set()
         self._thread: threading.Thread | None = None
 
     def add(self, deadline: _Deadline) -> None:
-        """Watch a deadline; wake the thread only when it becomes the earliest."""
+        """Watch a deadline until it is removed or passes."""
         with self._cond:
-            heapq.heappush(self._heap, (deadline.ends, next(self._order), deadline))
+            self._running.add(deadline)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="alpana-hooks-watchdog", daemon=True)
                 self._thread.start()
-            if self._heap[0][2] is deadline:
-                self._cond.notify()
+            self._cond.notify()
+
+    def remove(self, deadline: _Deadline) -> None:
+        """Stop watching a deadline (its exchange ended)."""
+        with self._cond:
+            self._running.discard(deadline)
 
     def _run(self) -> None:
-        with self._cond:
-            while True:
-                while self._heap and self._heap[0][2].finished:
-                    heapq.heappop(self._heap)
-                if not self._heap:
+        while True:
+            with self._cond:
+                while not self._running:
                     self._cond.wait()
-                    continue
-                wait = self._heap[0][0] - time.monotonic()
-                if wait > 0:
-                    self._cond.wait(wait)
-                    continue
-                heapq.heappop(self._heap)[2].expire()
+                now = time.monotonic()
+                passed = [d for d in self._running if d.ends <= now]
+                self._running.difference_update(passed)
+            for deadline in passed:
+                deadline.expire()
+            time.sleep(self.TICK)
 
 
 _WATCHDOG = _Watchdog()
