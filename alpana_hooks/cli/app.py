@@ -7,7 +7,7 @@ import typer
 from typer.core import TyperGroup
 
 from alpana_hooks import output
-from alpana_hooks.errors import ExitCode, HooksError
+from alpana_hooks.errors import ExitCode, HooksError, UsageError
 
 
 class ErrorBoundary(TyperGroup):
@@ -95,6 +95,10 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def stdin_is_terminal() -> bool:
-    """Whether a person can answer a prompt."""
-    return sys.stdin is not None and sys.stdin.isatty()
+def confirm(question: str, *, command: str, cancelled: str) -> None:
+    """Ask a person on a terminal; without one the command needs --yes (exit 2); a 'no' exits 2 too."""
+    if sys.stdin is None or not sys.stdin.isatty():
+        raise UsageError(f"{command} needs --yes when not run from a terminal")
+    if not typer.confirm(question):
+        output.message(f"cancelled: {cancelled}")
+        raise typer.Exit(int(ExitCode.USAGE))

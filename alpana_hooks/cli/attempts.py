@@ -7,7 +7,7 @@ import typer
 
 from alpana_hooks import output
 from alpana_hooks.cli.app import (
-    MAX_ID,     ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, attempts_app, stdin_is_terminal, stop_on_sigterm,
+    MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, attempts_app, confirm, stop_on_sigterm,
 )
 from alpana_hooks.cli.context import duration, event_type_filter, opened, run_for, settings_for, since_option
 from alpana_hooks.errors import ExitCode, UsageError
@@ -156,11 +156,7 @@ def _resend_failed(run, since, subscription, event, limit, dry_run, yes, force, 
                             f"would resend {len(failures)} attempt(s); run again without --dry-run")
             return
         if not yes:
-            if not stdin_is_terminal():
-                raise UsageError("resend --failed needs --yes when not run from a terminal")
-            if not typer.confirm(f"Resend {len(failures)} failed deliveries?"):
-                output.message("cancelled: nothing sent")
-                raise typer.Exit(int(ExitCode.USAGE))
+            confirm(f"Resend {len(failures)} failed deliveries?", command="resend --failed", cancelled="nothing sent")
         new_ids = _resend(store, run, [a["id"] for a in failures], only_if_latest=True)
         attempts = [store.get_attempt(run.tenant, i) for i in new_ids]
     failed_count = sum(a["status"] == "failed" for a in attempts)

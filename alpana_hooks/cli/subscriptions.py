@@ -6,10 +6,10 @@ import typer
 
 from alpana_hooks import output, validate
 from alpana_hooks.cli.app import (
-    MAX_ID,     ConfigOpt, DbOpt, JsonOpt, RevealOpt, TenantOpt, app, headers_app, secret_app, stdin_is_terminal,
+    MAX_ID, ConfigOpt, DbOpt, JsonOpt, RevealOpt, TenantOpt, app, confirm, headers_app, secret_app,
 )
 from alpana_hooks.cli.context import duration, opened, run_for
-from alpana_hooks.errors import ExitCode, UsageError
+from alpana_hooks.errors import UsageError
 from alpana_hooks.timeutil import utcnow
 
 SubId = Annotated[int, typer.Argument(help="Subscription id.", min=1, max=MAX_ID, show_default=False)]
@@ -130,11 +130,8 @@ def delete(
     with opened(run.settings) as store:
         sub = store.get_subscription(run.tenant, sub_id)
         if not yes:
-            if not stdin_is_terminal():
-                raise UsageError("delete needs --yes when not run from a terminal")
-            if not typer.confirm(f"Delete subscription {sub_id} ({sub['event_type']} -> {sub['url']})?"):
-                output.message("cancelled: nothing deleted")
-                raise typer.Exit(int(ExitCode.USAGE))
+            confirm(f"Delete subscription {sub_id} ({sub['event_type']} -> {sub['url']})?", command="delete",
+                    cancelled="nothing deleted")
         store.delete_subscription(run.tenant, sub_id)
     if json:
         output.print_json({"id": sub_id, "deleted": True})
