@@ -3,11 +3,12 @@
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from alpana_hooks import validate
 from alpana_hooks.errors import UsageError
 from alpana_hooks.events import UnknownEventType, get_event_type
+from alpana_hooks.model import PlanAction, State, Subscription
 from alpana_hooks.output import is_sensitive
 
 if sys.version_info >= (3, 11):
@@ -47,7 +48,7 @@ class SubscriptionsFile:
 class Step:
     """One plan entry: the action on one subscription and the fields it writes."""
 
-    action: str  # create, update, unchanged or delete
+    action: PlanAction
     event: str
     url: str
     sub_id: int | None = None
@@ -211,39 +212,39 @@ def _refuse_duplicates(wanted: tuple[Desired, ...], source: str) -> None:
 
 # -- planning ----------------------------------------------------------------------------------
 
-def plan(wanted: tuple[Desired, ...] | list[Desired], current: list[dict], *, prune: bool = False) -> list[Step]:
-    """The steps that make the store's subscriptions (dicts) match wanted: file order, then deletions."""
-    by_key = {(sub["event_type"], sub["url"]): sub for sub in current}
+def plan(wanted: tuple[Desired, ...] | list[Desired], current: list[Subscription], *, prune: bool = False) -> list[Step]:
+    """The steps that make the store's subscriptions match wanted: file order, then deletions."""
+    by_key = {(sub.event_type, sub.url): sub for sub in current}
     steps = [_step(want, by_key.get((want.event, want.url))) for want in wanted]
     if prune:
-        steps += [Step("delete", sub["event_type"], sub["url"], sub_id=sub["id"]) for sub in unlisted(wanted, current)]
+        steps += [Step(PlanAction.DELETE, sub.event_type, sub.url, sub_id=sub.id) for sub in unlisted(wanted, current)]
     return steps
 
 
-def unlisted(wanted, current: list[dict]) -> list[dict]:
+def unlisted(wanted, current: list[Subscription]) -> list[Subscription]:
     """The store's subscriptions the file does not list (deleted by --prune)."""
     keys = {(want.event, want.url) for want in wanted}
-    return [sub for sub in current if (sub["event_type"], sub["url"]) not in keys]
+    return [sub for sub in current if (sub.event_type, sub.url) not in keys]
 
 
-def _step(want: Desired, have: dict | None) -> Step:
+def _step(want: Desired, have: Subscription | None) -> Step:
     """Create, update or leave alone one subscription."""
     if have is None:
-        return Step("create", want.event, want.url, changes=_create_notes(want), description=want.description,
+        return Step(PlanAction.CREATE, want.event, want.url, changes=_create_notes(want), description=want.description,
                     state=want.state, set_headers=want.headers)
     changes = []
-    if want.description != have["description"]:
-        changes.append(f"description {have['description']!r} -> {want.description!r}")
-    if want.state != have["state"]:
-        changes.append(f"state {have['state']} -> {want.state}")
-    set_headers, remove_headers = header_diff(want.headers, have["headers"])
-    have_names = {name.lower() for name, _ in have["headers"]}
+    if want.description != have.description:
+        changes.append(f"description {have.description!r} -> {want.description!r}")
+    if want.state != have.state:
+        changes.append(f"state {have.state} -> {want.state}")
+    set_headers, remove_headers = header_diff(want.headers, have.headers)
+    have_names = {name.lower() for name, _ in have.headers}
     changes += [f"header {name} {'changed' if name.lower() in have_names else 'added'}" for name, _ in set_headers]
     changes += [f"header {name} removed" for name in remove_headers]
     return Step(
-        "update" if changes else "unchanged", want.event, want.url, sub_id=have["id"], changes=tuple(changes),
-        description=want.description if want.description != have["description"] else None,
-        state=want.state if want.state != have["state"] else None,
+        PlanAction.UPDATE if changes else PlanAction.UNCHANGED, want.event, want.url, sub_id=have.id,
+        changes=tuple(changes), description=want.description if want.description != have.description else None,
+        state=want.state if want.state != have.state else None,
         set_headers=set_headers, remove_headers=remove_headers,
     )
 
@@ -256,7 +257,7 @@ def _create_notes(want: Desired) -> tuple[str, ...]:
     return tuple(notes)
 
 
-def header_diff(wanted: tuple[tuple[str, str], ...], have: list[tuple[str, str]]):
+def header_diff(wanted: tuple[tuple[str, str], ...], have: tuple[tuple[str, str], ...]):
     """(headers to set, names to remove); names compare case-insensitively, a new spelling alone is no change."""
     have_values = {name.lower(): value for name, value in have}
     wanted_names = {name.lower() for name, _ in wanted}
@@ -267,8 +268,41 @@ def header_diff(wanted: tuple[tuple[str, str], ...], have: list[tuple[str, str]]
 
 def step_json(step: Step) -> dict:
     """The JSON form of a plan entry."""
-    return {"action": step.action, "id": step.sub_id, "event": step.event, "url": step.url,
+    return {"action": str(step.action), "id": step.sub_id, "event": step.event, "url": step.url,
             "changes": list(step.changes)}
+
+
+# -- carrying a plan out -----------------------------------------------------------------------
+
+def carry_out(store, tenant: str, step: Step, now) -> Step:
+    """Write one step with the store's methods (inside the caller's transaction); a new subscription
+    gets a new signing secret."""
+    if step.action == PlanAction.CREATE:
+        from alpana_hooks.signing import generate_secret
+
+        sub_id = store.add_subscription(tenant=tenant, event_type=step.event, url=step.url,
+                                        description=step.description, state=step.state,
+                                        headers=list(step.set_headers), secret=generate_secret(), now=now)
+        return replace(step, sub_id=sub_id)
+    if step.action == PlanAction.DELETE:
+        store.delete_subscription(tenant, step.sub_id)
+    elif step.action == PlanAction.UPDATE:
+        _update(store, tenant, step, now)
+    return step
+
+
+def _update(store, tenant: str, step: Step, now) -> None:
+    """Disable first, enable last, so no delivery goes out half-configured."""
+    if step.state == State.DISABLED:
+        store.set_state(tenant, step.sub_id, State.DISABLED, now=now)
+    for name in step.remove_headers:
+        store.remove_header(tenant, step.sub_id, name, now=now)
+    for name, value in step.set_headers:
+        store.set_header(tenant, step.sub_id, name, value, now=now)
+    if step.description is not None:
+        store.edit_subscription(tenant, step.sub_id, now=now, description=step.description)
+    if step.state == State.ACTIVE:
+        store.set_state(tenant, step.sub_id, State.ACTIVE, now=now)
 
 
 # -- writing a file ----------------------------------------------------------------------------
@@ -278,27 +312,27 @@ def placeholder(header_name: str) -> str:
     return "ALPANA_" + re.sub(r"[^A-Z0-9]", "_", header_name.upper())
 
 
-def export_document(tenant: str, subs: list[dict], *, reveal: bool = False) -> dict:
+def export_document(tenant: str, subs: list[Subscription], *, reveal: bool = False) -> dict:
     """The file's content for these subscriptions; sensitive values become ${ALPANA_…} unless reveal."""
     return {"tenant": tenant, "subscription": [_export_one(sub, reveal) for sub in subs]}
 
 
-def _export_one(sub: dict, reveal: bool) -> dict:
+def _export_one(sub: Subscription, reveal: bool) -> dict:
     """One [[subscription]] table (no secret, no ids or times)."""
-    entry = {"event": sub["event_type"], "url": sub["url"], "description": sub["description"], "state": sub["state"]}
-    if sub["headers"]:
+    entry: dict = {"event": sub.event_type, "url": sub.url, "description": sub.description, "state": str(sub.state)}
+    if sub.headers:
         entry["headers"] = {
             name: "${" + placeholder(name) + "}" if is_sensitive(name) and not reveal else value.replace("${", "$${")
-            for name, value in sub["headers"]
+            for name, value in sub.headers
         }
     return entry
 
 
-def placeholders(subs: list[dict]) -> dict[str, set[str]]:
+def placeholders(subs: list[Subscription]) -> dict[str, set[str]]:
     """Each placeholder an export without --reveal writes, with the distinct values it stands for."""
     found: dict[str, set[str]] = {}
     for sub in subs:
-        for name, value in sub["headers"]:
+        for name, value in sub.headers:
             if is_sensitive(name):
                 found.setdefault(placeholder(name), set()).add(value)
     return found

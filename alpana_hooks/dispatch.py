@@ -14,6 +14,7 @@ from email.utils import parsedate_to_datetime
 from typing import Callable
 
 from alpana_hooks.config import Settings
+from alpana_hooks.model import NOT_RETRIED, ErrorClass, SendingContext, State, Status
 from alpana_hooks.output import header_value
 from alpana_hooks.store import Store
 from alpana_hooks.timeutil import to_iso, utcnow
@@ -21,7 +22,6 @@ from alpana_hooks.timeutil import to_iso, utcnow
 JITTER = 0.2
 OVERLOAD_PENALTY = timedelta(seconds=60)
 LEASE_MARGIN = timedelta(seconds=30)  # more than the store's busy timeout: a result waiting for the lock still holds its claim
-NOT_RETRIED = ("resend", "ping")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -85,7 +85,8 @@ class Dispatcher:
         self.settings = settings
         self.clock = clock
         self.rng = rng or random.Random()
-        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        # one owner per engine, not per process: another thread's engine never releases this one's claims
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets_module.token_hex(4)}"
         self.sender = Sender(SendPolicy(
             timeout_seconds=settings.timeout_seconds, connect_timeout_seconds=settings.connect_timeout_seconds,
             max_response_bytes=settings.max_response_bytes, allowed_networks=settings.allowed_networks,
@@ -122,7 +123,7 @@ class Dispatcher:
             batch, queue_[:] = queue_[:count], queue_[count:]
             return batch
 
-        return self._run(take, still_claimed=lambda: queue_)
+        return self._run(take)
 
     def deliver_due(self) -> list[int]:
         """Send everything due: pending attempts, expired claims, retries whose time has come."""
@@ -137,26 +138,23 @@ class Dispatcher:
 
         return self._run(claim)
 
-    def _run(self, claim: Callable[[int, datetime], list[int]],
-             still_claimed: Callable[[], list[int]] = list) -> list[int]:
+    def _run(self, claim: Callable[[int, datetime], list[int]]) -> list[int]:
         """Keep up to 2×concurrency sends queued, claiming more as they finish; record results in batches.
-        Interrupted, it sends nothing more, records what finished and hands every unsent claim back
-        (those in the pool's queue, those not started yet, and still_claimed(): the caller's own)."""
+        Interrupted, it sends nothing more, records what finished and hands every claim it still holds back
+        (whether queued, not started yet, or stored claimed by the caller)."""
         width = self.settings.concurrency
         sent: list[int] = []
         in_flight: dict = {}
-        unstarted: list[int] = []
         done: queue.SimpleQueue = queue.SimpleQueue()  # futures put themselves here when they finish
         exhausted = False
         pool = ThreadPoolExecutor(max_workers=width)
         try:
             while True:
                 while not exhausted and len(in_flight) < 2 * width:
-                    unstarted = claim(width, self._lease_until(len(in_flight) + width))
-                    exhausted = not unstarted
-                    while unstarted:
-                        self._start(pool, in_flight, done, unstarted[0])
-                        unstarted.pop(0)
+                    claimed = claim(width, self._lease_until(len(in_flight) + width))
+                    exhausted = not claimed
+                    for attempt_id in claimed:
+                        self._start(pool, in_flight, done, attempt_id)
                 if not in_flight:
                     return sent
                 futures = [done.get()]
@@ -166,8 +164,7 @@ class Dispatcher:
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             self._finish(in_flight, [f for f in list(in_flight) if f.done() and not f.cancelled()])
-            unsent = [context["id"] for context in in_flight.values()] + unstarted + list(still_claimed())
-            self.store.release(unsent, owner=self.owner)
+            self.store.release_all(owner=self.owner)  # nothing is in flight now: every claim left is unsent
             raise
         finally:
             pool.shutdown(wait=True)
@@ -178,7 +175,7 @@ class Dispatcher:
         self._record(finished)
         for future in futures:
             in_flight.pop(future)
-        return [context["id"] for context, _ in finished]
+        return [context.id for context, _ in finished]
 
     def _lease_until(self, queued: int) -> datetime:
         """A claim outlives every send queued ahead of it: rounds × the hard deadline, plus a margin."""
@@ -187,30 +184,30 @@ class Dispatcher:
 
     def _start(self, pool, in_flight: dict, done, attempt_id: int) -> None:
         context = self.store.sending_context(attempt_id, self.clock())
-        deleted = context["state"] is None
-        if deleted or (context["state"] != "active" and context["trigger"] in ("emit", "retry")):
+        deleted = context.state is None
+        if deleted or (context.state != State.ACTIVE and context.trigger not in NOT_RETRIED):
             # resends and pings were asked for by a person (resend checked --force): they go out regardless
-            self._discard(context, f"subscription {context['subscription_id']} "
+            self._discard(context, f"subscription {context.subscription_id} "
                                    f"{'was deleted' if deleted else 'is disabled'}; not sent")
             return
         future = pool.submit(self._send, context)
         in_flight[future] = context
         future.add_done_callback(done.put)
 
-    def _send(self, context: dict):
+    def _send(self, context: SendingContext):
         """In a worker thread: sign with a fresh timestamp and send."""
         from alpana_hooks.delivery import build_request
 
         started = self.clock()
         request = build_request(
-            url=context["url"], body=bytes(context["body"]), msg_id=context["event_id"], secrets=context["secrets"],
-            custom_headers=context["headers"], timestamp=int(started.timestamp()), user_agent=self.settings.user_agent,
+            url=context.url or "", body=context.body, msg_id=context.event_id, secrets=list(context.secrets),
+            custom_headers=list(context.headers), timestamp=int(started.timestamp()), user_agent=self.settings.user_agent,
         )
         return started, request, self.sender.send(request)
 
-    def _discard(self, context: dict, why: str) -> None:
-        outcome = {"status": "failed", "error_class": "discarded", "error": why, "finished_at": to_iso(self.clock())}
-        self.store.record_results([(context["id"], outcome, None)], now=self.clock(),
+    def _discard(self, context: SendingContext, why: str) -> None:
+        outcome = {"status": Status.FAILED, "error_class": ErrorClass.DISCARDED, "error": why, "finished_at": to_iso(self.clock())}
+        self.store.record_results([(context.id, outcome, None)], now=self.clock(),
                                   disable_after=self.settings.disable_after, owner=self.owner)
 
     def _record(self, finished: list) -> None:
@@ -218,7 +215,7 @@ class Dispatcher:
         items = []
         for context, (started, request, result) in finished:
             outcome = {
-                "status": "succeeded" if result.succeeded else "failed",
+                "status": Status.SUCCEEDED if result.succeeded else Status.FAILED,
                 "started_at": to_iso(started),
                 "finished_at": to_iso(now),
                 "duration_ms": result.duration_ms,
@@ -235,11 +232,11 @@ class Dispatcher:
             disable_reason = None
             if result.status_code == 410:
                 disable_reason = "the endpoint answered 410 Gone"
-            elif not result.succeeded and context["trigger"] not in NOT_RETRIED:
+            elif not result.succeeded and context.trigger not in NOT_RETRIED:
                 retry_after = next((v for k, v in result.response_headers.items() if k.lower() == "retry-after"), None)
-                delay = retry_delay(context["attempt_number"], self.settings.retry_schedule, result.status_code,
+                delay = retry_delay(context.attempt_number, self.settings.retry_schedule, result.status_code,
                                     result.error_class, retry_after, self.rng)
                 if delay is not None:
                     outcome["next_attempt_at"] = to_iso(now + delay)
-            items.append((context["id"], outcome, disable_reason))
+            items.append((context.id, outcome, disable_reason))
         self.store.record_results(items, now=now, disable_after=self.settings.disable_after, owner=self.owner)

@@ -1,8 +1,18 @@
 """The only module that prints: rich tables on stdout, JSON, messages on stderr, escaping and masking."""
 
+from __future__ import annotations
+
 import json
 import sys
+from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from alpana_hooks.model import DISABLED_BY_USER, Attempt, Event, Secret, State, Subscription
+
+if TYPE_CHECKING:
+    from rich.console import Group, RenderableType
+    from rich.table import Table
 
 MASK = "********"
 SENSITIVE_WORDS = ("authorization", "cookie", "token", "secret", "key", "password", "auth", "session", "credential")
@@ -70,12 +80,12 @@ def header_value(name: str, value: str, reveal: bool = False) -> str:
     return value if reveal or not is_sensitive(name) else MASK
 
 
-def state_label(sub: dict) -> str:
+def state_label(sub: Subscription) -> str:
     """Active, or Disabled with the reason when it was not a user's choice."""
-    if sub["state"] == "active":
+    if sub.state == State.ACTIVE:
         return "Active"
-    reason = sub.get("disabled_reason")
-    return f"Disabled ({reason})" if reason and reason != "disabled by a user" else "Disabled"
+    reason = sub.disabled_reason
+    return f"Disabled ({reason})" if reason and reason != DISABLED_BY_USER else "Disabled"
 
 
 def table(*columns: str, title: str | None = None):
@@ -88,74 +98,107 @@ def table(*columns: str, title: str | None = None):
     return grid
 
 
-def show(renderable) -> None:
+def show(renderable: RenderableType) -> None:
     """Print a table or text on stdout."""
     console().print(renderable)
 
 
+def render(value: Any, *, json: bool, as_json: Callable[[Any], Any], as_table: Callable[[Any], RenderableType],
+           empty: str | None = None, note: str | None = None) -> None:
+    """The one place that decides what a command prints: JSON on stdout; or the table on stdout (or the
+    `empty` message when value is an empty list) and an optional note on stderr."""
+    if json:
+        print_json(as_json(value))
+        return
+    if empty is not None and isinstance(value, Sequence) and not value:
+        message(empty)
+    else:
+        show(as_table(value))
+    if note:
+        message(note)
+
+
 # -- subscriptions -------------------------------------------------------------------------
 
-def subscription_json(sub: dict, reveal: bool = False) -> dict:
+def subscription_json(sub: Subscription, reveal: bool = False) -> dict:
     """The JSON form of a subscription (the same fields as the tables)."""
     return {
-        "id": sub["id"],
-        "tenant": sub["tenant"],
-        "event": sub["event_type"],
-        "url": sub["url"],
-        "description": sub["description"],
-        "state": sub["state"],
-        "disabled_reason": sub["disabled_reason"],
-        "disabled_at": sub["disabled_at"],
-        "headers": [{"name": n, "value": header_value(n, v, reveal)} for n, v in sub["headers"]],
-        "created_at": sub["created_at"],
-        "updated_at": sub["updated_at"],
+        "id": sub.id,
+        "tenant": sub.tenant,
+        "event": sub.event_type,
+        "url": sub.url,
+        "description": sub.description,
+        "state": str(sub.state),
+        "disabled_reason": sub.disabled_reason,
+        "disabled_at": sub.disabled_at,
+        "headers": headers_json(sub, reveal),
+        "created_at": sub.created_at,
+        "updated_at": sub.updated_at,
     }
 
 
-def subscriptions_table(subs: list[dict]) -> None:
+def headers_json(sub: Subscription, reveal: bool = False) -> list[dict]:
+    """A subscription's headers as [{name, value}], sensitive values masked unless revealed."""
+    return [{"name": n, "value": header_value(n, v, reveal)} for n, v in sub.headers]
+
+
+def subscriptions_table(subs: list[Subscription]) -> Table:
     """The `list` table."""
     grid = table("ID", "Event", "URL", "State", "Headers", "Description")
     for sub in subs:
         grid.add_row(
-            str(sub["id"]), sub["event_type"], escape(sub["url"]), escape(state_label(sub)),
-            escape(", ".join(name for name, _ in sub["headers"])), escape(sub["description"]),
+            str(sub.id), sub.event_type, escape(sub.url), escape(state_label(sub)),
+            escape(", ".join(name for name, _ in sub.headers)), escape(sub.description),
         )
-    show(grid)
+    return grid
 
 
-def subscription_detail(sub: dict, reveal: bool = False, secret: str | None = None) -> None:
+def subscription_detail(sub: Subscription, reveal: bool = False, secret: str | None = None) -> Table:
     """The `show` view: configuration, state and headers."""
-    grid = table("Field", "Value", title=f"Subscription {sub['id']}")
+    grid = table("Field", "Value", title=f"Subscription {sub.id}")
     rows = [
-        ("Tenant", sub["tenant"]), ("Event", sub["event_type"]), ("URL", sub["url"]),
-        ("Description", sub["description"]), ("State", state_label(sub)),
+        ("Tenant", sub.tenant), ("Event", sub.event_type), ("URL", sub.url),
+        ("Description", sub.description), ("State", state_label(sub)),
     ]
-    if sub["state"] == "disabled":
-        rows.append(("Disabled at", sub["disabled_at"]))
-    rows += [("Created", sub["created_at"]), ("Updated", sub["updated_at"])]
+    if sub.state == State.DISABLED:
+        rows.append(("Disabled at", sub.disabled_at))
+    rows += [("Created", sub.created_at), ("Updated", sub.updated_at)]
     if secret is not None:
         rows.append(("Signing secret", secret))
-    for name, value in sub["headers"]:
+    for name, value in sub.headers:
         rows.append((f"Header {name}", header_value(name, value, reveal)))
-    for field, value in rows:
-        grid.add_row(field, escape(value))
-    show(grid)
+    for label, value in rows:
+        grid.add_row(label, escape(value))
+    return grid
 
 
-def headers_table(sub: dict, reveal: bool = False) -> None:
+def subscription_with_attempts(sub: Subscription, attempts: list[Attempt], reveal: bool = False) -> Group:
+    """`show`: the subscription, then its latest send attempts (or a line saying there are none)."""
+    from rich.console import Group
+
+    latest = attempts_table(attempts, title="Latest send attempts") if attempts else "no send attempts yet"
+    return Group(subscription_detail(sub, reveal), latest)
+
+
+def headers_table(sub: Subscription, reveal: bool = False) -> Table:
     """The `headers list` table."""
     grid = table("Name", "Value")
-    for name, value in sub["headers"]:
+    for name, value in sub.headers:
         grid.add_row(escape(name), escape(header_value(name, value, reveal)))
-    show(grid)
+    return grid
 
 
-def settings_table(rows: list[tuple[str, str, str]]) -> None:
+def secrets_text(secrets: list[Secret]) -> str:
+    """`secret show`: one secret a line, the old ones with the time they stop signing."""
+    return "\n".join(s.secret + (f"  (old, signs until {s.expires_at})" if s.expires_at else "") for s in secrets)
+
+
+def settings_table(rows: list[tuple[str, str, str]]) -> Table:
     """The `config show` table: setting, effective value, where it came from."""
     grid = table("Setting", "Value", "Source")
     for row in rows:
         grid.add_row(*(escape(cell) for cell in row))
-    show(grid)
+    return grid
 
 
 # -- events and attempts -------------------------------------------------------------------
@@ -163,81 +206,86 @@ def settings_table(rows: list[tuple[str, str, str]]) -> None:
 RESPONSE_PREVIEW = 60
 
 
-def attempt_json(attempt: dict, full: bool = False) -> dict:
+def attempt_json(attempt: Attempt, full: bool = False) -> dict:
     """The JSON form of a send attempt; full adds payload, headers and the whole response."""
     result = {
-        "id": attempt["id"],
-        "subscription_id": attempt["subscription_id"],
-        "event": attempt["event_type"],
-        "event_id": attempt["event_id"],
-        "created_at": attempt["created_at"],
-        "status": attempt["status"],
-        "status_code": attempt["status_code"],
-        "duration_ms": attempt["duration_ms"],
+        "id": attempt.id,
+        "subscription_id": attempt.subscription_id,
+        "event": attempt.event_type,
+        "event_id": attempt.event_id,
+        "created_at": attempt.created_at,
+        "status": str(attempt.status),
+        "status_code": attempt.status_code,
+        "duration_ms": attempt.duration_ms,
         "response": _preview(attempt),
-        "url": attempt["url"],
-        "trigger": attempt["trigger"],
-        "attempt_number": attempt["attempt_number"],
-        "resend_of": attempt["resend_of"],
-        "error_class": attempt["error_class"],
-        "error": attempt["error"],
-        "next_attempt_at": attempt["next_attempt_at"],
+        "url": attempt.url,
+        "trigger": str(attempt.trigger),
+        "attempt_number": attempt.attempt_number,
+        "resend_of": attempt.resend_of,
+        "error_class": None if attempt.error_class is None else str(attempt.error_class),
+        "error": attempt.error,
+        "next_attempt_at": attempt.next_attempt_at,
     }
     if full:
         result.update({
-            "payload": bytes(attempt["payload"]).decode("utf-8", errors="backslashreplace"),
-            "request_headers": json.loads(attempt["request_headers"] or "[]"),
-            "response_headers": json.loads(attempt["response_headers"] or "[]"),
-            "response_body": bytes(attempt["response_body"] or b"").decode("utf-8", errors="backslashreplace"),
-            "response_truncated": bool(attempt["response_truncated"]),
-            "started_at": attempt["started_at"],
-            "finished_at": attempt["finished_at"],
+            "payload": attempt.payload.decode("utf-8", errors="backslashreplace"),
+            "request_headers": json.loads(attempt.request_headers or "[]"),
+            "response_headers": json.loads(attempt.response_headers or "[]"),
+            "response_body": (attempt.response_body or b"").decode("utf-8", errors="backslashreplace"),
+            "response_truncated": attempt.response_truncated,
+            "started_at": attempt.started_at,
+            "finished_at": attempt.finished_at,
         })
     return result
 
 
-def _preview(attempt: dict) -> str:
+def _preview(attempt: Attempt) -> str:
     """The response, or the error when there was none, shortened to one escaped line."""
-    raw = bytes(attempt["response_body"]).decode("utf-8", errors="backslashreplace") if attempt["response_body"] \
-        else (attempt["error"] or "")
+    raw = attempt.response_body.decode("utf-8", errors="backslashreplace") if attempt.response_body \
+        else (attempt.error or "")
     text = escape(" ".join(raw.split()))
     return text if len(text) <= RESPONSE_PREVIEW else text[: RESPONSE_PREVIEW - 1] + "…"
 
 
-def attempts_table(attempts: list[dict], title: str | None = None):
+def _optional(value: object, suffix: str = "") -> str:
+    """A cell for a value that may be missing."""
+    return "" if value is None else f"{value}{suffix}"
+
+
+def attempts_table(attempts: list[Attempt], title: str | None = None) -> Table:
     """The attempts table (the product document's columns plus id, subscription, status, duration)."""
     grid = table("ID", "Sub", "Webhook Event", "Webhook Event Id", "Creation time", "Status",
                  "Http Status Code", "Duration", "Response", title=title)
     for a in attempts:
         grid.add_row(
-            str(a["id"]), str(a["subscription_id"]), a["event_type"], a["event_id"], a["created_at"],
-            a["status"], "" if a["status_code"] is None else str(a["status_code"]),
-            "" if a["duration_ms"] is None else f"{a['duration_ms']} ms", _preview(a),
+            str(a.id), str(a.subscription_id), a.event_type, a.event_id, a.created_at, str(a.status),
+            _optional(a.status_code), _optional(a.duration_ms, " ms"), _preview(a),
         )
     return grid
 
 
-def attempt_detail(attempt: dict) -> None:
+_DETAIL_FIELDS = ("subscription_id", "event", "event_id", "trigger", "attempt_number", "resend_of", "created_at",
+                  "started_at", "finished_at", "url", "status", "status_code", "duration_ms", "error_class", "error",
+                  "next_attempt_at", "response_truncated")
+
+
+def attempt_detail(attempt: Attempt) -> Group:
     """The `attempts show` view: every recorded field, the payload, headers and the response."""
+    from rich.console import Group
+
     data = attempt_json(attempt, full=True)
-    grid = table("Field", "Value", title=f"Send attempt {attempt['id']}")
-    for key in ("subscription_id", "event", "event_id", "trigger", "attempt_number", "resend_of", "created_at",
-                "started_at", "finished_at", "url", "status", "status_code", "duration_ms", "error_class", "error",
-                "next_attempt_at", "response_truncated"):
+    grid = table("Field", "Value", title=f"Send attempt {attempt.id}")
+    for key in _DETAIL_FIELDS:
         if data[key] is not None:
             grid.add_row(key.replace("_", " ").capitalize(), escape(data[key]))
-    show(grid)
-    show("Data (payload):")
-    show(escape_block(_pretty(data["payload"])))
-    show("Request headers:")
-    for name, value in data["request_headers"]:
-        show(f"  {escape(name)}: {escape(value)}")
+    lines = ["Data (payload):", escape_block(_pretty(data["payload"])), "Request headers:"]
+    lines += [f"  {escape(name)}: {escape(value)}" for name, value in data["request_headers"]]
     if data["response_headers"]:
-        show("Response headers:")
-        for name, value in data["response_headers"]:
-            show(f"  {escape(name)}: {escape(value)}")
-    show("Response body:" + (" (truncated)" if data["response_truncated"] else ""))
-    show(escape_block(body_text(attempt["response_body"]) if attempt["response_body"] else ""))
+        lines.append("Response headers:")
+        lines += [f"  {escape(name)}: {escape(value)}" for name, value in data["response_headers"]]
+    lines.append("Response body:" + (" (truncated)" if data["response_truncated"] else ""))
+    lines.append(escape_block(body_text(attempt.response_body)))
+    return Group(grid, *lines)
 
 
 def escape_block(text: str) -> str:
@@ -252,53 +300,59 @@ def _pretty(payload: str) -> str:
         return payload
 
 
-def emit_table(attempts: list[dict]):
+def emit_table(attempts: list[Attempt] | tuple[Attempt, ...]) -> Table:
     """emit's rows: one per attempt."""
     grid = table("Attempt", "Sub", "URL", "Http Status Code", "Duration", "Result")
     for a in attempts:
-        result = a["status"] if a["status"] != "failed" else f"failed: {a['error'] or 'HTTP ' + str(a['status_code'])}"
-        grid.add_row(str(a["id"]), str(a["subscription_id"]), escape(a["url"]),
-                     "" if a["status_code"] is None else str(a["status_code"]),
-                     "" if a["duration_ms"] is None else f"{a['duration_ms']} ms", escape(result))
+        result = str(a.status) if not a.failed else f"failed: {a.error or 'HTTP ' + str(a.status_code)}"
+        grid.add_row(str(a.id), str(a.subscription_id), escape(a.url), _optional(a.status_code),
+                     _optional(a.duration_ms, " ms"), escape(result))
     return grid
 
 
-def event_json(event: dict) -> dict:
+def event_json(event: Event) -> dict:
     """The JSON form of a recorded event."""
-    result = {"event_id": event["event_id"], "type": event["type"], "created_at": event["created_at"],
-              "data": event["data"]}
-    if "attempts" in event:
-        result["attempts"] = event["attempts"]
+    result = {"event_id": event.event_id, "type": event.type, "created_at": event.created_at, "data": event.data}
+    if event.attempts is not None:
+        result["attempts"] = event.attempts
     return result
 
 
-def events_table(rows: list[dict]):
+def event_with_attempts_json(event: Event, attempts: list[Attempt]) -> dict:
+    """`events show --json`: the event, its exact payload and every attempt it caused."""
+    return {**event_json(event), "payload": event.body.decode("utf-8"),
+            "attempts": [attempt_json(a) for a in attempts]}
+
+
+def events_table(rows: list[Event]) -> Table:
     """The `events list` table."""
     grid = table("Webhook Event Id", "Webhook Event", "Creation time", "Attempts", "Data")
     for e in rows:
-        grid.add_row(e["event_id"], e["type"], e["created_at"], str(e["attempts"]),
-                     escape(json.dumps(e["data"], ensure_ascii=False)))
+        grid.add_row(e.event_id, e.type, e.created_at, _optional(e.attempts),
+                     escape(json.dumps(e.data, ensure_ascii=False)))
     return grid
 
 
-def event_detail(event: dict) -> None:
-    """The `events show` header: the event and its payload."""
-    grid = table("Field", "Value", title=f"Event {event['event_id']}")
-    for label, value in (("Webhook Event", event["type"]), ("Webhook Event Id", event["event_id"]),
-                         ("Tenant", event["tenant"]), ("Creation time", event["created_at"])):
+def event_detail(event: Event, attempts: list[Attempt]) -> Group:
+    """`events show`: the event, its payload, and the attempts it caused."""
+    from rich.console import Group
+
+    grid = table("Field", "Value", title=f"Event {event.event_id}")
+    for label, value in (("Webhook Event", event.type), ("Webhook Event Id", event.event_id),
+                         ("Tenant", event.tenant), ("Creation time", event.created_at)):
         grid.add_row(label, escape(value))
-    show(grid)
-    show("Payload:")
-    show(escape_block(_pretty(bytes(event["body"]).decode("utf-8", errors="backslashreplace"))))
+    payload = escape_block(_pretty(event.body.decode("utf-8", errors="backslashreplace")))
+    caused = attempts_table(attempts, title="Send attempts") if attempts else "this event caused no send attempt"
+    return Group(grid, "Payload:", payload, caused)
 
 
-def event_types_table(catalog) -> None:
+def event_types_table(catalog) -> Table:
     """The `events types` table."""
     grid = table("Type", "Group", "Fires when", "Payload fields")
     for et in catalog:
         fields = ", ".join(f.name + ("" if f.required else "?") for f in et.fields)
         grid.add_row(et.name, et.group, et.fires_when, fields)
-    show(grid)
+    return grid
 
 
 # -- listen --------------------------------------------------------------------------------
@@ -330,10 +384,10 @@ def print_text(text: str) -> None:
     sys.stdout.write(text)
 
 
-def plan_table(entries: list[dict], title: str) -> None:
+def plan_table(entries: list[dict], title: str) -> Table:
     """The `apply` plan: one row per subscription, from the plan entries' JSON form."""
     grid = table("Action", "ID", "Event", "URL", "Changes", title=title)
     for entry in entries:
         grid.add_row(entry["action"], "" if entry["id"] is None else str(entry["id"]), entry["event"],
                      escape(entry["url"]), escape("; ".join(entry["changes"])))
-    show(grid)
+    return grid

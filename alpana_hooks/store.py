@@ -8,7 +8,11 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from alpana_hooks import rules
 from alpana_hooks.errors import Conflict, NotFound
+from alpana_hooks.model import (
+    Attempt, ErrorClass, Event, Secret, SendingContext, State, Status, Subscription, Trigger,
+)
 from alpana_hooks.timeutil import from_iso, to_iso
 
 SCHEMA_VERSION = 2  # the number of migrations in migrations.py; each sets PRAGMA user_version
@@ -120,37 +124,36 @@ class Store:
         if row:
             raise Conflict(f"subscription {row['id']} in {tenant} already sends {event_type} to {url}")
 
-    def list_subscriptions(self, tenant: str, event_type: str | None = None, state: str | None = None) -> list[dict]:
+    def list_subscriptions(self, tenant: str, event_type: str | None = None, state: str | None = None) -> list[Subscription]:
         """The tenant's subscriptions, oldest first, with their headers."""
         rows = self.conn.execute(
             "SELECT * FROM subscriptions WHERE tenant = ? AND (? IS NULL OR event_type = ?)"
             " AND (? IS NULL OR state = ?) ORDER BY id",
             (tenant, event_type, event_type, state, state),
         ).fetchall()
-        return self._with_headers([dict(row) for row in rows])
+        return self._with_headers(rows)
 
-    def get_subscription(self, tenant: str, sub_id: int) -> dict:
+    def get_subscription(self, tenant: str, sub_id: int) -> Subscription:
         """One subscription of this tenant, with its headers; NotFound otherwise."""
         row = self.conn.execute(
             "SELECT * FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id)
         ).fetchone()
         if row is None:
             raise NotFound(f"subscription {sub_id} not found in tenant {tenant}")
-        return self._with_headers([dict(row)])[0]
+        return self._with_headers([row])[0]
 
-    def _with_headers(self, subs: list[dict]) -> list[dict]:
-        by_id = {sub["id"]: sub for sub in subs}
-        for sub in subs:
-            sub["headers"] = []
-        if subs:
-            marks = ",".join("?" * len(by_id))
-            for row in self.conn.execute(
+    def _with_headers(self, rows: list[sqlite3.Row]) -> list[Subscription]:
+        """Subscriptions from their rows, each with its headers (one query for all)."""
+        headers: dict[int, list[tuple[str, str]]] = {row["id"]: [] for row in rows}
+        if rows:
+            marks = ",".join("?" * len(headers))
+            for found in self.conn.execute(
                 f"SELECT subscription_id, name, value FROM subscription_headers"
                 f" WHERE subscription_id IN ({marks}) ORDER BY rowid",
-                list(by_id),
+                list(headers),
             ):
-                by_id[row["subscription_id"]]["headers"].append((row["name"], row["value"]))
-        return subs
+                headers[found["subscription_id"]].append((found["name"], found["value"]))
+        return [_subscription(row, headers[row["id"]]) for row in rows]
 
     def edit_subscription(self, tenant: str, sub_id: int, *, now: datetime, url: str | None = None,
                           event_type: str | None = None, description: str | None = None) -> None:
@@ -231,14 +234,14 @@ class Store:
 
     # -- secrets -------------------------------------------------------------------------
 
-    def signing_secrets(self, sub_id: int, now: datetime) -> list[dict]:
+    def signing_secrets(self, sub_id: int, now: datetime) -> list[Secret]:
         """The secrets that sign a delivery now, with their times: the current one first, then those in grace."""
         rows = self.conn.execute(
             "SELECT secret, created_at, expires_at FROM subscription_secrets WHERE subscription_id = ?"
             " AND (expires_at IS NULL OR expires_at > ?) ORDER BY expires_at IS NOT NULL, id DESC",
             (sub_id, to_iso(now)),
         ).fetchall()
-        return [dict(row) for row in rows]
+        return [Secret(row["secret"], row["created_at"], row["expires_at"]) for row in rows]
 
     def rotate_secret(self, tenant: str, sub_id: int, new_secret: str, *, now: datetime, old_expires: datetime) -> None:
         """Make new_secret current; the old one keeps signing until old_expires."""
@@ -310,7 +313,7 @@ class Store:
         known = conn.execute(
             "SELECT version FROM resources WHERE tenant = ? AND kind = ? AND resource_id = ?", (tenant, kind, resource_id)
         ).fetchone()
-        fires = not (action == "updated" and version is not None and known is not None and known["version"] == version)
+        fires = rules.update_fires(action, version, None if known is None else known["version"])
         conn.execute(
             "INSERT INTO resources (tenant, kind, resource_id, name, version, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (tenant, kind, resource_id) DO UPDATE SET name = excluded.name,"
@@ -320,25 +323,25 @@ class Store:
         return fires
 
     def list_events(self, tenant: str, *, event_type: str | None = None, since: datetime | None = None,
-                    limit: int = 50) -> list[dict]:
+                    limit: int = 50) -> list[Event]:
         """The tenant's events, newest first, with how many attempts each caused."""
         rows = self.conn.execute(
-            "SELECT e.id, e.event_id, e.type, e.data, e.created_at,"
+            "SELECT e.*,"
             " (SELECT count(*) FROM attempts a WHERE a.event_pk = e.id) AS attempts"
             " FROM events e WHERE e.tenant = ? AND (? IS NULL OR e.type = ?) AND (? IS NULL OR e.created_at >= ?)"
             " ORDER BY e.created_at DESC, e.id DESC LIMIT ?",
             (tenant, event_type, event_type, _iso_or_none(since), _iso_or_none(since), limit),
         ).fetchall()
-        return [_event_dict(row) for row in rows]
+        return [_event(row) for row in rows]
 
-    def get_event(self, tenant: str, event_id: str) -> dict:
+    def get_event(self, tenant: str, event_id: str) -> Event:
         """One event of this tenant, with its body; NotFound otherwise."""
         row = self.conn.execute(
             "SELECT * FROM events WHERE tenant = ? AND event_id = ?", (tenant, event_id)
         ).fetchone()
         if row is None:
             raise NotFound(f"event {event_id} not found in tenant {tenant}")
-        return _event_dict(row)
+        return _event(row)
 
     # -- send attempts -------------------------------------------------------------------
 
@@ -349,7 +352,7 @@ class Store:
 
     def list_attempts(self, tenant: str, *, subscription_id: int | None = None, event_type: str | None = None,
                       status: str | None = None, since: datetime | None = None, event_pk: int | None = None,
-                      after_id: int | None = None, limit: int | None = 50) -> list[dict]:
+                      after_id: int | None = None, limit: int | None = 50) -> list[Attempt]:
         """The tenant's attempts, newest first, filtered."""
         where, params = ["a.tenant = ?"], [tenant]
         for clause, value in (("a.subscription_id = ?", subscription_id), ("e.type = ?", event_type),
@@ -362,14 +365,14 @@ class Store:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [dict(row) for row in self.conn.execute(sql, params).fetchall()]
+        return [_attempt(row) for row in self.conn.execute(sql, params).fetchall()]
 
-    def get_attempt(self, tenant: str, attempt_id: int) -> dict:
+    def get_attempt(self, tenant: str, attempt_id: int) -> Attempt:
         """One attempt of this tenant, with its event's id, type and payload; NotFound otherwise."""
         row = self.conn.execute(f"{self._ATTEMPT_SELECT} WHERE a.tenant = ? AND a.id = ?", (tenant, attempt_id)).fetchone()
         if row is None:
             raise NotFound(f"attempt {attempt_id} not found in tenant {tenant}")
-        return dict(row)
+        return _attempt(row)
 
     def add_resend(self, tenant: str, attempt_id: int, *, now: datetime, only_if_latest: bool = False,
                    claim: tuple[str, datetime] | None = None) -> int | None:
@@ -398,7 +401,7 @@ class Store:
                  claim[0] if claim else None, to_iso(claim[1]) if claim else None),
             ).lastrowid
 
-    def attempts_by_ids(self, tenant: str | None, attempt_ids: list[int]) -> list[dict]:
+    def attempts_by_ids(self, tenant: str | None, attempt_ids: list[int]) -> list[Attempt]:
         """These attempts (of this tenant, or of any with None), in id order."""
         rows = []
         for start in range(0, len(attempt_ids), 500):
@@ -408,7 +411,7 @@ class Store:
                 f"{self._ATTEMPT_SELECT} WHERE a.id IN ({marks}) AND (? IS NULL OR a.tenant = ?) ORDER BY a.id",
                 (*chunk, tenant, tenant),
             ).fetchall()
-        return [dict(row) for row in rows]
+        return [_attempt(row) for row in rows]
 
     def count_by_status(self, attempt_ids: list[int]) -> dict[str, int]:
         """How many of these attempts are in each status (without loading their bodies)."""
@@ -422,15 +425,15 @@ class Store:
                 counts[row["status"]] = counts.get(row["status"], 0) + row["n"]
         return counts
 
-    def get_subscription_of_attempt(self, tenant: str, attempt: dict) -> dict:
+    def get_subscription_of_attempt(self, tenant: str, attempt: Attempt) -> Subscription:
         """The subscription an attempt went to; NotFound when it was deleted."""
         try:
-            return self.get_subscription(tenant, attempt["subscription_id"])
+            return self.get_subscription(tenant, attempt.subscription_id)
         except NotFound:
-            raise NotFound(f"subscription {attempt['subscription_id']} of attempt {attempt['id']} was deleted") from None
+            raise NotFound(f"subscription {attempt.subscription_id} of attempt {attempt.id} was deleted") from None
 
     def failed_not_recovered(self, tenant: str, *, since: datetime | None, subscription_id: int | None,
-                             event_type: str | None, limit: int | None, include_disabled: bool = False) -> list[dict]:
+                             event_type: str | None, limit: int | None, include_disabled: bool = False) -> list[Attempt]:
         """For each (event, subscription) whose latest attempt failed, that attempt; oldest first.
         Subscriptions that were deleted, or (unless include_disabled) disabled, are left out."""
         sql = (
@@ -446,7 +449,7 @@ class Store:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [dict(row) for row in self.conn.execute(sql, params).fetchall()]
+        return [_attempt(row) for row in self.conn.execute(sql, params).fetchall()]
 
     def claim(self, attempt_ids: list[int] | None, *, now: datetime, lease_until: datetime, owner: str,
               limit: int = 1000) -> list[int]:
@@ -471,16 +474,11 @@ class Store:
                     won.append(attempt_id)
         return won
 
-    def release(self, attempt_ids: list[int], *, owner: str) -> None:
-        """Hand back claims that were never sent (an interrupted run), so the next deliver takes them at once."""
-        if not attempt_ids:
-            return
+    def release_all(self, *, owner: str) -> None:
+        """Hand back every claim this owner still holds (after an interrupt, when none is in flight)."""
         with self.write() as conn:
-            conn.executemany(
-                "UPDATE attempts SET status = 'pending', lease_until = NULL, claimed_by = NULL"
-                " WHERE id = ? AND status = 'sending' AND claimed_by = ?",
-                [(attempt_id, owner) for attempt_id in attempt_ids],
-            )
+            conn.execute("UPDATE attempts SET status = 'pending', lease_until = NULL, claimed_by = NULL"
+                         " WHERE status = 'sending' AND claimed_by = ?", (owner,))
 
     def claim_due_retries(self, *, now: datetime, lease_until: datetime, owner: str, limit: int = 1000) -> list[int]:
         """Turn failed attempts whose retry time has come into new claimed 'retry' attempts."""
@@ -505,7 +503,7 @@ class Store:
                 ).lastrowid)
         return created
 
-    def sending_context(self, attempt_id: int, now: datetime) -> dict:
+    def sending_context(self, attempt_id: int, now: datetime) -> SendingContext:
         """What a send needs: the attempt, its event body and id, the subscription as it is now, and its secrets."""
         row = self.conn.execute(
             "SELECT a.id, a.tenant, a.subscription_id, a.trigger, a.attempt_number, e.event_id, e.body,"
@@ -513,13 +511,16 @@ class Store:
             " LEFT JOIN subscriptions s ON s.id = a.subscription_id WHERE a.id = ?",
             (attempt_id,),
         ).fetchone()
-        context = dict(row)
-        context["headers"] = [(h["name"], h["value"]) for h in self.conn.execute(
+        headers = tuple((h["name"], h["value"]) for h in self.conn.execute(
             "SELECT name, value FROM subscription_headers WHERE subscription_id = ? ORDER BY rowid",
             (row["subscription_id"],),
-        )]
-        context["secrets"] = [r["secret"] for r in self.signing_secrets(row["subscription_id"], now)]
-        return context
+        ))
+        return SendingContext(
+            id=row["id"], tenant=row["tenant"], subscription_id=row["subscription_id"], trigger=Trigger(row["trigger"]),
+            attempt_number=row["attempt_number"], event_id=row["event_id"], body=bytes(row["body"]), url=row["url"],
+            state=None if row["state"] is None else State(row["state"]), headers=headers,
+            secrets=tuple(s.secret for s in self.signing_secrets(row["subscription_id"], now)),
+        )
 
     def record_results(self, items: list[tuple[int, dict, str | None]], *, now: datetime,
                        disable_after: timedelta, owner: str) -> None:
@@ -557,8 +558,7 @@ class Store:
             return
         failing_since = sub["failing_since"] or to_iso(now)
         conn.execute("UPDATE subscriptions SET failing_since = ? WHERE id = ?", (failing_since, sub["id"]))
-        if disable_reason is None and now - from_iso(failing_since) >= disable_after:
-            disable_reason = f"every delivery failed since {failing_since}"
+        disable_reason = rules.disable_reason(now, from_iso(failing_since), disable_after, disable_reason)
         if disable_reason and sub["state"] == "active":
             self._set_state(conn, sub["id"], "disabled", now, disable_reason)
             conn.execute(
@@ -612,7 +612,30 @@ def _iso_or_none(moment: datetime | None) -> str | None:
     return to_iso(moment) if moment is not None else None
 
 
-def _event_dict(row: sqlite3.Row) -> dict:
-    event = dict(row)
-    event["data"] = json.loads(event["data"])
-    return event
+def _event(row: sqlite3.Row) -> Event:
+    """An Event from its row (with the attempt count when the query has one)."""
+    return Event(id=row["id"], tenant=row["tenant"], event_id=row["event_id"], type=row["type"],
+                 data=json.loads(row["data"]), body=bytes(row["body"]), created_at=row["created_at"],
+                 attempts=row["attempts"] if "attempts" in row.keys() else None)
+
+
+def _subscription(row: sqlite3.Row, headers: list[tuple[str, str]]) -> Subscription:
+    """A Subscription from its row and its headers."""
+    return Subscription(
+        id=row["id"], tenant=row["tenant"], event_type=row["event_type"], url=row["url"],
+        description=row["description"], state=State(row["state"]), disabled_reason=row["disabled_reason"],
+        disabled_at=row["disabled_at"], failing_since=row["failing_since"], created_at=row["created_at"],
+        updated_at=row["updated_at"], headers=tuple(headers),
+    )
+
+
+def _attempt(row: sqlite3.Row) -> Attempt:
+    """An Attempt from a row of _ATTEMPT_SELECT."""
+    values = dict(row)
+    values.update(
+        trigger=Trigger(values["trigger"]), status=Status(values["status"]),
+        error_class=None if values["error_class"] is None else ErrorClass(values["error_class"]),
+        response_truncated=bool(values["response_truncated"]), payload=bytes(values["payload"]),
+        response_body=None if values["response_body"] is None else bytes(values["response_body"]),
+    )
+    return Attempt(**values)

@@ -71,6 +71,12 @@ def header_value(name: str, value: str) -> str:
     return value
 
 
+def header(name: str, value: str) -> tuple[str, str]:
+    """A (name, value) pair, both checked."""
+    name = header_name(name)
+    return name, header_value(name, value)
+
+
 def header_line(line: str) -> tuple[str, str]:
     """'Key: Value' from --header, checked."""
     name, sep, value = line.partition(":")

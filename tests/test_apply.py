@@ -272,9 +272,12 @@ def test_missing_file_exits_2(cli, tmp_path):
 # -- the pure planner ----------------------------------------------------------------------------
 
 def store_sub(sub_id, event="widget.added", url="https://x", description="", state="active", headers=()):
-    """A subscription dict as Store.list_subscriptions returns it."""
-    return {"id": sub_id, "event_type": event, "url": url, "description": description, "state": state,
-            "headers": list(headers)}
+    """A subscription as Store.list_subscriptions returns it."""
+    from alpana_hooks.model import State, Subscription
+
+    return Subscription(id=sub_id, tenant="t1", event_type=event, url=url, description=description,
+                        state=State(state), disabled_reason=None, disabled_at=None, failing_since=None,
+                        created_at="", updated_at="", headers=tuple(headers))
 
 
 def test_plan_compares_header_names_case_insensitively():

@@ -105,17 +105,17 @@ def test_failed_delivery_is_retried_by_deliver_when_due(engine, receiver):
     d = dispatcher(clock)
     (first,) = emit_via(store, d, clock)
     attempt = store.get_attempt("t1", first)
-    due = from_iso(attempt["next_attempt_at"])
+    due = from_iso(attempt.next_attempt_at)
     assert 4 * S <= due - clock.now <= 6 * S
     clock.now = due - S
     assert d.deliver_due() == []  # not yet
     clock.now = due + S
     (retry_id,) = d.deliver_due()
     retry = store.get_attempt("t1", retry_id)
-    assert (retry["trigger"], retry["attempt_number"], retry["status"]) == ("retry", 2, "succeeded")
-    assert store.get_attempt("t1", first)["next_attempt_at"] is None
+    assert (retry.trigger, retry.attempt_number, retry.status) == ("retry", 2, "succeeded")
+    assert store.get_attempt("t1", first).next_attempt_at is None
     assert d.deliver_due() == []
-    assert [r["headers"]["webhook-id"] for r in rx.requests] == [attempt["event_id"]] * 2
+    assert [r["headers"]["webhook-id"] for r in rx.requests] == [attempt.event_id] * 2
 
 
 def test_schedule_runs_out(engine, receiver):
@@ -140,8 +140,8 @@ def test_410_disables_at_once(engine, receiver, cli):
     clock = Clock()
     (attempt_id,) = emit_via(store, dispatcher(clock), clock)
     sub = store.get_subscription("t1", sub_id)
-    assert sub["state"] == "disabled" and "410 Gone" in sub["disabled_reason"]
-    assert store.get_attempt("t1", attempt_id)["next_attempt_at"] is None
+    assert sub.state == "disabled" and "410 Gone" in sub.disabled_reason
+    assert store.get_attempt("t1", attempt_id).next_attempt_at is None
     assert "Disabled (the endpoint answered 410 Gone)" in cli("list", "--tenant", "t1").stdout
     assert cli.json("show", sub_id, "--tenant", "t1")["disabled_reason"] == "the endpoint answered 410 Gone"
 
@@ -155,11 +155,11 @@ def test_five_days_of_failures_disable(engine, receiver):
     emit_via(store, d, clock)
     clock.now += timedelta(days=4, hours=23)
     emit_via(store, d, clock)
-    assert store.get_subscription("t1", sub_id)["state"] == "active"
+    assert store.get_subscription("t1", sub_id).state == "active"
     clock.now += timedelta(hours=2)
     emit_via(store, d, clock)
     sub = store.get_subscription("t1", sub_id)
-    assert sub["state"] == "disabled" and sub["disabled_reason"].startswith("every delivery failed since")
+    assert sub.state == "disabled" and sub.disabled_reason.startswith("every delivery failed since")
     clock.now += timedelta(days=1)
     assert d.deliver_due() == []  # pending retries were cancelled
 
@@ -178,7 +178,7 @@ def test_a_success_resets_the_failure_clock(engine, receiver):
     emit_via(store, d, clock)
     clock.now += timedelta(days=1)
     emit_via(store, d, clock)
-    assert store.get_subscription("t1", sub_id)["state"] == "active"
+    assert store.get_subscription("t1", sub_id).state == "active"
 
 
 def test_expired_claim_is_sent_again_with_the_same_webhook_id(engine, receiver):
@@ -193,7 +193,7 @@ def test_expired_claim_is_sent_again_with_the_same_webhook_id(engine, receiver):
     assert d.deliver_due() == []  # the lease still holds
     clock.now += timedelta(seconds=31)
     assert d.deliver_due() == [attempt_id]
-    assert store.get_attempt("t1", attempt_id)["status"] == "succeeded"
+    assert store.get_attempt("t1", attempt_id).status == "succeeded"
     assert len(rx.requests) == 1
 
 
@@ -457,10 +457,10 @@ def test_only_the_claim_holder_records_a_result(engine, receiver):
                 owner="current")
     outcome = {"status": "succeeded", "status_code": 200}
     store.record_results([(attempt_id, outcome, None)], now=clock.now, disable_after=timedelta(days=5), owner="late")
-    assert store.get_attempt("t1", attempt_id)["status"] == "sending"
+    assert store.get_attempt("t1", attempt_id).status == "sending"
     store.record_results([(attempt_id, outcome, None)], now=clock.now, disable_after=timedelta(days=5),
                          owner="current")
-    assert store.get_attempt("t1", attempt_id)["status"] == "succeeded"
+    assert store.get_attempt("t1", attempt_id).status == "succeeded"
 
 
 def test_bulk_resend_skips_a_delivery_resent_meanwhile(engine):
@@ -506,7 +506,7 @@ def test_resend_can_be_stored_already_claimed(engine):
     (attempt_id,) = emit_via(store, dispatcher(clock), clock)
     new_id = store.add_resend("t1", attempt_id, now=clock.now, claim=("me", clock.now + timedelta(minutes=1)))
     assert store.claim(None, now=clock.now, lease_until=clock.now + timedelta(minutes=1), owner="deliver") == []
-    assert store.get_attempt("t1", new_id)["status"] == "sending"
+    assert store.get_attempt("t1", new_id).status == "sending"
 
 
 def test_write_after_a_failed_write_commits(db_path):
@@ -518,5 +518,5 @@ def test_write_after_a_failed_write_commits(db_path):
     add(store, "https://e.com/after")
     store.close()
     reopened = Store.open(db_path)
-    assert [s["url"] for s in reopened.list_subscriptions("t1")] == ["https://e.com/after"]
+    assert [s.url for s in reopened.list_subscriptions("t1")] == ["https://e.com/after"]
     reopened.close()

@@ -134,5 +134,5 @@ def test_domain_writes_inside_one_write_commit_or_fail_together(db_path):
         with pytest.raises(Exception):
             _add(store, "https://e.com/a")  # the duplicate fails alone (a savepoint)
         _add(store, "https://e.com/b")
-    assert [s["url"] for s in store.list_subscriptions("t1")] == ["https://e.com/a", "https://e.com/b"]
+    assert [s.url for s in store.list_subscriptions("t1")] == ["https://e.com/a", "https://e.com/b"]
     store.close()

@@ -1,5 +1,7 @@
 """The command-line interface: parse, call the domain, render. No SQL, no HTTP here."""
 
+from __future__ import annotations
+
 from alpana_hooks.cli import apply, attempts, events, settings, subscriptions, tools  # noqa: F401 - registers the commands
 from alpana_hooks.cli.app import app
 

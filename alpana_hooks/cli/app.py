@@ -1,5 +1,7 @@
 """The Typer app, its command groups, the shared options and the one error boundary."""
 
+from __future__ import annotations
+
 import sys
 from typing import Annotated, Optional
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-from contextlib import nullcontext
 import os
 import sys
 from pathlib import Path
@@ -15,12 +13,14 @@ from alpana_hooks import output, validate
 from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, lazy
 from alpana_hooks.cli.context import Run, opened, run_for, settings_for
 from alpana_hooks.errors import UsageError
-from alpana_hooks.timeutil import utcnow
+from alpana_hooks.model import PlanAction, Subscription
 
 plans = lazy("alpana_hooks.apply")
 
-PAST = {"create": "created", "update": "updated", "unchanged": "unchanged", "delete": "deleted"}
-FUTURE = {"create": "to create", "update": "to update", "unchanged": "unchanged", "delete": "to delete"}
+PAST = {PlanAction.CREATE: "created", PlanAction.UPDATE: "updated", PlanAction.UNCHANGED: "unchanged",
+        PlanAction.DELETE: "deleted"}
+FUTURE = {PlanAction.CREATE: "to create", PlanAction.UPDATE: "to update", PlanAction.UNCHANGED: "unchanged",
+          PlanAction.DELETE: "to delete"}
 
 
 @app.command()
@@ -30,8 +30,8 @@ def export(
 ):
     """Print the tenant's subscriptions as a TOML file for `apply` (never the signing secrets)."""
     run = run_for(db, config, tenant)
-    with opened(run.settings) as store:
-        subs = store.list_subscriptions(run.tenant)
+    with opened(run.settings) as hooks:
+        subs = hooks.subscriptions(run.tenant)
     document = plans.export_document(run.tenant, subs, reveal=reveal)
     if json:
         output.print_json(document)
@@ -63,15 +63,11 @@ def apply_(
     source = "<stdin>" if file == "-" else file
     wanted = plans.parse(_read(file), source, env=os.environ, require_https=settings.require_https)
     run = Run(settings=settings, tenant=validate.tenant(_tenant(wanted.tenant, tenant, source) or settings.tenant))
-    with opened(run.settings) as store, (nullcontext() if dry_run else store.write()):
-        # one transaction: the plan is made and carried out on the same state, all or nothing
-        current = store.list_subscriptions(run.tenant)
-        steps = plans.plan(wanted.subscriptions, current, prune=prune)
-        if not dry_run:
-            steps = [_apply_step(store, run.tenant, step) for step in steps]
+    with opened(run.settings) as hooks:
+        steps, unlisted = hooks.apply(run.tenant, wanted, prune=prune, dry_run=dry_run)
     _report(run.tenant, steps, dry_run, json)
     if not prune:
-        _unlisted_note(run.tenant, plans.unlisted(wanted.subscriptions, current))
+        _unlisted_note(run.tenant, unlisted)
 
 
 def _read(file: str) -> str:
@@ -91,37 +87,6 @@ def _tenant(file_tenant: str | None, flag: str | None, file: str) -> str | None:
     return file_tenant if file_tenant is not None else flag
 
 
-def _apply_step(store, tenant: str, step: plans.Step) -> plans.Step:
-    """Write one step with the store's methods; creating makes a new signing secret."""
-    now = utcnow()
-    if step.action == "create":
-        from alpana_hooks.signing import generate_secret
-
-        sub_id = store.add_subscription(tenant=tenant, event_type=step.event, url=step.url,
-                                        description=step.description, state=step.state,
-                                        headers=list(step.set_headers), secret=generate_secret(), now=now)
-        return dataclasses.replace(step, sub_id=sub_id)
-    if step.action == "delete":
-        store.delete_subscription(tenant, step.sub_id)
-    elif step.action == "update":
-        _update(store, tenant, step, now)
-    return step
-
-
-def _update(store, tenant: str, step: plans.Step, now) -> None:
-    """Disable first, enable last, so no delivery goes out half-configured."""
-    if step.state == "disabled":
-        store.set_state(tenant, step.sub_id, "disabled", now=now)
-    for name in step.remove_headers:
-        store.remove_header(tenant, step.sub_id, name, now=now)
-    for name, value in step.set_headers:
-        store.set_header(tenant, step.sub_id, name, value, now=now)
-    if step.description is not None:
-        store.edit_subscription(tenant, step.sub_id, now=now, description=step.description)
-    if step.state == "active":
-        store.set_state(tenant, step.sub_id, "active", now=now)
-
-
 def _report(tenant: str, steps: list[plans.Step], dry_run: bool, json: bool) -> None:
     """The plan (table or JSON) on stdout, a summary on stderr."""
     entries = [plans.step_json(step) for step in steps]
@@ -130,17 +95,17 @@ def _report(tenant: str, steps: list[plans.Step], dry_run: bool, json: bool) -> 
         output.print_json(entries)
     elif entries:
         title = f"Plan for tenant {tenant} (dry run)" if dry_run else f"Applied to tenant {tenant}"
-        output.plan_table(entries, title=title)
+        output.show(output.plan_table(entries, title=title))
     counts = ", ".join(f"{sum(step.action == action for step in steps)} {word}" for action, word in words.items())
     output.message(f"{tenant}: {counts}" + ("; dry run: nothing was written." if dry_run else "."))
-    if not dry_run and any(step.action == "create" for step in steps):
+    if not dry_run and any(step.action == PlanAction.CREATE for step in steps):
         output.message(f"note: each new subscription has a signing secret; `alpana-hooks secret show ID -t {tenant}`"
                        " reveals it.")
 
 
-def _unlisted_note(tenant: str, subs: list[dict]) -> None:
+def _unlisted_note(tenant: str, subs: list[Subscription]) -> None:
     """Without --prune, say what the file leaves alone."""
     if subs:
-        ids = ", ".join(str(sub["id"]) for sub in subs)
+        ids = ", ".join(str(sub.id) for sub in subs)
         output.message(f"note: {len(subs)} subscription(s) of {tenant} not in the file were kept (ids {ids});"
                        " --prune deletes them.")

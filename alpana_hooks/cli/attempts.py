@@ -1,7 +1,10 @@
 """Send-attempt commands: attempts list|show|prune, resend, deliver."""
 
+from __future__ import annotations
+
+import dataclasses
 import time
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -9,11 +12,14 @@ from alpana_hooks import output
 from alpana_hooks.cli.app import (
     MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, attempts_app, confirm, stop_on_sigterm,
 )
-from alpana_hooks.cli.context import duration, event_type_filter, opened, run_for, settings_for, since_option
+from alpana_hooks.cli.context import Run, duration, opened, run_for, settings_for, since_option
 from alpana_hooks.errors import ExitCode, UsageError
-from alpana_hooks.timeutil import utcnow
+from alpana_hooks.model import Status, Totals
 
-STATUSES = ("pending", "sending", "succeeded", "failed")
+if TYPE_CHECKING:
+    from alpana_hooks.api import Hooks
+
+UNFINISHED = (Status.PENDING, Status.SENDING)
 AttemptId = Annotated[int, typer.Argument(help="Send attempt id.", min=1, max=MAX_ID, show_default=False)]
 SubscriptionOpt = Annotated[Optional[int], typer.Option("--subscription", "-s", help="Only this subscription.", min=1, max=MAX_ID, show_default=False)]
 EventOpt = Annotated[Optional[str], typer.Option("--event", "-e", help="Only this event type.", show_default=False)]
@@ -32,52 +38,45 @@ def attempts_list(
 ):
     """The tenant's send attempts, newest first: event, event id, time, status code, response."""
     run = run_for(db, config, tenant)
-    if status is not None and status not in STATUSES:
-        raise UsageError(f"invalid --status {status!r}: use one of {', '.join(STATUSES)}")
-    filters = {"subscription_id": subscription, "event_type": event_type_filter(event), "status": status,
-               "since": since_option(since)}
-    with opened(run.settings) as store:
+    filters = {"subscription_id": subscription, "event_type": event, "status": status, "since": since_option(since)}
+    with opened(run.settings) as hooks:
+        rows = hooks.attempts(run.tenant, limit=limit, **filters)  # checks the filters before watching
         if watch:
             try:
-                (_stream if json else _live)(store, run.tenant, filters, limit, interval)
+                (_stream if json else _live)(hooks, run.tenant, filters, limit, interval)
             except KeyboardInterrupt:
                 pass
             return
-        rows = store.list_attempts(run.tenant, limit=limit, **filters)
-    if json:
-        output.print_json([output.attempt_json(a) for a in rows])
-    elif rows:
-        output.show(output.attempts_table(rows))
-    else:
-        output.message(f"no send attempts in {run.tenant}")
+    output.render(rows, json=json, as_json=lambda rows: [output.attempt_json(a) for a in rows],
+                  as_table=output.attempts_table, empty=f"no send attempts in {run.tenant}")
 
 
-def _live(store, tenant: str, filters: dict, limit: int, interval: float) -> None:
+def _live(hooks: Hooks, tenant: str, filters: dict, limit: int, interval: float) -> None:
     """Redraw the table in place every interval; each poll is its own short read."""
     from rich.live import Live
 
     with Live(output.attempts_table([]), console=output.console(), auto_refresh=False, transient=False) as live:
         while True:
-            rows = store.list_attempts(tenant, limit=limit, **filters)
+            rows = hooks.attempts(tenant, limit=limit, **filters)
             live.update(output.attempts_table(rows, title=f"Send attempts in {tenant} (Ctrl-C to stop)"), refresh=True)
             time.sleep(interval)
 
 
-def _stream(store, tenant: str, filters: dict, limit: int, interval: float) -> None:
+def _stream(hooks: Hooks, tenant: str, filters: dict, limit: int, interval: float) -> None:
     """NDJSON: the latest attempts first, then every new attempt and every change of an unfinished one."""
     seen: dict[int, tuple] = {}
-    rows = list(reversed(store.list_attempts(tenant, limit=limit, **filters)))
+    rows = list(reversed(hooks.attempts(tenant, limit=limit, **filters)))
     while True:
         for row in rows:
-            state = (row["status"], row["status_code"], row["next_attempt_at"])
-            if seen.get(row["id"]) != state:
-                seen[row["id"]] = state
+            state = (row.status, row.status_code, row.next_attempt_at)
+            if seen.get(row.id) != state:
+                seen[row.id] = state
                 output.print_json_line(output.attempt_json(row))
         time.sleep(interval)
-        unfinished = [i for i, state in seen.items() if state[0] in ("pending", "sending") or state[2]]
+        unfinished = [i for i, state in seen.items() if state[0] in UNFINISHED or state[2]]
         newest = max(seen, default=0)
-        rows = store.attempts_by_ids(tenant, unfinished)
-        rows += list(reversed(store.list_attempts(tenant, after_id=newest, limit=None, **filters)))
+        rows = hooks.attempts_by_ids(tenant, unfinished)
+        rows += list(reversed(hooks.attempts(tenant, after_id=newest, limit=None, **filters)))
 
 
 @attempts_app.command("show")
@@ -85,12 +84,10 @@ def attempts_show(attempt_id: AttemptId, tenant: TenantOpt = None, db: DbOpt = N
                   json: JsonOpt = False):
     """Everything recorded for one attempt: payload (Data), request headers (masked), response."""
     run = run_for(db, config, tenant)
-    with opened(run.settings) as store:
-        attempt = store.get_attempt(run.tenant, attempt_id)
-    if json:
-        output.print_json(output.attempt_json(attempt, full=True))
-    else:
-        output.attempt_detail(attempt)
+    with opened(run.settings) as hooks:
+        attempt = hooks.attempt(run.tenant, attempt_id)
+    output.render(attempt, json=json, as_json=lambda a: output.attempt_json(a, full=True),
+                  as_table=output.attempt_detail)
 
 
 @attempts_app.command("prune")
@@ -101,8 +98,8 @@ def attempts_prune(
     """Delete finished attempts older than a duration; pending, sending and scheduled ones stay."""
     run = run_for(db, config, tenant)
     age = duration(older_than)
-    with opened(run.settings) as store:
-        removed = store.prune_attempts(run.tenant, before=utcnow() - age)
+    with opened(run.settings) as hooks:
+        removed = hooks.prune_attempts(run.tenant, older_than=age)
     if json:
         output.print_json({"deleted": removed})
     else:
@@ -128,80 +125,36 @@ def resend(
     if not failed and any(v is not None for v in (since, subscription, event, limit)) or (dry_run and not failed):
         raise UsageError("--since, --subscription, --event, --limit and --dry-run go with --failed")
     if failed:
-        _resend_failed(run, since, subscription, event, limit, dry_run, yes, force, json)
+        filters = {"since": since_option(since), "subscription_id": subscription, "event_type": event, "limit": limit,
+                   "include_disabled": force}
+        _resend_failed(run, filters, dry_run, yes, json)
         return
-    with opened(run.settings) as store:
-        original = store.get_attempt(run.tenant, attempt_id)
-        sub = store.get_subscription_of_attempt(run.tenant, original)
-        if sub["state"] != "active" and not force:
-            raise UsageError(f"subscription {sub['id']} is disabled: enable it, or resend with --force")
-        (new_id,) = _resend(store, run, [attempt_id], only_if_latest=False)
-        attempt = store.get_attempt(run.tenant, new_id)
-    if json:
-        output.print_json(output.attempt_json(attempt))
-    else:
-        output.show(output.emit_table([attempt]))
-    if attempt["status"] == "failed":
+    assert attempt_id is not None
+    with opened(run.settings) as hooks:
+        attempt = hooks.resend(run.tenant, attempt_id, force=force)
+    output.render(attempt, json=json, as_json=output.attempt_json, as_table=lambda a: output.emit_table([a]))
+    if attempt.failed:
         raise typer.Exit(int(ExitCode.DELIVERY_FAILED))
 
 
-def _resend_failed(run, since, subscription, event, limit, dry_run, yes, force, json) -> None:
-    since_time = since_option(since)
-    event_type = event_type_filter(event)
-    with opened(run.settings) as store:
-        failures = store.failed_not_recovered(run.tenant, since=since_time, subscription_id=subscription,
-                                              event_type=event_type, limit=limit, include_disabled=force)
+def _resend_failed(run: Run, filters: dict, dry_run: bool, yes: bool, json: bool) -> None:
+    with opened(run.settings) as hooks:
+        failures = hooks.failed_deliveries(run.tenant, **filters)
         if dry_run or not failures:
-            _print_attempts(failures, json, "nothing to resend" if not failures else
-                            f"would resend {len(failures)} attempt(s); run again without --dry-run")
+            note = f"would resend {len(failures)} attempt(s); run again without --dry-run" if failures else None
+            output.render(failures, json=json, as_json=lambda rows: [output.attempt_json(a) for a in rows],
+                          as_table=output.attempts_table, empty="nothing to resend", note=note)
             return
         if not yes:
             confirm(f"Resend {len(failures)} failed deliveries?", command="resend --failed", cancelled="nothing sent")
-        new_ids = _resend(store, run, [a["id"] for a in failures], only_if_latest=True)
-        attempts = [store.get_attempt(run.tenant, i) for i in new_ids]
-    failed_count = sum(a["status"] == "failed" for a in attempts)
+        attempts = hooks.resend_failed(run.tenant, failures)
+    failed_count = sum(a.failed for a in attempts)
     summary = {"sent": len(attempts), "succeeded": len(attempts) - failed_count, "failed": failed_count}
-    if json:
-        output.print_json({**summary, "attempts": [output.attempt_json(a) for a in attempts]})
-    else:
-        output.show(output.emit_table(attempts))
-        output.message(f"sent {summary['sent']}: {summary['succeeded']} succeeded, {summary['failed']} failed")
+    output.render(attempts, json=json, as_json=lambda rows: {**summary, "attempts": [output.attempt_json(a) for a in rows]},
+                  as_table=output.emit_table,
+                  note=f"sent {summary['sent']}: {summary['succeeded']} succeeded, {summary['failed']} failed")
     if failed_count:
         raise typer.Exit(int(ExitCode.DELIVERY_FAILED))
-
-
-def _resend(store, run, attempt_ids: list[int], *, only_if_latest: bool) -> list[int]:
-    """New resend attempts, stored already claimed by this process (so a running deliver cannot take
-    them first), then sent; returns their ids."""
-    from alpana_hooks.dispatch import Dispatcher
-
-    dispatcher = Dispatcher(store, run.settings)
-    try:
-        owner, lease_for = dispatcher.claim_ticket
-        claim = (owner, lease_for(len(attempt_ids)))
-        new_ids: list[int] = []
-        try:
-            for attempt_id in attempt_ids:
-                made = store.add_resend(run.tenant, attempt_id, now=utcnow(), only_if_latest=only_if_latest,
-                                        claim=claim)
-                if made is not None:
-                    new_ids.append(made)
-        except BaseException:
-            store.release(new_ids, owner=owner)  # interrupted while creating them: deliver takes them at once
-            raise
-        dispatcher.send_claimed(new_ids)
-    finally:
-        dispatcher.close()
-    return new_ids
-
-
-def _print_attempts(attempts: list[dict], json: bool, note: str) -> None:
-    if json:
-        output.print_json([output.attempt_json(a) for a in attempts])
-        return
-    if attempts:
-        output.show(output.attempts_table(attempts))
-    output.message(note)
 
 
 @app.command()
@@ -212,18 +165,14 @@ def deliver(
 ):
     """Send what is due in every tenant: pending attempts, scheduled retries, claims left by a crash.
     Safe to run from cron and from several processes at once."""
-    from alpana_hooks.dispatch import Dispatcher
-
     settings = settings_for(db, config)
-    totals = {"sent": 0, "succeeded": 0, "failed": 0}
+    totals = Totals()
     stop_on_sigterm()
-    with opened(settings) as store:
-        dispatcher = Dispatcher(store, settings)
+    with opened(settings) as hooks:
+        dispatcher = hooks.dispatcher()
         try:
             while True:
-                for status, count in store.count_by_status(dispatcher.deliver_due()).items():
-                    totals["sent"] += count
-                    totals[status] += count
+                totals += hooks.deliver_round(dispatcher)
                 if not loop:
                     break
                 time.sleep(interval)
@@ -233,8 +182,8 @@ def deliver(
         finally:
             dispatcher.close()
     if json:
-        output.print_json(totals)
+        output.print_json(dataclasses.asdict(totals))
     else:
-        output.message(f"sent {totals['sent']}: {totals['succeeded']} succeeded, {totals['failed']} failed")
-    if totals["failed"] and not loop:
+        output.message(f"sent {totals.sent}: {totals.succeeded} succeeded, {totals.failed} failed")
+    if totals.failed and not loop:
         raise typer.Exit(int(ExitCode.DELIVERY_FAILED))

@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING
 from alpana_hooks.errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from alpana_hooks.api import Hooks
     from alpana_hooks.config import Settings
 
 
@@ -36,15 +39,12 @@ def run_for(db: str | None, config: str | None, tenant: str | None) -> Run:
 
 
 @contextmanager
-def opened(settings: Settings):
-    """The store for these settings, closed afterwards."""
-    from alpana_hooks.store import Store
+def opened(settings: Settings) -> Iterator[Hooks]:
+    """The API on the store these settings name, closed afterwards."""
+    from alpana_hooks.api import Hooks
 
-    store = Store.open(settings.database)
-    try:
-        yield store
-    finally:
-        store.close()
+    with Hooks.with_settings(settings) as hooks:
+        yield hooks
 
 
 def duration(text: str):
@@ -66,16 +66,4 @@ def since_option(text: str | None):
     try:
         return parse_since(text, utcnow())
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def event_type_filter(name: str | None) -> str | None:
-    """A --type / --event filter: one of the catalog's types (ping included), or None."""
-    from alpana_hooks import events
-
-    if name is None:
-        return None
-    try:
-        return events.get_event_type(name, include_ping=True).name
-    except events.UnknownEventType as exc:
         raise UsageError(str(exc)) from None

@@ -1,7 +1,8 @@
 """Event commands: emit, ping, events types|list|show."""
 
+from __future__ import annotations
+
 import json as jsonlib
-import re
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -9,13 +10,11 @@ import typer
 
 from alpana_hooks import output
 from alpana_hooks.cli.app import MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, events_app, lazy
-from alpana_hooks.cli.context import Run, event_type_filter, opened, run_for, since_option
+from alpana_hooks.cli.context import opened, run_for, since_option
 from alpana_hooks.errors import ExitCode, UsageError
-from alpana_hooks.timeutil import utcnow
+from alpana_hooks.model import EmitResult
 
 events = lazy("alpana_hooks.events")
-
-EVENT_ID = re.compile(r"[A-Za-z0-9_:-]{1,128}")
 
 
 def _opt(help_text: str, *names: str):
@@ -57,12 +56,9 @@ def emit(
             )
     except (events.UnknownEventType, events.PayloadError) as exc:
         raise UsageError(str(exc)) from None
-    problems = events.validate_data(event_type, payload)
-    if problems:
-        raise UsageError(f"invalid {event_type} data: " + "; ".join(problems))
-    if event_id is not None and not EVENT_ID.fullmatch(event_id):
-        raise UsageError(f"invalid --event-id {event_id!r}: use 1-128 letters, digits, '_', ':' or '-' (no '.')")
-    _fire(run, event_type, payload, event_id, no_send=no_send, json=json)
+    with opened(run.settings) as hooks:
+        result = hooks.emit(run.tenant, event_type, payload, event_id=event_id, send=not no_send)
+    _report(run.tenant, result, json)
 
 
 def _read_data(value: str) -> dict:
@@ -81,59 +77,26 @@ def _read_data(value: str) -> dict:
         raise UsageError("invalid --data JSON: nested too deeply") from None
 
 
-def _fire(run: Run, event_type: str, payload: dict, event_id: str | None, *, no_send: bool, json: bool,
-          only_subscription: int | None = None) -> None:
-    """Record the event (outbox), send its attempts unless --no-send, print them, exit 4 on a failure."""
-    from alpana_hooks.dispatch import Dispatcher, event_body, new_event_id
-
-    now = utcnow()
-    event_id = event_id or new_event_id(now)
-    body = event_body(event_type=event_type, event_id=event_id, tenant=run.tenant, data=payload, now=now)
-    with opened(run.settings) as store:
-        dispatcher = None if no_send else Dispatcher(store, run.settings)
-        try:
-            recorded = store.record_event(
-                tenant=run.tenant, event_id=event_id, event_type=event_type, data=payload, body=body, now=now,
-                resource=_resource(event_type, payload), trigger="ping" if only_subscription else "emit",
-                only_subscription=only_subscription, claim=dispatcher.claim_ticket if dispatcher else None,
-            )
-            if dispatcher and recorded["attempt_ids"]:
-                dispatcher.send_claimed(recorded["attempt_ids"])
-        finally:
-            if dispatcher:
-                dispatcher.close()
-        attempts = [store.get_attempt(run.tenant, a) for a in recorded["attempt_ids"]]
-    _report(run, event_type, event_id, recorded, attempts, json)
-    if any(a["status"] == "failed" for a in attempts):
-        raise typer.Exit(int(ExitCode.DELIVERY_FAILED))
-
-
-def _resource(event_type: str, payload: dict) -> tuple | None:
-    """(kind, id, name, version, action) for the rename rule of dashboards and widgets."""
-    kind_action = events.resource_of(event_type)
-    if kind_action is None:
-        return None
-    kind, action = kind_action
-    return kind, payload[f"{kind}_id"], payload.get("name"), payload.get("version"), action
-
-
-def _report(run: Run, event_type: str, event_id: str, recorded: dict, attempts: list[dict], json: bool) -> None:
-    if recorded["duplicate"]:
-        note = f"event {event_id} was already recorded; nothing sent again"
-    elif not recorded["fired"]:
+def _report(tenant: str, result: EmitResult, json: bool) -> None:
+    """One row per attempt (or JSON), a note on stderr; exit 4 when a delivery failed."""
+    if result.duplicate:
+        note = f"event {result.event_id} was already recorded; nothing sent again"
+    elif not result.fired:
         note = "not fired: only the name changed"
-    elif not attempts:
-        note = f"no active subscription in {run.tenant} for {event_type}"
+    elif not result.attempts:
+        note = f"no active subscription in {tenant} for {result.event_type}"
     else:
         note = None
     if json:
-        output.print_json({"event_id": event_id, "type": event_type, "fired": recorded["fired"],
-                           "duplicate": recorded["duplicate"], "note": note,
-                           "attempts": [output.attempt_json(a) for a in attempts]})
-        return
-    if attempts:
-        output.show(output.emit_table(attempts))
-    output.message(note or f"event {event_id}: {len(attempts)} attempt(s)")
+        output.print_json({"event_id": result.event_id, "type": result.event_type, "fired": result.fired,
+                           "duplicate": result.duplicate, "note": note,
+                           "attempts": [output.attempt_json(a) for a in result.attempts]})
+    else:
+        if result.attempts:
+            output.show(output.emit_table(result.attempts))
+        output.message(note or f"event {result.event_id}: {len(result.attempts)} attempt(s)")
+    if result.any_failed:
+        raise typer.Exit(int(ExitCode.DELIVERY_FAILED))
 
 
 @app.command()
@@ -141,21 +104,18 @@ def ping(sub_id: Annotated[int, typer.Argument(help="Subscription id.", min=1, m
          tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False):
     """Send a `ping` test event to one subscription (even a disabled one); exit 4 if it fails."""
     run = run_for(db, config, tenant)
-    with opened(run.settings) as store:
-        store.get_subscription(run.tenant, sub_id)
-    payload = {"subscription_id": sub_id, "message": "ping from alpana-hooks"}
-    _fire(run, events.PING, payload, None, no_send=False, json=json, only_subscription=sub_id)
+    with opened(run.settings) as hooks:
+        result = hooks.ping(run.tenant, sub_id)
+    _report(run.tenant, result, json)
 
 
 @events_app.command("types")
 def events_types(json: JsonOpt = False):
     """The event catalog: each type, when it fires and its payload fields (--json: a JSON Schema per type)."""
     catalog = [events.CATALOG[name] for name in events.EVENT_TYPES]
-    if json:
-        output.print_json([{"type": et.name, "group": et.group, "title": et.title, "fires_when": et.fires_when,
-                            "schema": et.json_schema()} for et in catalog])
-        return
-    output.event_types_table(catalog)
+    output.render(catalog, json=json, as_json=lambda catalog: [
+        {"type": et.name, "group": et.group, "title": et.title, "fires_when": et.fires_when,
+         "schema": et.json_schema()} for et in catalog], as_table=output.event_types_table)
 
 
 @events_app.command("list")
@@ -167,16 +127,11 @@ def events_list(
 ):
     """The tenant's recorded events, newest first."""
     run = run_for(db, config, tenant)
-    event_type = event_type_filter(type_)
     since_time = since_option(since)
-    with opened(run.settings) as store:
-        rows = store.list_events(run.tenant, event_type=event_type, since=since_time, limit=limit)
-    if json:
-        output.print_json([output.event_json(e) for e in rows])
-    elif rows:
-        output.show(output.events_table(rows))
-    else:
-        output.message(f"no events in {run.tenant}")
+    with opened(run.settings) as hooks:
+        rows = hooks.events(run.tenant, event_type=type_, since=since_time, limit=limit)
+    output.render(rows, json=json, as_json=lambda rows: [output.event_json(e) for e in rows],
+                  as_table=output.events_table, empty=f"no events in {run.tenant}")
 
 
 @events_app.command("show")
@@ -184,15 +139,7 @@ def events_show(event_id: Annotated[str, typer.Argument(help="Event id (evt_…)
                 tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False):
     """One event: its payload and every send attempt it caused (the seed's View Webhook Event)."""
     run = run_for(db, config, tenant)
-    with opened(run.settings) as store:
-        event = store.get_event(run.tenant, event_id)
-        attempts = store.list_attempts(run.tenant, event_pk=event["id"], limit=None)
-    if json:
-        output.print_json({**output.event_json(event), "payload": bytes(event["body"]).decode("utf-8"),
-                           "attempts": [output.attempt_json(a) for a in attempts]})
-        return
-    output.event_detail(event)
-    if attempts:
-        output.show(output.attempts_table(attempts, title="Send attempts"))
-    else:
-        output.message("this event caused no send attempt")
+    with opened(run.settings) as hooks:
+        event, attempts = hooks.event(run.tenant, event_id)
+    output.render(event, json=json, as_json=lambda e: output.event_with_attempts_json(e, attempts),
+                  as_table=lambda e: output.event_detail(e, attempts))

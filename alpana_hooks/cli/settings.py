@@ -1,5 +1,7 @@
 """`config show`: the effective settings and where each came from."""
 
+from __future__ import annotations
+
 from alpana_hooks import output
 from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, config_app
 from alpana_hooks.cli.context import settings_for
@@ -48,6 +50,6 @@ def config_show(tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = 
             "sqlite_warning": warning,
         })
         return
-    output.settings_table(rows + [("sqlite_version", sqlite3.sqlite_version, "linked library")])
+    output.show(output.settings_table(rows + [("sqlite_version", sqlite3.sqlite_version, "linked library")]))
     if warning:
         output.message(f"warning: SQLite {sqlite3.sqlite_version}: {warning}")

@@ -1,5 +1,8 @@
 """Subscription commands: add, list, show, edit, delete, enable, disable, headers, secret."""
 
+from __future__ import annotations
+
+import dataclasses
 from typing import Annotated, Optional
 
 import typer
@@ -9,25 +12,9 @@ from alpana_hooks.cli.app import (
     MAX_ID, ConfigOpt, DbOpt, JsonOpt, RevealOpt, TenantOpt, app, confirm, headers_app, secret_app,
 )
 from alpana_hooks.cli.context import duration, opened, run_for
-from alpana_hooks.errors import UsageError
-from alpana_hooks.timeutil import utcnow
+from alpana_hooks.model import State, Subscription
 
 SubId = Annotated[int, typer.Argument(help="Subscription id.", min=1, max=MAX_ID, show_default=False)]
-
-
-def _event_type(name: str) -> str:
-    from alpana_hooks.events import UnknownEventType, get_event_type
-
-    try:
-        return get_event_type(name).name
-    except UnknownEventType as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _state(value: str | None) -> str | None:
-    if value not in (None, "active", "disabled"):
-        raise UsageError(f"invalid --state {value!r}: use active or disabled")
-    return value
 
 
 @app.command()
@@ -40,24 +27,14 @@ def add(
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
     """Add a webhook subscription; prints its id and its signing secret (shown once)."""
-    from alpana_hooks.signing import generate_secret
-
     run = run_for(db, config, tenant)
-    event_type = _event_type(event)
-    checked_url = validate.url(url, require_https=run.settings.require_https)
-    headers = validate.unique_headers([validate.header_line(line) for line in header or []])
-    secret = generate_secret()
-    with opened(run.settings) as store:
-        sub_id = store.add_subscription(
-            tenant=run.tenant, event_type=event_type, url=checked_url, description=description,
-            state="disabled" if disabled else "active", headers=headers, secret=secret, now=utcnow(),
-        )
-        sub = store.get_subscription(run.tenant, sub_id)
-    if json:
-        output.print_json({**output.subscription_json(sub), "secret": secret})
-        return
-    output.subscription_detail(sub, secret=secret)
-    output.message(f"Added subscription {sub_id}. Keep the signing secret: it is shown in full only now.")
+    headers = [validate.header_line(line) for line in header or []]
+    with opened(run.settings) as hooks:
+        added = hooks.add_subscription(run.tenant, event, url, headers=headers, description=description,
+                                       disabled=disabled)
+    output.render(added, json=json, as_json=lambda a: {**output.subscription_json(a.subscription), "secret": a.secret},
+                  as_table=lambda a: output.subscription_detail(a.subscription, secret=a.secret),
+                  note=f"Added subscription {added.subscription.id}. Keep the signing secret: it is shown in full only now.")
 
 
 @app.command("list")
@@ -68,15 +45,10 @@ def list_(
 ):
     """List the tenant's webhook subscriptions."""
     run = run_for(db, config, tenant)
-    event_type = _event_type(event) if event else None
-    with opened(run.settings) as store:
-        subs = store.list_subscriptions(run.tenant, event_type, _state(state))
-    if json:
-        output.print_json([output.subscription_json(sub) for sub in subs])
-    elif subs:
-        output.subscriptions_table(subs)
-    else:
-        output.message(f"no subscriptions in {run.tenant}")
+    with opened(run.settings) as hooks:
+        subs = hooks.subscriptions(run.tenant, event_type=event, state=state)
+    output.render(subs, json=json, as_json=lambda subs: [output.subscription_json(sub) for sub in subs],
+                  as_table=output.subscriptions_table, empty=f"no subscriptions in {run.tenant}")
 
 
 @app.command()
@@ -84,18 +56,12 @@ def show(sub_id: SubId, reveal: RevealOpt = False,
          tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False):
     """Show one subscription: configuration, state, headers and its latest send attempts."""
     run = run_for(db, config, tenant)
-    with opened(run.settings) as store:
-        sub = store.get_subscription(run.tenant, sub_id)
-        attempts = store.list_attempts(run.tenant, subscription_id=sub_id, limit=10)
-    if json:
-        output.print_json({**output.subscription_json(sub, reveal),
-                           "latest_attempts": [output.attempt_json(a) for a in attempts]})
-        return
-    output.subscription_detail(sub, reveal)
-    if attempts:
-        output.attempts_table(attempts, title="Latest send attempts")
-    else:
-        output.message("no send attempts yet")
+    with opened(run.settings) as hooks:
+        sub, attempts = hooks.latest_attempts(run.tenant, sub_id)
+    output.render(sub, json=json,
+                  as_json=lambda sub: {**output.subscription_json(sub, reveal),
+                                       "latest_attempts": [output.attempt_json(a) for a in attempts]},
+                  as_table=lambda sub: output.subscription_with_attempts(sub, attempts, reveal))
 
 
 @app.command()
@@ -108,14 +74,8 @@ def edit(
 ):
     """Change a subscription's URL, event type or description."""
     run = run_for(db, config, tenant)
-    if url is None and event is None and description is None:
-        raise UsageError("nothing to change: give --url, --event or --description")
-    checked_url = validate.url(url, require_https=run.settings.require_https) if url is not None else None
-    event_type = _event_type(event) if event is not None else None
-    with opened(run.settings) as store:
-        store.edit_subscription(run.tenant, sub_id, now=utcnow(), url=checked_url, event_type=event_type,
-                                description=description)
-        sub = store.get_subscription(run.tenant, sub_id)
+    with opened(run.settings) as hooks:
+        sub = hooks.edit_subscription(run.tenant, sub_id, url=url, event_type=event, description=description)
     _print_subscription(sub, json, f"Updated subscription {sub_id}.")
 
 
@@ -127,12 +87,12 @@ def delete(
 ):
     """Delete a subscription (its send attempts stay in the history)."""
     run = run_for(db, config, tenant)
-    with opened(run.settings) as store:
-        sub = store.get_subscription(run.tenant, sub_id)
+    with opened(run.settings) as hooks:
+        sub = hooks.subscription(run.tenant, sub_id)
         if not yes:
-            confirm(f"Delete subscription {sub_id} ({sub['event_type']} -> {sub['url']})?", command="delete",
+            confirm(f"Delete subscription {sub_id} ({sub.event_type} -> {sub.url})?", command="delete",
                     cancelled="nothing deleted")
-        store.delete_subscription(run.tenant, sub_id)
+        hooks.delete_subscription(run.tenant, sub_id)
     if json:
         output.print_json({"id": sub_id, "deleted": True})
     else:
@@ -142,29 +102,24 @@ def delete(
 @app.command()
 def enable(sub_id: SubId, tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False):
     """Enable a subscription: its event triggers the webhook again."""
-    _set_state(sub_id, "active", tenant, db, config, json)
+    _set_state(sub_id, State.ACTIVE, tenant, db, config, json)
 
 
 @app.command()
 def disable(sub_id: SubId, tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False):
     """Disable a subscription: its event no longer triggers the webhook."""
-    _set_state(sub_id, "disabled", tenant, db, config, json)
+    _set_state(sub_id, State.DISABLED, tenant, db, config, json)
 
 
-def _set_state(sub_id, state, tenant, db, config, json) -> None:
+def _set_state(sub_id: int, state: State, tenant, db, config, json: bool) -> None:
     run = run_for(db, config, tenant)
-    with opened(run.settings) as store:
-        store.set_state(run.tenant, sub_id, state, now=utcnow())
-        sub = store.get_subscription(run.tenant, sub_id)
+    with opened(run.settings) as hooks:
+        sub = hooks.set_state(run.tenant, sub_id, state)
     _print_subscription(sub, json, f"Subscription {sub_id} is {output.state_label(sub)}.")
 
 
-def _print_subscription(sub: dict, json: bool, note: str) -> None:
-    if json:
-        output.print_json(output.subscription_json(sub))
-    else:
-        output.subscription_detail(sub)
-        output.message(note)
+def _print_subscription(sub: Subscription, json: bool, note: str) -> None:
+    output.render(sub, json=json, as_json=output.subscription_json, as_table=output.subscription_detail, note=note)
 
 
 @headers_app.command("add")
@@ -176,11 +131,8 @@ def headers_add(
 ):
     """Add a header to every delivery of a subscription (replaces one of the same name)."""
     run = run_for(db, config, tenant)
-    name = validate.header_name(key)
-    checked = validate.header_value(name, value)
-    with opened(run.settings) as store:
-        store.set_header(run.tenant, sub_id, name, checked, now=utcnow())
-        sub = store.get_subscription(run.tenant, sub_id)
+    with opened(run.settings) as hooks:
+        sub = hooks.set_header(run.tenant, sub_id, key, value)
     _print_headers(sub, json, False)
 
 
@@ -192,9 +144,8 @@ def headers_remove(
 ):
     """Remove a header from a subscription."""
     run = run_for(db, config, tenant)
-    with opened(run.settings) as store:
-        store.remove_header(run.tenant, sub_id, key, now=utcnow())
-        sub = store.get_subscription(run.tenant, sub_id)
+    with opened(run.settings) as hooks:
+        sub = hooks.remove_header(run.tenant, sub_id, key)
     _print_headers(sub, json, False)
 
 
@@ -203,18 +154,15 @@ def headers_list(sub_id: SubId, reveal: RevealOpt = False,
                  tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False):
     """List a subscription's headers (sensitive values masked unless --reveal)."""
     run = run_for(db, config, tenant)
-    with opened(run.settings) as store:
-        sub = store.get_subscription(run.tenant, sub_id)
+    with opened(run.settings) as hooks:
+        sub = hooks.subscription(run.tenant, sub_id)
     _print_headers(sub, json, reveal)
 
 
-def _print_headers(sub: dict, json: bool, reveal: bool) -> None:
-    if json:
-        output.print_json(output.subscription_json(sub, reveal)["headers"])
-    elif sub["headers"]:
-        output.headers_table(sub, reveal)
-    else:
-        output.message(f"subscription {sub['id']} has no extra headers")
+def _print_headers(sub: Subscription, json: bool, reveal: bool) -> None:
+    output.render(list(sub.headers), json=json, as_json=lambda _: output.headers_json(sub, reveal),
+                  as_table=lambda _: output.headers_table(sub, reveal),
+                  empty=f"subscription {sub.id} has no extra headers")
 
 
 @secret_app.command("show")
@@ -222,15 +170,10 @@ def secret_show(sub_id: SubId, tenant: TenantOpt = None, db: DbOpt = None, confi
                 json: JsonOpt = False):
     """Print a subscription's signing secrets: the current one, and any old one still in its grace period."""
     run = run_for(db, config, tenant)
-    with opened(run.settings) as store:
-        store.get_subscription(run.tenant, sub_id)
-        live = store.signing_secrets(sub_id, utcnow())
-    if json:
-        output.print_json(live)
-        return
-    for row in live:
-        suffix = f"  (old, signs until {row['expires_at']})" if row["expires_at"] else ""
-        output.show(row["secret"] + suffix)
+    with opened(run.settings) as hooks:
+        live = hooks.secrets(run.tenant, sub_id)
+    output.render(live, json=json, as_json=lambda live: [dataclasses.asdict(s) for s in live],
+                  as_table=output.secrets_text)
 
 
 @secret_app.command("rotate")
@@ -240,16 +183,11 @@ def secret_rotate(
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
     """Give a subscription a new signing secret; the old one also signs during the grace period."""
-    from alpana_hooks.signing import generate_secret
-
     run = run_for(db, config, tenant)
     grace_period = duration(grace)
-    new_secret = generate_secret()
-    now = utcnow()
-    with opened(run.settings) as store:
-        store.rotate_secret(run.tenant, sub_id, new_secret, now=now, old_expires=now + grace_period)
-    if json:
-        output.print_json({"id": sub_id, "secret": new_secret, "old_secret_expires_at": (now + grace_period).isoformat()})
-        return
-    output.show(new_secret)
-    output.message(f"New signing secret for subscription {sub_id}; the old one keeps signing for {grace}.")
+    with opened(run.settings) as hooks:
+        rotated = hooks.rotate_secret(run.tenant, sub_id, grace=grace_period)
+    output.render(rotated, json=json,
+                  as_json=lambda r: {"id": sub_id, "secret": r.secret, "old_secret_expires_at": r.old_expires_at.isoformat()},
+                  as_table=lambda r: r.secret,
+                  note=f"New signing secret for subscription {sub_id}; the old one keeps signing for {grace}.")

@@ -1,5 +1,7 @@
 """Receiver-side tools: listen (a local receiver that checks signatures) and verify (one recorded delivery)."""
 
+from __future__ import annotations
+
 import json as jsonlib
 import re
 import time
