@@ -23,7 +23,15 @@ from typing import TYPE_CHECKING
 from alpana_hooks import events, validate
 from alpana_hooks.errors import UsageError
 from alpana_hooks.model import (
-    Attempt, EmitResult, Event, Secret, State, Status, Subscription, Totals, Trigger,
+    Attempt,
+    EmitResult,
+    Event,
+    Secret,
+    State,
+    Status,
+    Subscription,
+    Totals,
+    Trigger,
 )
 from alpana_hooks.timeutil import utcnow
 

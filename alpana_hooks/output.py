@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from alpana_hooks.model import DISABLED_BY_USER, Attempt, Event, Secret, State, Subscription
@@ -18,7 +18,7 @@ MASK = "********"
 SENSITIVE_WORDS = ("authorization", "cookie", "token", "secret", "key", "password", "auth", "session", "credential")
 
 
-@lru_cache(maxsize=None)
+@cache
 def console(stderr: bool = False):
     """One console per stream, markup and highlighting off: text from users and receivers is never interpreted."""
     from rich.console import Console
@@ -156,7 +156,7 @@ def subscriptions_table(subs: list[Subscription]) -> Table:
 def subscription_detail(sub: Subscription, reveal: bool = False, secret: str | None = None) -> Table:
     """The `show` view: configuration, state and headers."""
     grid = table("Field", "Value", title=f"Subscription {sub.id}")
-    rows = [
+    rows: list[tuple[str, str | None]] = [
         ("Tenant", sub.tenant), ("Event", sub.event_type), ("URL", sub.url),
         ("Description", sub.description), ("State", state_label(sub)),
     ]
@@ -167,8 +167,8 @@ def subscription_detail(sub: Subscription, reveal: bool = False, secret: str | N
         rows.append(("Signing secret", secret))
     for name, value in sub.headers:
         rows.append((f"Header {name}", header_value(name, value, reveal)))
-    for label, value in rows:
-        grid.add_row(label, escape(value))
+    for label, cell in rows:
+        grid.add_row(label, escape(cell))
     return grid
 
 
@@ -312,7 +312,8 @@ def emit_table(attempts: list[Attempt] | tuple[Attempt, ...]) -> Table:
 
 def event_json(event: Event) -> dict:
     """The JSON form of a recorded event."""
-    result = {"event_id": event.event_id, "type": event.type, "created_at": event.created_at, "data": event.data}
+    result: dict[str, Any] = {"event_id": event.event_id, "type": event.type, "created_at": event.created_at,
+                              "data": event.data}
     if event.attempts is not None:
         result["attempts"] = event.attempts
     return result

@@ -354,7 +354,7 @@ class Store:
                       status: str | None = None, since: datetime | None = None, event_pk: int | None = None,
                       after_id: int | None = None, limit: int | None = 50) -> list[Attempt]:
         """The tenant's attempts, newest first, filtered."""
-        where, params = ["a.tenant = ?"], [tenant]
+        where, params = ["a.tenant = ?"], [tenant]  # type: list[str], list[object]
         for clause, value in (("a.subscription_id = ?", subscription_id), ("e.type = ?", event_type),
                               ("a.status = ?", status), ("a.created_at >= ?", _iso_or_none(since)),
                               ("a.event_pk = ?", event_pk), ("a.id > ?", after_id)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,6 +14,9 @@ from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, lazy
 from alpana_hooks.cli.context import Run, opened, run_for, settings_for
 from alpana_hooks.errors import UsageError
 from alpana_hooks.model import PlanAction, Subscription
+
+if TYPE_CHECKING:
+    from alpana_hooks.apply import Step
 
 plans = lazy("alpana_hooks.apply")
 
@@ -87,7 +90,7 @@ def _tenant(file_tenant: str | None, flag: str | None, file: str) -> str | None:
     return file_tenant if file_tenant is not None else flag
 
 
-def _report(tenant: str, steps: list[plans.Step], dry_run: bool, json: bool) -> None:
+def _report(tenant: str, steps: list[Step], dry_run: bool, json: bool) -> None:
     """The plan (table or JSON) on stdout, a summary on stderr."""
     entries = [plans.step_json(step) for step in steps]
     words = FUTURE if dry_run else PAST

@@ -10,7 +10,15 @@ import typer
 
 from alpana_hooks import output
 from alpana_hooks.cli.app import (
-    MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, attempts_app, confirm, stop_on_sigterm,
+    MAX_ID,
+    ConfigOpt,
+    DbOpt,
+    JsonOpt,
+    TenantOpt,
+    app,
+    attempts_app,
+    confirm,
+    stop_on_sigterm,
 )
 from alpana_hooks.cli.context import Run, duration, opened, run_for, settings_for, since_option
 from alpana_hooks.errors import ExitCode, UsageError

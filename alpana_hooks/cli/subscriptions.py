@@ -9,7 +9,16 @@ import typer
 
 from alpana_hooks import output, validate
 from alpana_hooks.cli.app import (
-    MAX_ID, ConfigOpt, DbOpt, JsonOpt, RevealOpt, TenantOpt, app, confirm, headers_app, secret_app,
+    MAX_ID,
+    ConfigOpt,
+    DbOpt,
+    JsonOpt,
+    RevealOpt,
+    TenantOpt,
+    app,
+    confirm,
+    headers_app,
+    secret_app,
 )
 from alpana_hooks.cli.context import duration, opened, run_for
 from alpana_hooks.model import State, Subscription
