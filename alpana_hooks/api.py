@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from alpana_hooks import events, validate
-from alpana_hooks.errors import UsageError
+from alpana_hooks.errors import NotFound, UsageError
 from alpana_hooks.model import (
     Attempt,
     EmitResult,
@@ -262,7 +262,10 @@ class Hooks:
     def resend(self, tenant: str, attempt_id: int, *, force: bool = False) -> Attempt:
         """Send an attempt's event again to its subscription as a new attempt (same webhook-id)."""
         original = self.store.get_attempt(validate.tenant(tenant), attempt_id)
-        sub = self.store.get_subscription_of_attempt(tenant, original)
+        try:
+            sub = self.store.get_subscription(tenant, original.subscription_id)
+        except NotFound:
+            raise NotFound(f"subscription {original.subscription_id} of attempt {attempt_id} was deleted") from None
         if sub.state != State.ACTIVE and not force:
             raise UsageError(f"subscription {sub.id} is disabled: enable it, or resend with --force")
         (new_id,) = self._resend(tenant, [attempt_id], only_if_latest=False)

@@ -1,0 +1,130 @@
+"""Claims and results: who sends which attempt, what happened, retries due, and each subscription's health."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from alpana_hooks import rules
+from alpana_hooks.model import SendingContext, State, Trigger
+from alpana_hooks.store.connection import Connection
+from alpana_hooks.store.subscriptions import set_state, signing_secrets
+from alpana_hooks.timeutil import from_iso, to_iso
+
+
+class ClaimStore(Connection):
+    """Attempts taken for sending, with a lease, by one owner at a time."""
+
+    def claim(self, attempt_ids: list[int] | None, *, now: datetime, lease_until: datetime, owner: str,
+              limit: int = 1000) -> list[int]:
+        """Take attempts for sending: pending ones, or 'sending' ones whose lease expired; each is won by one
+        process. With attempt_ids None, takes up to `limit` of any such attempts, oldest first."""
+        stamp = to_iso(now)
+        with self.write() as conn:
+            if attempt_ids is None:
+                attempt_ids = [row["id"] for row in conn.execute(
+                    "SELECT id FROM attempts WHERE status IN ('pending', 'sending') AND (status = 'pending' OR lease_until < ?)"
+                    " ORDER BY id LIMIT ?",
+                    (stamp, limit),
+                ).fetchall()]
+            won = []
+            for attempt_id in attempt_ids:
+                taken = conn.execute(
+                    "UPDATE attempts SET status = 'sending', lease_until = ?, claimed_by = ? WHERE id = ?"
+                    " AND (status = 'pending' OR (status = 'sending' AND lease_until < ?))",
+                    (to_iso(lease_until), owner, attempt_id, stamp),
+                ).rowcount
+                if taken:
+                    won.append(attempt_id)
+        return won
+
+    def release_all(self, *, owner: str) -> None:
+        """Hand back every claim this owner still holds (after an interrupt, when none is in flight)."""
+        with self.write() as conn:
+            conn.execute("UPDATE attempts SET status = 'pending', lease_until = NULL, claimed_by = NULL"
+                         " WHERE status = 'sending' AND claimed_by = ?", (owner,))
+
+    def claim_due_retries(self, *, now: datetime, lease_until: datetime, owner: str, limit: int = 1000) -> list[int]:
+        """Turn failed attempts whose retry time has come into new claimed 'retry' attempts."""
+        stamp = to_iso(now)
+        with self.write() as conn:
+            due = conn.execute(
+                "SELECT a.*, s.state, s.url AS current_url FROM attempts a LEFT JOIN subscriptions s"
+                " ON s.id = a.subscription_id WHERE a.next_attempt_at IS NOT NULL AND a.next_attempt_at <= ?"
+                " ORDER BY a.next_attempt_at LIMIT ?",
+                (stamp, limit),
+            ).fetchall()
+            created = []
+            for row in due:
+                conn.execute("UPDATE attempts SET next_attempt_at = NULL WHERE id = ?", (row["id"],))
+                if row["state"] != "active":
+                    continue
+                created.append(conn.execute(
+                    "INSERT INTO attempts (tenant, subscription_id, event_pk, attempt_number, trigger, status,"
+                    " created_at, url, lease_until, claimed_by) VALUES (?, ?, ?, ?, 'retry', 'sending', ?, ?, ?, ?) RETURNING id",
+                    (row["tenant"], row["subscription_id"], row["event_pk"], row["attempt_number"] + 1, stamp,
+                     row["current_url"], to_iso(lease_until), owner),
+                ).fetchone()[0])
+        return created
+
+    def sending_context(self, attempt_id: int, now: datetime) -> SendingContext:
+        """What a send needs: the attempt, its event body and id, the subscription as it is now, and its secrets."""
+        row = self.conn.execute(
+            "SELECT a.id, a.tenant, a.subscription_id, a.trigger, a.attempt_number, e.event_id, e.body,"
+            " s.url AS url, s.state AS state FROM attempts a JOIN events e ON e.id = a.event_pk"
+            " LEFT JOIN subscriptions s ON s.id = a.subscription_id WHERE a.id = ?",
+            (attempt_id,),
+        ).fetchone()
+        headers = tuple((h["name"], h["value"]) for h in self.conn.execute(
+            "SELECT name, value FROM subscription_headers WHERE subscription_id = ? ORDER BY rowid",
+            (row["subscription_id"],),
+        ))
+        return SendingContext(
+            id=row["id"], tenant=row["tenant"], subscription_id=row["subscription_id"], trigger=Trigger(row["trigger"]),
+            attempt_number=row["attempt_number"], event_id=row["event_id"], body=bytes(row["body"]), url=row["url"],
+            state=None if row["state"] is None else State(row["state"]), headers=headers,
+            secrets=tuple(s.secret for s in signing_secrets(self.conn, row["subscription_id"], now)),
+        )
+
+    def record_results(self, items: list[tuple[int, dict, str | None]], *, now: datetime,
+                       disable_after: timedelta, owner: str) -> None:
+        """Store sends' outcomes in one transaction: (attempt id, attempts columns to set, reason to disable or
+        None). Moves each subscription's failure clock and disables it when the reason or the clock says so."""
+        with self.write() as conn:
+            for attempt_id, outcome, disable_reason in items:
+                columns = ", ".join(f"{name} = ?" for name in outcome)
+                written = conn.execute(  # only while this process still holds the claim
+                    f"UPDATE attempts SET {columns}, lease_until = NULL, claimed_by = NULL WHERE id = ?"
+                    " AND status = 'sending' AND claimed_by IS ?",
+                    (*outcome.values(), attempt_id, owner),
+                ).rowcount
+                if written and outcome.get("error_class") != "discarded":
+                    self._track_health(conn, attempt_id, outcome["status"] == "succeeded", now, disable_after,
+                                       disable_reason)
+
+    def _track_health(self, conn, attempt_id: int, succeeded: bool, now: datetime, disable_after: timedelta,
+                      disable_reason: str | None) -> None:
+        """A success resets the failure clock; failures for disable_after (or a reason such as 410) disable."""
+        sub = conn.execute(
+            "SELECT s.id, s.state, s.failing_since, a.event_pk FROM attempts a JOIN subscriptions s"
+            " ON s.id = a.subscription_id WHERE a.id = ?",
+            (attempt_id,),
+        ).fetchone()
+        if sub is None:
+            return
+        if succeeded:
+            conn.execute("UPDATE subscriptions SET failing_since = NULL WHERE id = ?", (sub["id"],))
+            conn.execute(  # a delivery that got through needs no scheduled retry
+                "UPDATE attempts SET next_attempt_at = NULL WHERE event_pk = ? AND subscription_id = ?"
+                " AND next_attempt_at IS NOT NULL",
+                (sub["event_pk"], sub["id"]),
+            )
+            return
+        failing_since = sub["failing_since"] or to_iso(now)
+        conn.execute("UPDATE subscriptions SET failing_since = ? WHERE id = ?", (failing_since, sub["id"]))
+        disable_reason = rules.disable_reason(now, from_iso(failing_since), disable_after, disable_reason)
+        if disable_reason and sub["state"] == "active":
+            set_state(conn, sub["id"], "disabled", now, disable_reason)
+            conn.execute(
+                "UPDATE attempts SET next_attempt_at = NULL WHERE subscription_id = ? AND next_attempt_at IS NOT NULL",
+                (sub["id"],),
+            )

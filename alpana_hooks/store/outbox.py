@@ -1,0 +1,107 @@
+"""Events and the outbox: an event and its attempts in one transaction; the resources the rename rule remembers."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+
+from alpana_hooks import rules
+from alpana_hooks.errors import NotFound
+from alpana_hooks.model import Event
+from alpana_hooks.store.connection import Connection, dumps, iso_or_none
+from alpana_hooks.timeutil import to_iso
+
+
+class OutboxStore(Connection):
+    """Recorded events of each tenant."""
+
+    def record_event(self, *, tenant: str, event_id: str, event_type: str, data: dict, body: bytes,
+                     now: datetime, resource: tuple | None = None, trigger: str = "emit",
+                     only_subscription: int | None = None, claim=None) -> dict:
+        """The outbox: in one transaction, remember the resource, store the event and one pending
+        attempt per matching active subscription. claim=(owner, lease_for(count) -> datetime) stores them
+        already claimed by the caller, who sends them at once, so no other process takes them meanwhile.
+        Returns {event_pk, attempt_ids, duplicate, fired}."""
+        stamp = to_iso(now)
+        with self.write() as conn:
+            existing = conn.execute(
+                "SELECT id FROM events WHERE tenant = ? AND event_id = ?", (tenant, event_id)
+            ).fetchone()
+            if existing:
+                return {"event_pk": existing["id"], "attempt_ids": [], "duplicate": True, "fired": False}
+            if resource and not self._remember_resource(conn, tenant, resource, stamp):
+                return {"event_pk": None, "attempt_ids": [], "duplicate": False, "fired": False}
+            event_pk = conn.execute(
+                "INSERT INTO events (tenant, event_id, type, data, body, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                (tenant, event_id, event_type, dumps(data), body, stamp),
+            ).fetchone()[0]
+            if only_subscription is not None:
+                targets = conn.execute(
+                    "SELECT id, url FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, only_subscription)
+                ).fetchall()
+            else:
+                targets = conn.execute(
+                    "SELECT id, url FROM subscriptions WHERE tenant = ? AND event_type = ? AND state = 'active'"
+                    " ORDER BY id",
+                    (tenant, event_type),
+                ).fetchall()
+            owner, lease = (claim[0], to_iso(claim[1](len(targets)))) if claim else (None, None)
+            attempt_ids = [
+                conn.execute(
+                    "INSERT INTO attempts (tenant, subscription_id, event_pk, trigger, status, created_at, url,"
+                    " claimed_by, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    (tenant, row["id"], event_pk, trigger, "sending" if claim else "pending", stamp, row["url"],
+                     owner, lease),
+                ).fetchone()[0]
+                for row in targets
+            ]
+        return {"event_pk": event_pk, "attempt_ids": attempt_ids, "duplicate": False, "fired": True}
+
+    @staticmethod
+    def _remember_resource(conn, tenant: str, resource: tuple, stamp: str) -> bool:
+        """The rename rule: (kind, id, name, version, action). Returns whether the event fires."""
+        kind, resource_id, name, version, action = resource
+        if action == "deleted":
+            conn.execute("DELETE FROM resources WHERE tenant = ? AND kind = ? AND resource_id = ?",
+                         (tenant, kind, resource_id))
+            return True
+        known = conn.execute(
+            "SELECT version FROM resources WHERE tenant = ? AND kind = ? AND resource_id = ?", (tenant, kind, resource_id)
+        ).fetchone()
+        fires = rules.update_fires(action, version, None if known is None else known["version"])
+        conn.execute(
+            "INSERT INTO resources (tenant, kind, resource_id, name, version, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (tenant, kind, resource_id) DO UPDATE SET name = excluded.name,"
+            " version = coalesce(excluded.version, resources.version), updated_at = excluded.updated_at",
+            (tenant, kind, resource_id, name, version, stamp),
+        )
+        return fires
+
+    def list_events(self, tenant: str, *, event_type: str | None = None, since: datetime | None = None,
+                    limit: int = 50) -> list[Event]:
+        """The tenant's events, newest first, with how many attempts each caused."""
+        rows = self.conn.execute(
+            "SELECT e.*,"
+            " (SELECT count(*) FROM attempts a WHERE a.event_pk = e.id) AS attempts"
+            " FROM events e WHERE e.tenant = ? AND (? IS NULL OR e.type = ?) AND (? IS NULL OR e.created_at >= ?)"
+            " ORDER BY e.created_at DESC, e.id DESC LIMIT ?",
+            (tenant, event_type, event_type, iso_or_none(since), iso_or_none(since), limit),
+        ).fetchall()
+        return [_event(row) for row in rows]
+
+    def get_event(self, tenant: str, event_id: str) -> Event:
+        """One event of this tenant, with its body; NotFound otherwise."""
+        row = self.conn.execute(
+            "SELECT * FROM events WHERE tenant = ? AND event_id = ?", (tenant, event_id)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"event {event_id} not found in tenant {tenant}")
+        return _event(row)
+
+
+def _event(row: sqlite3.Row) -> Event:
+    """An Event from its row (with the attempt count when the query has one)."""
+    return Event(id=row["id"], tenant=row["tenant"], event_id=row["event_id"], type=row["type"],
+                 data=json.loads(row["data"]), body=bytes(row["body"]), created_at=row["created_at"],
+                 attempts=row["attempts"] if "attempts" in row.keys() else None)

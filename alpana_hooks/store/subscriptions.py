@@ -1,0 +1,191 @@
+"""Subscriptions, their extra headers and their signing secrets."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+
+from alpana_hooks.errors import Conflict, NotFound
+from alpana_hooks.model import DISABLED_BY_USER, Secret, State, Subscription
+from alpana_hooks.store.connection import Connection
+from alpana_hooks.timeutil import to_iso
+
+
+class SubscriptionStore(Connection):
+    """A tenant's subscriptions: every method is confined to the tenant it is given."""
+
+    def add_subscription(self, *, tenant: str, event_type: str, url: str, description: str, state: str,
+                         headers: list[tuple[str, str]], secret: str, now: datetime) -> int:
+        """Insert a subscription with its headers and first secret; refuse a duplicate."""
+        stamp = to_iso(now)
+        with self.write() as conn:
+            self._refuse_duplicate(conn, tenant, event_type, url, None)
+            sub_id = conn.execute(
+                "INSERT INTO subscriptions (tenant, event_type, url, description, state, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (tenant, event_type, url, description, state, stamp, stamp),
+            ).fetchone()[0]
+            conn.executemany(
+                "INSERT INTO subscription_headers (subscription_id, name, value) VALUES (?, ?, ?)",
+                [(sub_id, name, value) for name, value in headers],
+            )
+            conn.execute(
+                "INSERT INTO subscription_secrets (subscription_id, secret, created_at) VALUES (?, ?, ?)",
+                (sub_id, secret, stamp),
+            )
+        return sub_id
+
+    @staticmethod
+    def _refuse_duplicate(conn, tenant, event_type, url, own_id) -> None:
+        row = conn.execute(
+            "SELECT id FROM subscriptions WHERE tenant = ? AND event_type = ? AND url = ? AND id IS NOT ?",
+            (tenant, event_type, url, own_id),
+        ).fetchone()
+        if row:
+            raise Conflict(f"subscription {row['id']} in {tenant} already sends {event_type} to {url}")
+
+    def list_subscriptions(self, tenant: str, event_type: str | None = None, state: str | None = None) -> list[Subscription]:
+        """The tenant's subscriptions, oldest first, with their headers."""
+        rows = self.conn.execute(
+            "SELECT * FROM subscriptions WHERE tenant = ? AND (? IS NULL OR event_type = ?)"
+            " AND (? IS NULL OR state = ?) ORDER BY id",
+            (tenant, event_type, event_type, state, state),
+        ).fetchall()
+        return self._with_headers(rows)
+
+    def get_subscription(self, tenant: str, sub_id: int) -> Subscription:
+        """One subscription of this tenant, with its headers; NotFound otherwise."""
+        row = self.conn.execute(
+            "SELECT * FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"subscription {sub_id} not found in tenant {tenant}")
+        return self._with_headers([row])[0]
+
+    def _with_headers(self, rows: list[sqlite3.Row]) -> list[Subscription]:
+        """Subscriptions from their rows, each with its headers (one query for all)."""
+        headers: dict[int, list[tuple[str, str]]] = {row["id"]: [] for row in rows}
+        if rows:
+            marks = ",".join("?" * len(headers))
+            for found in self.conn.execute(
+                f"SELECT subscription_id, name, value FROM subscription_headers"
+                f" WHERE subscription_id IN ({marks}) ORDER BY rowid",
+                list(headers),
+            ):
+                headers[found["subscription_id"]].append((found["name"], found["value"]))
+        return [_subscription(row, headers[row["id"]]) for row in rows]
+
+    def edit_subscription(self, tenant: str, sub_id: int, *, now: datetime, url: str | None = None,
+                          event_type: str | None = None, description: str | None = None) -> None:
+        """Change the URL, event type or description of a subscription."""
+        with self.write() as conn:
+            current = self._locked_subscription(conn, tenant, sub_id)
+            new_url = url if url is not None else current["url"]
+            new_type = event_type if event_type is not None else current["event_type"]
+            self._refuse_duplicate(conn, tenant, new_type, new_url, sub_id)
+            conn.execute(
+                "UPDATE subscriptions SET url = ?, event_type = ?, description = ?, updated_at = ? WHERE id = ?",
+                (new_url, new_type, description if description is not None else current["description"],
+                 to_iso(now), sub_id),
+            )
+
+    def delete_subscription(self, tenant: str, sub_id: int) -> None:
+        """Delete a subscription with its headers and secrets; its attempts stay as history."""
+        with self.write() as conn:
+            self._locked_subscription(conn, tenant, sub_id)
+            conn.execute("DELETE FROM subscriptions WHERE id = ?", (sub_id,))
+            conn.execute(  # its unsent work goes nowhere: no pending attempt, no scheduled retry
+                "UPDATE attempts SET status = 'failed', error_class = 'discarded',"
+                " error = 'subscription deleted before sending' WHERE subscription_id = ? AND status = 'pending'",
+                (sub_id,),
+            )
+            conn.execute("UPDATE attempts SET next_attempt_at = NULL WHERE subscription_id = ?"
+                         " AND next_attempt_at IS NOT NULL", (sub_id,))
+
+    def set_state(self, tenant: str, sub_id: int, state: str, *, now: datetime, reason: str | None = None) -> None:
+        """Enable or disable a subscription; enabling clears the reason and the failure clock."""
+        with self.write() as conn:
+            self._locked_subscription(conn, tenant, sub_id)
+            set_state(conn, sub_id, state, now, reason)
+
+    @staticmethod
+    def _locked_subscription(conn, tenant: str, sub_id: int) -> sqlite3.Row:
+        row = conn.execute("SELECT * FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id)).fetchone()
+        if row is None:
+            raise NotFound(f"subscription {sub_id} not found in tenant {tenant}")
+        return row
+
+    def set_header(self, tenant: str, sub_id: int, name: str, value: str, *, now: datetime) -> None:
+        """Add or replace one header (names are case-insensitive: the new spelling wins)."""
+        with self.write() as conn:
+            self._locked_subscription(conn, tenant, sub_id)
+            conn.execute("DELETE FROM subscription_headers WHERE subscription_id = ? AND name = ?", (sub_id, name))
+            conn.execute(
+                "INSERT INTO subscription_headers (subscription_id, name, value) VALUES (?, ?, ?)", (sub_id, name, value)
+            )
+            conn.execute("UPDATE subscriptions SET updated_at = ? WHERE id = ?", (to_iso(now), sub_id))
+
+    def remove_header(self, tenant: str, sub_id: int, name: str, *, now: datetime) -> None:
+        """Remove one header; NotFound when the subscription has no such header."""
+        with self.write() as conn:
+            self._locked_subscription(conn, tenant, sub_id)
+            removed = conn.execute(
+                "DELETE FROM subscription_headers WHERE subscription_id = ? AND name = ?", (sub_id, name)
+            ).rowcount
+            if not removed:
+                raise NotFound(f"subscription {sub_id} has no header {name!r}")
+            conn.execute("UPDATE subscriptions SET updated_at = ? WHERE id = ?", (to_iso(now), sub_id))
+
+    def signing_secrets(self, sub_id: int, now: datetime) -> list[Secret]:
+        """The secrets that sign a delivery now, with their times: the current one first, then those in grace."""
+        return signing_secrets(self.conn, sub_id, now)
+
+    def rotate_secret(self, tenant: str, sub_id: int, new_secret: str, *, now: datetime, old_expires: datetime) -> None:
+        """Make new_secret current; the old one keeps signing until old_expires."""
+        with self.write() as conn:
+            self._locked_subscription(conn, tenant, sub_id)
+            conn.execute(
+                "UPDATE subscription_secrets SET expires_at = ? WHERE subscription_id = ? AND"
+                " (expires_at IS NULL OR expires_at > ?)",
+                (to_iso(old_expires), sub_id, to_iso(old_expires)),
+            )
+            conn.execute(
+                "INSERT INTO subscription_secrets (subscription_id, secret, created_at) VALUES (?, ?, ?)",
+                (sub_id, new_secret, to_iso(now)),
+            )
+
+
+def _subscription(row: sqlite3.Row, headers: list[tuple[str, str]]) -> Subscription:
+    """A Subscription from its row and its headers."""
+    return Subscription(
+        id=row["id"], tenant=row["tenant"], event_type=row["event_type"], url=row["url"],
+        description=row["description"], state=State(row["state"]), disabled_reason=row["disabled_reason"],
+        disabled_at=row["disabled_at"], failing_since=row["failing_since"], created_at=row["created_at"],
+        updated_at=row["updated_at"], headers=tuple(headers),
+    )
+
+
+def set_state(conn, sub_id: int, state: str, now: datetime, reason: str | None) -> None:
+    stamp = to_iso(now)
+    if state == "active":
+        conn.execute(
+            "UPDATE subscriptions SET state = 'active', disabled_reason = NULL, disabled_at = NULL,"
+            " failing_since = NULL, updated_at = ? WHERE id = ?",
+            (stamp, sub_id),
+        )
+    else:
+        conn.execute(
+            "UPDATE subscriptions SET state = 'disabled', disabled_reason = ?, disabled_at = ?, updated_at = ?"
+            " WHERE id = ?",
+            (reason or DISABLED_BY_USER, stamp, stamp, sub_id),
+        )
+
+
+def signing_secrets(conn: sqlite3.Connection, sub_id: int, now: datetime) -> list[Secret]:
+    """The secrets that sign a delivery now: the current one first, then those in their grace period."""
+    rows = conn.execute(
+        "SELECT secret, created_at, expires_at FROM subscription_secrets WHERE subscription_id = ?"
+        " AND (expires_at IS NULL OR expires_at > ?) ORDER BY expires_at IS NOT NULL, id DESC",
+        (sub_id, to_iso(now)),
+    ).fetchall()
+    return [Secret(row["secret"], row["created_at"], row["expires_at"]) for row in rows]
