@@ -172,12 +172,12 @@ def subscription_detail(sub: Subscription, reveal: bool = False, secret: str | N
     return grid
 
 
-def subscription_with_attempts(sub: Subscription, attempts: list[Attempt], reveal: bool = False) -> Group:
-    """`show`: the subscription, then its latest send attempts (or a line saying there are none)."""
+def subscription_with_attempts(sub: Subscription, attempts: list[Attempt], reveal: bool = False) -> RenderableType:
+    """`show`: the subscription, then its latest send attempts when there are any."""
     from rich.console import Group
 
-    latest = attempts_table(attempts, title="Latest send attempts") if attempts else "no send attempts yet"
-    return Group(subscription_detail(sub, reveal), latest)
+    detail = subscription_detail(sub, reveal)
+    return Group(detail, attempts_table(attempts, title="Latest send attempts")) if attempts else detail
 
 
 def headers_table(sub: Subscription, reveal: bool = False) -> Table:

@@ -70,7 +70,8 @@ def show(sub_id: SubId, reveal: RevealOpt = False,
     output.render(sub, json=json,
                   as_json=lambda sub: {**output.subscription_json(sub, reveal),
                                        "latest_attempts": [output.attempt_json(a) for a in attempts]},
-                  as_table=lambda sub: output.subscription_with_attempts(sub, attempts, reveal))
+                  as_table=lambda sub: output.subscription_with_attempts(sub, attempts, reveal),
+                  note=None if attempts else "no send attempts yet")
 
 
 @app.command()
