@@ -388,18 +388,22 @@ def build_data(
     apply to the type, two flags that disagree, or a URL that can be neither taken nor built.
     """
     et = get_event_type(event_type)
-    given = {
-        "id": id,
-        "name": name,
-        "url": url,
-        "version": version,
-        "copied_from": copied_from,
-        "target": target,
-        "target_id": target_id,
-        "target_name": target_name,
-        "comment_id": comment_id,
-        "comment_url": comment_url,
-    }
+    data = _data_from_flags(et, {
+        "id": id, "name": name, "url": url, "version": version, "copied_from": copied_from,
+        "target": target, "target_id": target_id, "target_name": target_name,
+        "comment_id": comment_id, "comment_url": comment_url,
+    })
+    url_field = next((f.name for f in et.fields if f.type == "string-url"), None)
+    if url_field is not None and url_field not in data:
+        data[url_field] = _build_url(et.name, url_field, data, server_url, tenant)
+
+    # catalog order, whatever order the flags came in
+    return {f.name: data[f.name] for f in et.fields if f.name in data}
+
+
+def _data_from_flags(et: EventType, given: dict[str, Any]) -> dict[str, Any]:
+    """The data fields the given flags set (None is not given); PayloadError for a flag that does
+    not apply to the type, or two flags that set one field to different values."""
     data: dict[str, Any] = {}
     set_by: dict[str, str] = {}
     for key, value in given.items():
@@ -416,13 +420,7 @@ def build_data(
             )
         data[field] = value
         set_by[field] = flag
-
-    url_field = next((f.name for f in et.fields if f.type == "string-url"), None)
-    if url_field is not None and url_field not in data:
-        data[url_field] = _build_url(et.name, url_field, data, server_url, tenant)
-
-    # catalog order, whatever order the flags came in
-    return {f.name: data[f.name] for f in et.fields if f.name in data}
+    return data
 
 
 def _build_url(
