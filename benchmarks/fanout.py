@@ -1,7 +1,7 @@
 """Figure 3 - fan-out latency: `emit` to 50 subscriptions on a receiver that takes 200 ms per request,
 vs one request to that receiver (a fresh requests.Session, so it pays its connect like emit does).
 
-Ours runs in-process (Store.record_event, then a new Dispatcher's send_attempts), first with the
+Ours runs in-process (throughput.emit_once: Store.record_event, then send_claimed), first with the
 package's default settings, then - if that misses and the default is not already 64 - with
 concurrency = 64; the default of 8 the issue assumed is also shown. An information row times the
 real CLI (`alpana-hooks emit` as a subprocess, default settings) against the same one-request baseline.
