@@ -1,6 +1,6 @@
-"""Bad input, generated (RELIABILITY.md rule 20): whatever header, URL, tenant, duration, config file or --data
-payload comes in, the CLI exits 0 or 2, never with a traceback; a refusal is one "error: " line on stderr and
-leaves the database exactly as it was (or not created at all)."""
+"""Bad input, generated: whatever header, URL, tenant, duration, config file or --data payload comes in, the
+CLI exits 0 or 2, never with a traceback; a refusal is one "error: " line on stderr and leaves the database
+exactly as it was (or not created at all)."""
 
 import itertools
 import json
