@@ -1,6 +1,6 @@
 """Build a signed webhook request (no network), then send it under the safety rules.
 
-Safety rules (docs: RELIABILITY.md 5-8, 13, 14): redirects are never followed; no proxies or
+Safety rules: redirects are never followed; no proxies or
 ~/.netrc from the environment; every resolved address is checked by netpolicy at connect time
 and only an allowed one is dialled; a watchdog enforces one wall-clock deadline over the whole
 exchange; the response body is read raw (never inflated) and capped.

@@ -97,19 +97,6 @@ class Dispatcher:
         """Close the pooled connections."""
         self.sender.close()
 
-    def send_attempts(self, attempt_ids: list[int]) -> list[int]:
-        """Claim and send these attempts (emit, resend, ping); returns the ids this process sent."""
-        queue_ = list(attempt_ids)
-
-        def claim(count: int, lease_until: datetime) -> list[int]:
-            won: list[int] = []
-            while queue_ and not won:  # another process may have taken a whole batch: go on with the rest
-                batch, queue_[:] = queue_[:count], queue_[count:]
-                won = self.store.claim(batch, now=self.clock(), lease_until=lease_until, owner=self.owner)
-            return won
-
-        return self._run(claim)
-
     @property
     def claim_ticket(self) -> tuple:
         """(owner, lease_for(count)) for Store.record_event: attempts stored already claimed by this process."""

@@ -4,7 +4,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """The documented exit codes (CLI.md)."""
+    """The exit codes, as the README's "Exit codes" table documents them."""
 
     OK = 0
     UNEXPECTED = 1

@@ -1,22 +1,20 @@
 """The event catalog: Alpana Server's webhook event types, when each fires, and its payload.
 
-The ten subscribable types and their rules come from the product document (the seed's
-"Supported Events"); ``ping`` is our own test event, sent by ``alpana-hooks ping SUB_ID``.
+The ten subscribable types, their groups, titles, firing rules and fields are the webhook events
+Alpana Server supports; ``ping`` is our own test event, sent by ``alpana-hooks ping SUB_ID``.
 
 Pure module: standard library only, nothing of ours imported, no I/O. Every delivered body is
 
     {"type": TYPE, "id": EVENT_ID, "timestamp": ISO-8601 UTC, "tenant": T, "data": {...}}
 
 and ``EventType.json_schema()`` describes it (JSON Schema draft 2020-12). ``validate_data``
-checks ``data`` with one readable message per problem; ``validate_against_schema`` is a small
-validator for the subset of JSON Schema that our own schemas use (no jsonschema dependency).
+checks ``data`` by the same rules, with one readable message per problem.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -32,9 +30,7 @@ __all__ = [
     "get_event_type",
     "id_field",
     "resource_of",
-    "validate_against_schema",
     "validate_data",
-    "validate_event",
 ]
 
 PING = "ping"
@@ -42,16 +38,13 @@ PING = "ping"
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_BASE = "https://alpana-hooks.dev/schemas/"
 
-# One regex per rule, shared by the hand-written validators and the JSON Schemas, so that
-# they cannot disagree. All three are valid in both Python ``re`` and ECMA-262.
+# One regex per rule, so that validate_data and the JSON Schemas cannot disagree. All three are
+# valid in both Python ``re`` and ECMA-262.
 NON_BLANK_PATTERN = r"\S"  # searched, not anchored: at least one non-whitespace character
 HTTP_URL_PATTERN = r"^https?://[^\s/?#]+[^\s]*$"
-EVENT_ID_PATTERN = r"^[^.]+$"  # generated ids are evt_[A-Za-z0-9_-]+; --event-id may be any id without "."
-_DATE_TIME_RE = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
-
-FIELD_TYPES = ("string", "integer", "string-url", "enum")
+# The event id, in the schemas only: what the API accepts for --event-id (1-128 letters, digits,
+# "_", ":" or "-"; no "."), which includes the generated ids, "evt_" + 26 base-32 characters.
+EVENT_ID_PATTERN = r"^[A-Za-z0-9_:-]{1,128}$"
 
 
 class PayloadError(ValueError):
@@ -136,8 +129,8 @@ class EventType:
                 "id": {
                     "type": "string",
                     "pattern": EVENT_ID_PATTERN,
-                    "description": "The event id: evt_[A-Za-z0-9_-]+ when generated, "
-                    "or the id given with --event-id (any id without '.').",
+                    "description": "The event id: evt_ and 26 base-32 characters when generated, "
+                    "or the id given with --event-id (1-128 letters, digits, '_', ':' or '-').",
                 },
                 "timestamp": {
                     "type": "string",
@@ -365,7 +358,6 @@ _FLAGS: dict[str, tuple[str, dict[str, str]]] = {
 
 _HTTP_URL_RE = re.compile(HTTP_URL_PATTERN)
 _NON_BLANK_RE = re.compile(NON_BLANK_PATTERN)
-_EVENT_ID_RE = re.compile(EVENT_ID_PATTERN)
 
 
 def _seg(value: str) -> str:
@@ -396,18 +388,22 @@ def build_data(
     apply to the type, two flags that disagree, or a URL that can be neither taken nor built.
     """
     et = get_event_type(event_type)
-    given = {
-        "id": id,
-        "name": name,
-        "url": url,
-        "version": version,
-        "copied_from": copied_from,
-        "target": target,
-        "target_id": target_id,
-        "target_name": target_name,
-        "comment_id": comment_id,
-        "comment_url": comment_url,
-    }
+    data = _data_from_flags(et, {
+        "id": id, "name": name, "url": url, "version": version, "copied_from": copied_from,
+        "target": target, "target_id": target_id, "target_name": target_name,
+        "comment_id": comment_id, "comment_url": comment_url,
+    })
+    url_field = next((f.name for f in et.fields if f.type == "string-url"), None)
+    if url_field is not None and url_field not in data:
+        data[url_field] = _build_url(et.name, url_field, data, server_url, tenant)
+
+    # catalog order, whatever order the flags came in
+    return {f.name: data[f.name] for f in et.fields if f.name in data}
+
+
+def _data_from_flags(et: EventType, given: dict[str, Any]) -> dict[str, Any]:
+    """The data fields the given flags set (None is not given); PayloadError for a flag that does
+    not apply to the type, or two flags that set one field to different values."""
     data: dict[str, Any] = {}
     set_by: dict[str, str] = {}
     for key, value in given.items():
@@ -424,13 +420,7 @@ def build_data(
             )
         data[field] = value
         set_by[field] = flag
-
-    url_field = next((f.name for f in et.fields if f.type == "string-url"), None)
-    if url_field is not None and url_field not in data:
-        data[url_field] = _build_url(et.name, url_field, data, server_url, tenant)
-
-    # catalog order, whatever order the flags came in
-    return {f.name: data[f.name] for f in et.fields if f.name in data}
+    return data
 
 
 def _build_url(
@@ -518,112 +508,3 @@ def validate_data(event_type: str, data: object) -> list[str]:
         if problem:
             problems.append(problem)
     return problems
-
-
-def validate_event(body: object) -> list[str]:
-    """The problems of a whole delivered body (envelope and data); [] if valid."""
-    if not isinstance(body, dict):
-        return ["body must be a JSON object"]
-    envelope = ("type", "id", "timestamp", "tenant", "data")
-    problems = [f"missing field {k!r}" for k in envelope if k not in body]
-    problems += [f"unknown field {k!r}" for k in body if k not in envelope]
-    if "id" in body and not (isinstance(body["id"], str) and _EVENT_ID_RE.match(body["id"])):
-        problems.append("field 'id' must be a non-empty string without '.'")
-    if "timestamp" in body and not _is_date_time(body["timestamp"]):
-        problems.append("field 'timestamp' must be an ISO-8601 date-time with a time zone")
-    if "tenant" in body and not (
-        isinstance(body["tenant"], str) and _NON_BLANK_RE.search(body["tenant"])
-    ):
-        problems.append("field 'tenant' must be a non-empty string")
-    if "type" in body:
-        event_type = body["type"]
-        if not isinstance(event_type, str) or event_type not in CATALOG:
-            problems.append(f"field 'type' must be one of {_VALID_LIST}, ping")
-        elif "data" in body:
-            problems += [f"data: {p}" for p in validate_data(event_type, body["data"])]
-    return problems
-
-
-def _is_date_time(value: object) -> bool:
-    if not isinstance(value, str) or not _DATE_TIME_RE.match(value):
-        return False
-    try:
-        datetime.fromisoformat(value.upper())
-    except ValueError:
-        return False
-    return True
-
-
-# --- a small validator for the JSON Schema subset our schemas use ------------------------------
-
-_ANNOTATIONS = frozenset(
-    {"$schema", "$id", "$comment", "title", "description", "examples", "default"}
-)
-_JSON_TYPES = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "integer": _is_int,
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-}
-
-
-def validate_against_schema(instance: object, schema: dict[str, Any], path: str = "") -> list[str]:
-    """Problems of ``instance`` against ``schema``, as "path: problem" strings; [] if valid.
-
-    Supports: type, const, enum, required, properties, additionalProperties (boolean),
-    minLength, pattern (searched, as in JSON Schema), minimum, format (date-time, uri).
-    Raises ValueError on any other keyword rather than silently ignoring it. Stricter than
-    the standard in one way: 1.0 is not an integer.
-    """
-    where = path or "(root)"
-    unsupported = set(schema) - _ANNOTATIONS - {
-        "type", "const", "enum", "required", "properties", "additionalProperties",
-        "minLength", "pattern", "minimum", "format",
-    }  # fmt: skip
-    if unsupported:
-        raise ValueError(f"unsupported schema keyword(s) at {where}: {sorted(unsupported)}")
-
-    problems: list[str] = []
-    if "type" in schema and not _JSON_TYPES[schema["type"]](instance):
-        return [f"{where}: must be of type {schema['type']}"]
-    if "const" in schema and not _json_equal(instance, schema["const"]):
-        problems.append(f"{where}: must be {schema['const']!r}")
-    if "enum" in schema and not any(_json_equal(instance, c) for c in schema["enum"]):
-        problems.append(f"{where}: must be one of {', '.join(map(str, schema['enum']))}")
-    if isinstance(instance, str):
-        if len(instance) < schema.get("minLength", 0):
-            problems.append(f"{where}: must have at least {schema['minLength']} character(s)")
-        if "pattern" in schema and not re.search(schema["pattern"], instance):
-            problems.append(f"{where}: must match {schema['pattern']}")
-        fmt = schema.get("format")
-        if fmt == "date-time" and not _is_date_time(instance):
-            problems.append(f"{where}: must be a date-time")
-        elif fmt == "uri" and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:\S*$", instance):
-            problems.append(f"{where}: must be a URI")
-        elif fmt not in (None, "date-time", "uri"):
-            raise ValueError(f"unsupported format {fmt!r} at {where}")
-    if _is_int(instance) or isinstance(instance, float):
-        if "minimum" in schema and instance < schema["minimum"]:  # type: ignore[operator]
-            problems.append(f"{where}: must be >= {schema['minimum']}")
-    if isinstance(instance, dict):
-        props = schema.get("properties", {})
-        for key in schema.get("required", []):
-            if key not in instance:
-                problems.append(f"{where}: missing property {key!r}")
-        for key, value in instance.items():
-            sub = f"{path}.{key}" if path else str(key)
-            if key in props:
-                problems += validate_against_schema(value, props[key], sub)
-            elif schema.get("additionalProperties", True) is False:
-                problems.append(f"{where}: unknown property {key!r}")
-    return problems
-
-
-def _json_equal(a: object, b: object) -> bool:
-    """Equality as JSON sees it: True is not 1."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    return a == b

@@ -1,4 +1,4 @@
-"""Schema migrations, append-only: add m002_… below; never edit a released one."""
+"""Schema migrations, append-only: add the next mNNN_… below; never edit a released one."""
 
 from sqlite_utils import Migrations
 

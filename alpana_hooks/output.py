@@ -253,7 +253,8 @@ def _optional(value: object, suffix: str = "") -> str:
 
 
 def attempts_table(attempts: list[Attempt], title: str | None = None) -> Table:
-    """The attempts table (the product document's columns plus id, subscription, status, duration)."""
+    """The attempts table: Alpana Server's send-attempt columns (event, event id, creation time, HTTP status code,
+    response) plus id, subscription, status and duration."""
     grid = table("ID", "Sub", "Webhook Event", "Webhook Event Id", "Creation time", "Status",
                  "Http Status Code", "Duration", "Response", title=title)
     for a in attempts:

@@ -14,7 +14,7 @@ from standardwebhooks.webhooks import Webhook
 from alpana_hooks import __version__
 from conftest import db_rows
 
-# (type, emit flags, expected data) for the 10 events of the product document.
+# (type, emit flags, expected data) for the 10 events Alpana Server supports.
 EVENTS = [
     ("comment.added", ["--target", "dashboard", "--target-id", "42", "--target-name", "Sales", "--comment-id", "c9",
                        "--comment-url", "https://bi.example.com/t1/dashboards/42/comments/c9"],

@@ -83,7 +83,7 @@ def test_special_addresses_are_blocked(address, reason):
 
 
 def test_is_global_alone_would_miss_these():
-    """The wrappers Python calls global are still blocked (rule 13)."""
+    """NAT64 and 6to4 wrappers of 169.254.169.254 (cloud metadata), which Python calls global, are still blocked."""
     for address in ["64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::1"]:
         if ipaddress.ip_address(address).is_global:
             with pytest.raises(BlockedAddress):

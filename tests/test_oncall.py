@@ -78,14 +78,16 @@ def engine(db_path):
 
 
 def emit_via(store, dispatcher, clock, event_type="widget.deleted", tenant="t1", send=True):
+    """As `emit` does: the attempts are stored already claimed by this dispatcher, then it sends just those
+    (deliver_due would also send retries that have come due); send=False stores them pending (`--no-send`)."""
     now = clock()
     event_id = new_event_id(now)
     data = {"widget_id": "7", "name": "W"}
     body = event_body(event_type=event_type, event_id=event_id, tenant=tenant, data=data, now=now)
     recorded = store.record_event(tenant=tenant, event_id=event_id, event_type=event_type, data=data, body=body,
-                                  now=now)
+                                  now=now, claim=dispatcher.claim_ticket if send else None)
     if send:
-        dispatcher.send_attempts(recorded["attempt_ids"])
+        dispatcher.send_claimed(recorded["attempt_ids"])
     return recorded["attempt_ids"]
 
 

@@ -137,7 +137,7 @@ def events_list(
 @events_app.command("show")
 def events_show(event_id: Annotated[str, typer.Argument(help="Event id (evt_…).", show_default=False)],
                 tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False):
-    """One event: its payload and every send attempt it caused (the seed's View Webhook Event)."""
+    """One event: its payload and every send attempt it caused."""
     run = run_for(db, config, tenant)
     with opened(run.settings) as hooks:
         event, attempts = hooks.event(run.tenant, event_id)
