@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from alpana_hooks.dispatch import Dispatcher
     from alpana_hooks.store import Store
 
-EVENT_ID = re.compile(r"[A-Za-z0-9_:-]{1,128}")
+EVENT_ID = re.compile(events.EVENT_ID_PATTERN)  # the same rule as the payload schemas
 
 
 @dataclass(frozen=True)
