@@ -17,6 +17,8 @@ from werkzeug import Response
 
 from alpana_hooks import signing
 
+from conftest import limit_memory, run_cli
+
 EMIT = ("emit", "widget.added", "--tenant", "t1", "--id", "7", "--name", "W", "--url", "https://bi/w/7")
 LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/ ")
 UNUSED_URL = "http://127.0.0.1:9/hook"
@@ -25,11 +27,15 @@ UNUSED_URL = "http://127.0.0.1:9/hook"
 class Listener:
     """A real `alpana-hooks listen` process; threads read its output so that no test can block forever."""
 
-    def __init__(self, *args: str):
+    def __init__(self, *args: str, env: dict | None = None, stdin: str | None = None):
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "alpana_hooks", "listen", "--port", "0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=os.environ,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
         )
+        if stdin is not None:
+            self.proc.stdin.write(stdin)
+            self.proc.stdin.close()
         self.stdout: queue.Queue = queue.Queue()
         self.stderr: queue.Queue = queue.Queue()
         for stream, lines in ((self.proc.stdout, self.stdout), (self.proc.stderr, self.stderr)):
@@ -72,8 +78,8 @@ def listen():
     """Start `listen --port 0 ARGS…` and wait for its port; every process is killed at the end."""
     started: list[Listener] = []
 
-    def start(*args: str) -> Listener:
-        listener = Listener(*args)
+    def start(*args: str, **options) -> Listener:
+        listener = Listener(*args, **options)
         started.append(listener)
         listener.wait_until_listening()
         return listener
@@ -312,3 +318,65 @@ def test_verify_exits_2_on_a_header_line_without_a_colon(cli, tmp_path):
     assert result.exit_code == 2
     assert result.stderr == (f"error: --headers file '{tmp_path / 'h.txt'}' line 2: "
                              "expected 'Name: value', got 'webhook-timestamp 1700000000'\n")
+
+
+# -- secrets never on the command line (issue 15, point 7) -------------------------------------
+
+def argv_of(pid: int) -> str:
+    with open(f"/proc/{pid}/cmdline", "rb") as handle:
+        return handle.read().replace(b"\0", b" ").decode()
+
+
+@pytest.mark.parametrize("way", ["env", "file", "stdin"])
+def test_listen_takes_its_secret_from_the_environment_a_file_or_stdin(cli, subscription, listen, tmp_path, way):
+    sub_id, secret = subscription
+    (tmp_path / "secret").write_text(secret + "\n")  # as `echo` writes it
+    options = {"env": ([], {"env": {"ALPANA_HOOKS_SECRET": secret}}),
+               "file": (["--secret-file", str(tmp_path / "secret")], {}),
+               "stdin": (["--secret-file", "-"], {"stdin": secret + "\n"})}[way]
+    listener = listen("--json", *options[0], **options[1])
+    assert secret not in argv_of(listener.proc.pid)
+    point(cli, sub_id, listener.port)
+    emit(cli)
+    assert json.loads(listener.line())["signature"] == "valid"  # the secret that was read is the one used
+
+
+def test_verify_takes_its_secret_from_the_environment_a_file_or_stdin(delivery, tmp_path):
+    secret, headers_file, _, body_file, _ = delivery
+    (tmp_path / "secret").write_text(secret + "\n")
+    files = ["--headers", str(headers_file), "--body", str(body_file)]
+    ways = [(["--secret-file", str(tmp_path / "secret")], {}, None),
+            (["--secret-file", "-"], {}, secret),
+            ([], {"ALPANA_HOOKS_SECRET": secret}, None)]
+    for args, env, stdin in ways:
+        result = subprocess.run([sys.executable, "-m", "alpana_hooks", "verify", *files, *args],
+                                env={**os.environ, **env}, input=stdin, capture_output=True, text=True, timeout=60)
+        assert (result.returncode, result.stdout) == (0, "signature valid\n"), (args, result.stderr)
+    wrong = subprocess.run([sys.executable, "-m", "alpana_hooks", "verify", *files],
+                           env={**os.environ, "ALPANA_HOOKS_SECRET": signing.generate_secret()},
+                           capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 5  # the variable's value is really the one checked
+
+
+def test_verify_without_any_secret_or_with_two_exits_2(cli, tmp_path):
+    (tmp_path / "h.json").write_text("{}")
+    (tmp_path / "b.bin").write_bytes(b"{}")
+    files = ("--headers", tmp_path / "h.json", "--body", tmp_path / "b.bin")
+    result = cli("verify", *files)
+    assert (result.exit_code, result.stderr) == (
+        2, "error: no signing secret: give --secret-file FILE (- for stdin), set ALPANA_HOOKS_SECRET, or --secret\n")
+    result = cli("verify", *files, "--secret", signing.generate_secret(), "--secret-file", tmp_path / "h.json")
+    assert (result.exit_code, result.stderr) == (2, "error: give either --secret or --secret-file, not both\n")
+
+
+# -- unbounded input (issue 15, point 9) --------------------------------------------------------
+
+@pytest.mark.parametrize("flag, limit", [("--body", 1024 * 1024), ("--headers", 64 * 1024)])
+def test_verify_reads_no_further_than_its_limit(tmp_path, flag, limit):
+    (tmp_path / "h.json").write_text("{}")
+    (tmp_path / "b.bin").write_bytes(b"{}")
+    files = {"--headers": str(tmp_path / "h.json"), "--body": str(tmp_path / "b.bin"), flag: "/dev/zero"}
+    result = run_cli("verify", "--headers", files["--headers"], "--body", files["--body"],
+                     "--secret", signing.generate_secret(), preexec_fn=limit_memory(1))
+    assert result.returncode == 2
+    assert result.stderr == f"error: {flag} file '/dev/zero' is larger than the limit of {limit} bytes\n"

@@ -5,6 +5,7 @@ from typing import Annotated, Optional
 import typer
 
 from alpana_hooks import output, validate
+from alpana_hooks.cli import inputs
 from alpana_hooks.cli.app import (
     MAX_ID, ConfigOpt, DbOpt, JsonOpt, RevealOpt, TenantOpt, app, confirm, headers_app, secret_app,
 )
@@ -34,7 +35,8 @@ def _state(value: str | None) -> str | None:
 def add(
     event: Annotated[str, typer.Option("--event", "-e", help="Event type that triggers the webhook.", show_default=False)],
     url: Annotated[str, typer.Option("--url", "-u", help="Endpoint URL (http or https).", show_default=False)],
-    header: Annotated[Optional[list[str]], typer.Option("--header", "-H", help="Extra header 'Key: Value' (repeatable).", show_default=False)] = None,
+    header: Annotated[Optional[list[str]], typer.Option("--header", "-H", help="Extra header 'Key: Value' (repeatable). Other users see it in `ps`: put secret values in --header-file.", show_default=False)] = None,
+    header_file: Annotated[Optional[str], typer.Option("--header-file", metavar="FILE", help="Extra headers from FILE, one 'Key: Value' per line (- reads stdin).", show_default=False)] = None,
     description: Annotated[str, typer.Option("--description", "-d", help="Free text.")] = "",
     disabled: Annotated[bool, typer.Option("--disabled", help="Create it disabled.")] = False,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
@@ -45,7 +47,8 @@ def add(
     run = run_for(db, config, tenant)
     event_type = _event_type(event)
     checked_url = validate.url(url, require_https=run.settings.require_https)
-    headers = validate.unique_headers([validate.header_line(line) for line in header or []])
+    lines = list(header or []) + (inputs.header_lines(header_file) if header_file is not None else [])
+    headers = validate.unique_headers([validate.header_line(line) for line in lines])
     secret = generate_secret()
     with opened(run.settings) as store:
         sub_id = store.add_subscription(
@@ -171,13 +174,16 @@ def _print_subscription(sub: dict, json: bool, note: str) -> None:
 def headers_add(
     sub_id: SubId,
     key: Annotated[str, typer.Argument(help="Header name.", show_default=False)],
-    value: Annotated[str, typer.Argument(help="Header value.", show_default=False)],
+    value: Annotated[Optional[str], typer.Argument(help="Header value. Other users see it in `ps`: give a secret one with --value-file.", show_default=False)] = None,
+    value_file: Annotated[Optional[str], typer.Option("--value-file", metavar="FILE", help="Read the value from FILE (- reads stdin) instead of VALUE.", show_default=False)] = None,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
     """Add a header to every delivery of a subscription (replaces one of the same name)."""
     run = run_for(db, config, tenant)
+    if (value is None) == (value_file is None):
+        raise UsageError("give the header value either as VALUE or with --value-file FILE (- reads stdin)")
     name = validate.header_name(key)
-    checked = validate.header_value(name, value)
+    checked = validate.header_value(name, value if value_file is None else inputs.read_value(value_file, "--value-file"))
     with opened(run.settings) as store:
         store.set_header(run.tenant, sub_id, name, checked, now=utcnow())
         sub = store.get_subscription(run.tenant, sub_id)
