@@ -311,7 +311,8 @@ def received_block(record: dict, verbose: bool = False) -> None:
     lines = [
         f"--- {escape(record['received_at'])}  {escape(record['method'])} {escape(record['path'])}",
         f"event type:  {escape(record['event_type'] or '-')}",
-        f"webhook-id:  {escape(record['webhook_id'] or '-')}",
+        f"webhook-id:  {escape(record['webhook_id'] or '-')}"
+        + ("  (seen before: a replay, retry or resend)" if record["replay"] else ""),
         f"signature:   {escape(signature)}",
     ]
     if verbose:

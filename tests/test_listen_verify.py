@@ -6,6 +6,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -380,3 +381,59 @@ def test_verify_reads_no_further_than_its_limit(tmp_path, flag, limit):
                      "--secret", signing.generate_secret(), preexec_fn=limit_memory(1))
     assert result.returncode == 2
     assert result.stderr == f"error: {flag} file '/dev/zero' is larger than the limit of {limit} bytes\n"
+
+
+# -- idle connections and replays (issue 15, point 13) ------------------------------------------
+
+def threads_of(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("Threads:"))
+
+
+def test_listen_closes_idle_connections_and_holds_at_most_128(listen):
+    from alpana_hooks.receiver import BUSY, MAX_CONNECTIONS
+
+    listener = listen("--json", "--idle-timeout", "3")
+    pid, baseline = listener.proc.pid, threads_of(listener.proc.pid)
+    sockets = [socket.create_connection(("127.0.0.1", listener.port), timeout=15) for _ in range(MAX_CONNECTIONS + 20)]
+    most, deadline = baseline, time.monotonic() + 2
+    while time.monotonic() < deadline:  # while the idle connections are held
+        most = max(most, threads_of(pid))
+        time.sleep(0.02)
+    assert baseline + MAX_CONNECTIONS // 2 <= most <= baseline + MAX_CONNECTIONS
+    answers = [sock.recv(200) for sock in sockets]  # b"" once the idle timeout closed it, BUSY when turned away
+    assert sorted(set(answers)) == [b"", BUSY]  # every connection is closed: by the timeout, or at once with a 503
+    for sock in sockets:
+        sock.close()
+    deadline = time.monotonic() + 20
+    while threads_of(pid) > baseline and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert threads_of(pid) == baseline
+    assert post(listener.port, b"{}").status == 200  # still serving
+
+
+def test_listen_flags_a_webhook_id_it_has_seen_before_and_still_answers(cli, subscription, listen):
+    sub_id, secret = subscription
+    listener = listen("--secret", secret)
+    point(cli, sub_id, listener.port)
+    first = emit(cli)
+    assert listener.block()[2] == f"webhook-id:  {first['event_id']}"
+    resent = cli.json("resend", first["attempts"][0]["id"], "--tenant", "t1")
+    block = listener.block()
+    assert block[2] == f"webhook-id:  {first['event_id']}  (seen before: a replay, retry or resend)"
+    assert block[3] == "signature:   valid"
+    assert resent["status"] == "succeeded"  # answered per --status all the same
+
+
+def test_listen_json_marks_replays_but_a_forged_request_marks_nothing(cli, listen):
+    secret = signing.generate_secret()
+    listener = listen("--json", "--secret", secret)
+    timestamp = int(time.time())
+    signed = {"webhook-id": "msg_1", "webhook-timestamp": str(timestamp),
+              "webhook-signature": signing.sign(secret, "msg_1", timestamp, b"{}")}
+    forged = {**signed, "webhook-id": "msg_2"}  # the signature does not cover this id
+    for headers in (forged, signed, forged, signed):
+        assert post(listener.port, b"{}", headers).status == 200
+    records = [json.loads(listener.line()) for _ in range(4)]
+    assert [(r["webhook_id"], r["signature"], r["replay"]) for r in records] == [
+        ("msg_2", "invalid", False), ("msg_1", "valid", False), ("msg_2", "invalid", False), ("msg_1", "valid", True)]

@@ -44,14 +44,17 @@ def listen(
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free port).")] = 8787,
     secret: SecretOpt = None, secret_file: SecretFileOpt = None,
     status: Annotated[int, typer.Option("--status", min=200, max=599, help="HTTP status to answer every delivery with.")] = 200,
+    idle_timeout: Annotated[float, typer.Option("--idle-timeout", min=0.1, max=3600, help="Close a connection that sends nothing for this many seconds.")] = 10.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also print the request headers.")] = False,
     json: JsonOpt = False,
 ):
-    """Run a local receiver that prints each delivery and whether its signature verifies; Ctrl-C stops it."""
+    """Run a local receiver that prints each delivery, whether its signature verifies and whether its
+    webhook-id came before (a replay, retry or resend: still answered with --status); Ctrl-C stops it."""
     from alpana_hooks.receiver import Options, bound, url
 
     secret = _checked_secret(secret, secret_file)
-    server = bound(host, port, Options(secret=secret, status=status, json=json, verbose=verbose))
+    server = bound(host, port, Options(secret=secret, status=status, json=json, verbose=verbose,
+                                      idle_timeout=idle_timeout))
     checking = "checking signatures" if secret else "not checking signatures (no secret given)"
     output.message(f"listening on {url(*server.server_address[:2])} ({checking}; answering {status}; Ctrl-C to stop)")
     stop_on_sigterm()
