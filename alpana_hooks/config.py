@@ -80,8 +80,7 @@ def load_settings(db: str | None = None, config: str | None = None, tenant: str 
     sources = {"config_file": config_source}
     values: dict = {}
 
-    database, sources["database"] = _pick(db, env.get(ENV_DB), file_values.get("database"), where, ENV_DB)
-    values["database"] = Path(database).expanduser() if database else app_dir() / "hooks.db"
+    values["database"], sources["database"] = _database(db, env.get(ENV_DB), file_values.get("database"), where)
     values["tenant"], sources["tenant"] = _pick(tenant, env.get(ENV_TENANT), file_values.get("default_tenant"), where, ENV_TENANT)
     for key in ("server_url",):
         if key in file_values:
@@ -103,6 +102,17 @@ def _pick(flag, env_value, file_value, where, env_name):
     if file_value is not None:
         return file_value, where
     return None, "default"
+
+
+def _database(flag: str | None, env_value: str | None, file_value: str | None, where: str) -> tuple[Path, str]:
+    """The database path and its source; an empty one is an error, never a silent switch to the default store."""
+    given = ((flag, "--db", "flag"), (env_value, ENV_DB, f"env {ENV_DB}"), (file_value, f"{where}: key 'database'", where))
+    for value, name, source in given:
+        if value == "":
+            raise ConfigError(f"{name} is empty: give the database file's path")
+        if value is not None:
+            return Path(value).expanduser(), source
+    return app_dir() / "hooks.db", "default"
 
 
 def _read_config(path: Path) -> dict:

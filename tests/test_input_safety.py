@@ -65,3 +65,58 @@ def test_headers_add_needs_exactly_one_value(cli, add_sub, db_path, args, messag
     result = cli("headers", "add", sub["id"], *args, "-t", "t1", input="x")
     assert (result.exit_code, result.stderr) == (2, f"error: {message}\n")
     assert table_rows(db_path) == before
+
+
+# -- 8. the store is private whatever the path and the umask ---------------------------------------
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_store_through_a_symlink_and_new_folders_is_private_under_umask_000(tmp_path):
+    link = tmp_path / "link.db"
+    target = tmp_path / "real" / "deeper" / "hooks.db"
+    link.symlink_to(target)  # dangling: neither the file nor its folders exist yet
+    plain = tmp_path / "new" / "deeper" / "hooks.db"
+    for db in (link, plain):
+        result = run_cli("list", "-t", "t1", "--db", db, preexec_fn=lambda: os.umask(0o000))
+        assert result.returncode == 0, result.stderr
+    assert link.is_symlink() and mode(target) == 0o600 and mode(plain) == 0o600
+    for folder in (target.parent, target.parent.parent, plain.parent, plain.parent.parent):
+        assert mode(folder) == 0o700, folder
+
+
+def test_store_through_a_symlink_into_an_existing_folder_is_0600(tmp_path):
+    link = tmp_path / "link.db"
+    link.symlink_to(tmp_path / "hooks-real.db")
+    result = run_cli("list", "-t", "t1", "--db", link, preexec_fn=lambda: os.umask(0o022))
+    assert result.returncode == 0, result.stderr
+    assert mode(tmp_path / "hooks-real.db") == 0o600
+
+
+# -- 11. a database path that cannot be used -----------------------------------------------------
+
+def test_a_database_folder_that_cannot_be_created_is_one_line_exit_2(tmp_path):
+    (tmp_path / "afile").write_text("")
+    db = tmp_path / "afile" / "sub" / "hooks.db"
+    result = run_cli("list", "-t", "t1", "--db", db)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"error: cannot create the database {db}: {db.parent}: Not a directory\n"
+
+
+@pytest.mark.parametrize("how, message", [
+    ("flag", "--db is empty: give the database file's path"),
+    ("env", "ALPANA_HOOKS_DB is empty: give the database file's path"),
+    ("config", "config {config}: key 'database' is empty: give the database file's path"),
+])
+def test_an_empty_database_path_is_an_error_not_the_default_store(tmp_path, config_path, monkeypatch, how, message):
+    args = ["--db", ""] if how == "flag" else []
+    if how == "env":
+        monkeypatch.setenv("ALPANA_HOOKS_DB", "")
+    if how == "config":
+        monkeypatch.delenv("ALPANA_HOOKS_DB")
+        config_path.write_text('database = ""\n')
+    result = run_cli("list", "-t", "t1", *args)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"error: {message.format(config=config_path)}\n"
+    assert not (tmp_path / "xdg").exists()  # the default store was not created
