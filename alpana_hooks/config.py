@@ -20,6 +20,7 @@ ENV_DB = "ALPANA_HOOKS_DB"
 ENV_CONFIG = "ALPANA_HOOKS_CONFIG"
 ENV_TENANT = "ALPANA_HOOKS_TENANT"
 
+MAX_PAYLOAD_LIMIT = 1_000_000  # the largest max_payload_bytes: the envelope around it stays under 1 MiB
 DEFAULT_RETRY_SCHEDULE = ("5s", "5m", "30m", "2h", "5h", "10h", "10h")
 
 # The config file's keys: section -> key -> (type check, description, default shown in `config show`).
@@ -30,6 +31,7 @@ SCHEMA: dict[str, dict[str, str]] = {
         "timeout_seconds": _NUM,
         "connect_timeout_seconds": _NUM,
         "max_response_bytes": _INT,
+        "max_payload_bytes": _INT,
         "concurrency": _INT,
         "retry_schedule": _LIST,
         "disable_after": _STR,
@@ -50,6 +52,7 @@ class Settings:
     timeout_seconds: float = 15.0
     connect_timeout_seconds: float = 5.0
     max_response_bytes: int = 20000
+    max_payload_bytes: int = 256 * 1024
     concurrency: int = 64
     retry_schedule: tuple[timedelta, ...] = tuple(parse_duration(d) for d in DEFAULT_RETRY_SCHEDULE)
     disable_after: timedelta = timedelta(days=5)
@@ -160,13 +163,15 @@ def _convert(path: Path, section: str, key: str, value):
     """Turn a checked config value into its Settings form; refuse out-of-range values."""
     dotted = f"{section}.{key}"
     try:
-        if key in ("timeout_seconds", "connect_timeout_seconds", "max_response_bytes", "concurrency"):
+        if key in ("timeout_seconds", "connect_timeout_seconds", "max_response_bytes", "max_payload_bytes", "concurrency"):
             if not value > 0:  # `not >` also refuses nan
                 raise ValueError("must be greater than 0")
             if key.endswith("seconds") and value > 86400:  # inf or 1e308 overflow the lease arithmetic
                 raise ValueError("must be at most 86400 (a day)")
             if key == "concurrency" and value > 1000:  # 2**63 and up overflow SQLite's LIMIT
                 raise ValueError("must be at most 1000")
+            if key == "max_payload_bytes" and value > MAX_PAYLOAD_LIMIT:
+                raise ValueError(f"must be at most {MAX_PAYLOAD_LIMIT} (listen and verify take bodies up to 1 MiB)")
             return float(value) if key.endswith("seconds") else value
         if key == "retry_schedule":
             return tuple(parse_duration(v) for v in value)

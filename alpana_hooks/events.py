@@ -14,6 +14,7 @@ validator for the subset of JSON Schema that our own schemas use (no jsonschema 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,7 @@ __all__ = [
     "PayloadError",
     "UnknownEventType",
     "build_data",
+    "data_bytes",
     "get_event_type",
     "id_field",
     "resource_of",
@@ -518,6 +520,11 @@ def validate_data(event_type: str, data: object) -> list[str]:
         if problem:
             problems.append(problem)
     return problems
+
+
+def data_bytes(data: dict[str, Any]) -> int:
+    """The size of ``data`` as every delivery carries it: compact JSON, UTF-8 (call after ``validate_data``)."""
+    return len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 
 def validate_event(body: object) -> list[str]:

@@ -266,7 +266,7 @@ def test_tenant_or_config_conflicts_exit_2(cli, env, args, message, db_path):
 def test_missing_file_exits_2(cli, tmp_path):
     result = cli("apply", tmp_path / "nope.toml", "--tenant", "t1")
     assert result.exit_code == 2
-    assert result.stderr == f"error: {tmp_path / 'nope.toml'}: file not found\n"
+    assert result.stderr == f"error: cannot read subscriptions file '{tmp_path / 'nope.toml'}': No such file or directory\n"
 
 
 # -- the pure planner ----------------------------------------------------------------------------

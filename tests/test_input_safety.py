@@ -120,3 +120,55 @@ def test_an_empty_database_path_is_an_error_not_the_default_store(tmp_path, conf
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == f"error: {message.format(config=config_path)}\n"
     assert not (tmp_path / "xdg").exists()  # the default store was not created
+
+
+# -- 9. unbounded input --------------------------------------------------------------------------
+
+def test_emit_data_from_dev_zero_exits_2_at_once(add_sub, db_path):
+    add_sub("http://127.0.0.1:9/", "dashboard.added")
+    before = table_rows(db_path)
+    result = run_cli("emit", "dashboard.added", "-t", "t1", "--data", "@/dev/zero", preexec_fn=limit_memory(1))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == ("error: --data file '/dev/zero' is larger than the limit of 262144 bytes"
+                             " ([delivery] max_payload_bytes)\n")
+    assert table_rows(db_path) == before
+
+
+def test_a_name_over_the_payload_limit_is_refused_and_nothing_is_stored(cli, add_sub, db_path):
+    add_sub("http://127.0.0.1:9/", "dashboard.updated")
+    before = table_rows(db_path)
+    name = "n" * (256 * 1024)
+    result = cli("emit", "dashboard.updated", "-t", "t1", "--id", "1", "--name", name, "--url", "https://bi/d/1")
+    size = len('{"dashboard_id":"1","name":"","url":"https://bi/d/1"}') + len(name)
+    assert (result.exit_code, result.stderr) == (2, f"error: the dashboard.updated data is {size} bytes as JSON, "
+                                                    "over the limit of 262144 bytes ([delivery] max_payload_bytes)\n")
+    assert table_rows(db_path) == before
+
+
+def test_the_payload_limit_is_a_setting(add_sub, config_path, db_path):
+    add_sub("http://127.0.0.1:9/", "widget.deleted")
+    config_path.write_text(config_path.read_text() + "[delivery]\nmax_payload_bytes = 100\n")
+    fits = run_cli("emit", "widget.deleted", "-t", "t1", "--id", "1", "--name", "n" * 60, "--no-send")
+    assert fits.returncode == 0, fits.stderr
+    too_big = run_cli("emit", "widget.deleted", "-t", "t1", "--id", "1", "--name", "n" * 100, "--no-send")
+    assert (too_big.returncode, too_big.stderr) == (
+        2, "error: the widget.deleted data is 127 bytes as JSON, over the limit of 100 bytes ([delivery] max_payload_bytes)\n")
+    inline = run_cli("emit", "widget.deleted", "-t", "t1", "--data", "{" + " " * 100 + "}")
+    assert (inline.returncode, inline.stderr) == (
+        2, "error: --data is larger than the limit of 100 bytes ([delivery] max_payload_bytes)\n")
+    assert len(db_rows(db_path, "SELECT * FROM events")) == 1
+    config_path.write_text("[delivery]\nmax_payload_bytes = 1000001\n")
+    result = run_cli("config", "show")
+    assert (result.returncode, result.stderr) == (2, f"error: config {config_path}: key 'delivery.max_payload_bytes': "
+                                                     "must be at most 1000000 (listen and verify take bodies up to 1 MiB)\n")
+
+
+def test_apply_reads_no_more_than_4_mib_from_stdin(add_sub, db_path):
+    add_sub("https://example.com/kept", "widget.added")
+    before = table_rows(db_path)
+    huge = 'tenant = "t1"\n' + ("# " + "x" * 1000 + "\n") * 5000  # valid TOML: 5 MB of comments, no subscription
+    result = subprocess.run([sys.executable, "-m", "alpana_hooks", "apply", "-"], input=huge,
+                            capture_output=True, text=True, timeout=60, env=os.environ)
+    assert (result.returncode, result.stderr) == (
+        2, "error: subscriptions file stdin is larger than the limit of 4194304 bytes\n")
+    assert table_rows(db_path) == before

@@ -5,13 +5,12 @@ from __future__ import annotations
 import dataclasses
 from contextlib import nullcontext
 import os
-import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from alpana_hooks import output, validate
+from alpana_hooks.cli import inputs
 from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, lazy
 from alpana_hooks.cli.context import Run, opened, run_for, settings_for
 from alpana_hooks.errors import UsageError
@@ -19,6 +18,7 @@ from alpana_hooks.timeutil import utcnow
 
 plans = lazy("alpana_hooks.apply")
 
+MAX_FILE_BYTES = 4 * 1024 * 1024
 PAST = {"create": "created", "update": "updated", "unchanged": "unchanged", "delete": "deleted"}
 FUTURE = {"create": "to create", "update": "to update", "unchanged": "unchanged", "delete": "to delete"}
 
@@ -75,13 +75,8 @@ def apply_(
 
 
 def _read(file: str) -> str:
-    """The file's text (stdin for -); a missing or unreadable file is bad input."""
-    try:
-        return (sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()).decode("utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{file}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{file}: cannot read: {exc}") from None
+    """The file's text (stdin for -), at most MAX_FILE_BYTES; a missing, unreadable or larger file is bad input."""
+    return inputs.read_text(file, MAX_FILE_BYTES, "subscriptions file")
 
 
 def _tenant(file_tenant: str | None, flag: str | None, file: str) -> str | None:

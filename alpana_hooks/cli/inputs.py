@@ -11,8 +11,9 @@ SMALL_FILE_BYTES = 64 * 1024  # a secret, a header value or a headers file
 SECRET_ENV = "ALPANA_HOOKS_SECRET"
 
 
-def read_capped(path: str, cap: int, what: str) -> bytes:
-    """A file's bytes (stdin for -), reading at most cap + 1 of them; a larger file is exit 2."""
+def read_capped(path: str, cap: int, what: str, setting: str | None = None) -> bytes:
+    """A file's bytes (stdin for -), reading at most cap + 1 of them; a larger file is exit 2 (naming the setting
+    that sets the cap, if one does)."""
     source = "stdin" if path == "-" else repr(path)
     try:
         if path == "-":
@@ -25,14 +26,14 @@ def read_capped(path: str, cap: int, what: str) -> bytes:
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         raise UsageError(f"cannot read {what} {source}: {getattr(exc, 'strerror', None) or exc}") from None
     if len(data) > cap:
-        raise UsageError(f"{what} {source} is larger than the limit of {cap} bytes")
+        raise UsageError(f"{what} {source} is larger than the limit of {cap} bytes" + (f" ({setting})" if setting else ""))
     return data
 
 
-def read_text(path: str, cap: int, what: str, encoding: str = "utf-8") -> str:
+def read_text(path: str, cap: int, what: str, encoding: str = "utf-8", setting: str | None = None) -> str:
     """A capped file as text; bytes that are not UTF-8 are exit 2."""
     try:
-        return read_capped(path, cap, what).decode(encoding)
+        return read_capped(path, cap, what, setting).decode(encoding)
     except UnicodeDecodeError as exc:
         where = "stdin" if path == "-" else repr(path)
         raise UsageError(f"cannot read {what} {where}: not UTF-8 ({exc.reason})") from None
