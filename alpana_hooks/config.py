@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from alpana_hooks import __version__
-from alpana_hooks.errors import ConfigError
+from alpana_hooks.errors import ConfigError, UsageError
 from alpana_hooks.timeutil import parse_duration
 
 if sys.version_info >= (3, 11):
@@ -177,11 +177,15 @@ def _convert(path: Path, section: str, key: str, value):
             return tuple(parse_duration(v) for v in value)
         if key == "disable_after":
             return parse_duration(value)
+        if key == "user_agent":
+            from alpana_hooks.validate import header_value
+
+            return header_value("User-Agent", value)
         if key == "allowed_networks":
             from alpana_hooks.netpolicy import parse_networks
 
             parse_networks(value)
             return tuple(value)
         return value
-    except ValueError as exc:
+    except (ValueError, UsageError) as exc:
         raise ConfigError(f"config {path}: key '{dotted}': {exc}") from None

@@ -5,7 +5,8 @@ import sys
 from functools import lru_cache
 
 MASK = "********"
-SENSITIVE_WORDS = ("authorization", "cookie", "token", "secret", "key", "password", "auth", "session", "credential")
+SENSITIVE_WORDS = ("authorization", "cookie", "token", "secret", "key", "password", "passwd", "auth", "session",
+                   "credential", "signature")
 
 
 @lru_cache(maxsize=None)

@@ -10,6 +10,8 @@ import pytest
 
 from conftest import db_rows, limit_memory, run_cli, table_rows
 
+from alpana_hooks.apply import quote
+
 TOKEN = "Bearer s3cret-token-value"
 
 
@@ -172,3 +174,59 @@ def test_apply_reads_no_more_than_4_mib_from_stdin(add_sub, db_path):
     assert (result.returncode, result.stderr) == (
         2, "error: subscriptions file stdin is larger than the limit of 4194304 bytes\n")
     assert table_rows(db_path) == before
+
+
+# -- 10. header rules: user_agent, C1 controls, '_' spellings, masking ----------------------------
+
+@pytest.mark.parametrize("toml_value", [r'"a\u0000b"', r'"alpana\u0085hooks"', r'"a\r\nX-Injected: 1"', r'"a\u009bb"'])
+def test_a_user_agent_with_control_characters_is_refused_at_load(cli, config_path, db_path, toml_value):
+    config_path.write_text(f"[delivery]\nuser_agent = {toml_value}\n")
+    result = cli("list", "-t", "t1")
+    assert (result.exit_code, result.stderr) == (
+        2, f"error: config {config_path}: key 'delivery.user_agent': invalid value for header 'User-Agent': "
+           "it contains control characters (CR, LF, NUL, …)\n")
+    assert not db_path.exists()
+
+
+@pytest.mark.parametrize("value", ["a\x85b", "a\x80", "\x9fz"])
+def test_c1_control_characters_in_header_values_are_refused_like_c0(cli, add_sub, db_path, tmp_path, value):
+    sub = add_sub("https://example.com/h")
+    before = table_rows(db_path)
+    (tmp_path / "subs.toml").write_text('[[subscription]]\nevent = "widget.added"\nurl = "https://e.com/"\n'
+                                        f"[subscription.headers]\nX-A = {quote(value)}\n")
+    attempts = [cli("add", "-t", "t1", "--event", "widget.added", "--url", "https://e.com/", "-H", f"X-A: {value}"),
+                cli("headers", "add", sub["id"], "X-A", value, "-t", "t1"),
+                cli("apply", tmp_path / "subs.toml", "-t", "t1")]
+    for result in attempts:
+        assert result.exit_code == 2 and "'X-A': it contains control characters" in result.stderr, result.stderr
+    assert table_rows(db_path) == before
+
+
+@pytest.mark.parametrize("name, reads_as", [
+    ("Webhook_Signature", "webhook-signature"), ("Content_Length", "content-length"), ("User_Agent", "user-agent"),
+    ("Proxy_Authorization", "proxy-authorization"), ("Transfer_Encoding", "transfer-encoding"),
+])
+def test_header_names_that_wsgi_reads_as_a_reserved_one_are_refused(cli, db_path, name, reads_as):
+    result = cli("add", "-t", "t1", "--event", "widget.added", "--url", "https://e.com/", "-H", f"{name}: x")
+    assert (result.exit_code, result.stderr) == (
+        2, f"error: header {name!r} is refused: WSGI and CGI receivers read it as {reads_as!r}, "
+           "which alpana-hooks sets itself\n")
+    assert table_rows(db_path) is None
+
+
+def test_an_underscore_in_a_name_of_its_own_is_fine(cli):
+    result = cli("add", "-t", "t1", "--event", "widget.added", "--url", "https://e.com/", "-H", "X_Team: a")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_signature_and_passwd_headers_are_masked_in_listings_and_recorded_requests(cli, add_sub, receiver, db_path):
+    rx = receiver()
+    sub = add_sub(rx.url(), "widget.deleted", "t1", "-H", "X-Hub-Signature: sha256=abc", "-H", "X-Db-Passwd: pw1",
+                  "-H", "X-Team: analytics")
+    assert [h["value"] for h in sub["headers"]] == ["********", "********", "analytics"]
+    assert cli("emit", "widget.deleted", "-t", "t1", "--id", "1", "--name", "W").exit_code == 0
+    assert (rx.requests[0]["headers"]["X-Hub-Signature"], rx.requests[0]["headers"]["X-Db-Passwd"]) == ("sha256=abc", "pw1")
+    (attempt,) = db_rows(db_path, "SELECT request_headers FROM attempts")
+    assert "sha256=abc" not in attempt["request_headers"] and "pw1" not in attempt["request_headers"]
+    exported = cli("export", "-t", "t1").stdout
+    assert "${ALPANA_X_HUB_SIGNATURE}" in exported and "${ALPANA_X_DB_PASSWD}" in exported
