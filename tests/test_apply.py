@@ -121,7 +121,7 @@ def test_prune_deletes_unlisted_and_without_it_they_stay(cli, env, add_sub):
     assert result.exit_code == 0, result.stderr
     assert f"not in the file were kept (ids {extra['id']})" in result.stderr
     assert extra["id"] in [s["id"] for s in cli.json("list", "--tenant", "acme")]
-    plan = apply_json(cli, EXAMPLE, "--prune")
+    plan = apply_json(cli, EXAMPLE, "--prune", "--yes")
     assert [e["action"] for e in plan] == ["unchanged"] * 3 + ["delete"]
     assert plan[-1]["id"] == extra["id"]
     assert extra["id"] not in [s["id"] for s in cli.json("list", "--tenant", "acme")]

@@ -230,3 +230,92 @@ def test_signature_and_passwd_headers_are_masked_in_listings_and_recorded_reques
     assert "sha256=abc" not in attempt["request_headers"] and "pw1" not in attempt["request_headers"]
     exported = cli("export", "-t", "t1").stdout
     assert "${ALPANA_X_HUB_SIGNATURE}" in exported and "${ALPANA_X_DB_PASSWD}" in exported
+
+
+# -- 12. apply --prune asks, and a file's tenant must match ALPANA_HOOKS_TENANT --------------------
+
+PRUNE_FILE = 'tenant = "acme"\n[[subscription]]\nevent = "widget.added"\nurl = "https://kept.example.com/"\n'
+
+
+@pytest.fixture
+def prune_file(add_sub, tmp_path):
+    """acme has a subscription the file lists and one it does not (which --prune deletes)."""
+    add_sub("https://kept.example.com/", "widget.added", "acme")
+    doomed = add_sub("https://doomed.example.com/", "widget.added", "acme")
+    path = tmp_path / "subs.toml"
+    path.write_text(PRUNE_FILE + '[[subscription]]\nevent = "widget.deleted"\nurl = "https://new.example.com/"\n')
+    return path, doomed["id"]
+
+
+def urls(db_path) -> list[str]:
+    return [r["url"] for r in db_rows(db_path, "SELECT url FROM subscriptions ORDER BY id")]
+
+
+def test_prune_without_a_terminal_needs_yes_and_writes_nothing(prune_file, db_path):
+    path, _ = prune_file
+    before = table_rows(db_path)
+    result = run_cli("apply", path, "--prune")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == "error: apply --prune needs --yes when not run from a terminal\n"
+    assert table_rows(db_path) == before  # not even the create went in
+    result = run_cli("apply", path, "--prune", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert urls(db_path) == ["https://kept.example.com/", "https://new.example.com/"]
+
+
+def test_prune_that_deletes_nothing_does_not_ask(add_sub, tmp_path, db_path):
+    add_sub("https://kept.example.com/", "widget.added", "acme")
+    (tmp_path / "subs.toml").write_text(PRUNE_FILE)
+    result = run_cli("apply", tmp_path / "subs.toml", "--prune")
+    assert result.returncode == 0, result.stderr
+
+
+def on_terminal(args, answer: bytes) -> tuple[int, bytes]:
+    """Run alpana-hooks ARGS on a pseudo-terminal, answer its question, return (exit code, what it showed)."""
+    import pty
+    import select
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(sys.executable, [sys.executable, "-m", "alpana_hooks", *map(str, args)], os.environ)
+    shown, asked, deadline = b"", False, time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if not select.select([fd], [], [], 1)[0]:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child exited and closed the terminal
+            break
+        shown += chunk
+        if not asked and b"[y/N]" in shown:
+            os.write(fd, answer + b"\n")
+            asked = True
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), shown
+
+
+def test_prune_on_a_terminal_asks_and_no_writes_nothing(prune_file, db_path):
+    path, doomed = prune_file
+    before = table_rows(db_path)
+    code, shown = on_terminal(["apply", path, "--prune"], b"n")
+    assert code == 2
+    assert f"--prune deletes 1 subscription(s) of acme that the file does not list (ids {doomed})".encode() in shown
+    assert b"cancelled: nothing was written" in shown
+    assert table_rows(db_path) == before
+    code, shown = on_terminal(["apply", path, "--prune"], b"y")
+    assert code == 0, shown
+    assert urls(db_path) == ["https://kept.example.com/", "https://new.example.com/"]
+
+
+def test_a_file_tenant_other_than_alpana_hooks_tenant_needs_tenant(prune_file, db_path):
+    path, _ = prune_file
+    before = table_rows(db_path)
+    result = run_cli("apply", path, env={"ALPANA_HOOKS_TENANT": "other"})
+    assert (result.returncode, result.stderr) == (
+        2, f"error: {path}: the file is for tenant 'acme' but ALPANA_HOOKS_TENANT is 'other'; "
+           "give --tenant acme to apply it to acme\n")
+    assert table_rows(db_path) == before
+    result = run_cli("apply", path, "--tenant", "acme", env={"ALPANA_HOOKS_TENANT": "other"})
+    assert result.returncode == 0, result.stderr
+    assert "https://new.example.com/" in urls(db_path)
