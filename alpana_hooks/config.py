@@ -20,6 +20,7 @@ ENV_DB = "ALPANA_HOOKS_DB"
 ENV_CONFIG = "ALPANA_HOOKS_CONFIG"
 ENV_TENANT = "ALPANA_HOOKS_TENANT"
 
+MAX_CONFIG_BYTES = 1024 * 1024
 MAX_PAYLOAD_LIMIT = 1_000_000  # the largest max_payload_bytes: the envelope around it stays under 1 MiB
 DEFAULT_RETRY_SCHEDULE = ("5s", "5m", "30m", "2h", "5h", "10h", "10h")
 
@@ -121,11 +122,15 @@ def _database(flag: str | None, env_value: str | None, file_value: str | None, w
 def _read_config(path: Path) -> dict:
     """Read and check the config file's keys and types; errors name the file and the key."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config {path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config {path}: cannot read: {exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config {path}: larger than the limit of {MAX_CONFIG_BYTES} bytes")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -25,7 +25,7 @@ run add -t globex --event dashboard.updated --url "$url/globex"
 run list -t acme
 
 say "A local receiver checks signatures with the BI subscription's secret (the others have their own: they show invalid)"
-alpana-hooks listen --port "$port" --secret "$secret" >"$work/listen.log" 2>&1 &
+ALPANA_HOOKS_SECRET="$secret" alpana-hooks listen --port "$port" >"$work/listen.log" 2>&1 &   # not --secret: ps shows argv
 listener=$!
 for _ in $(seq 50); do grep -q "listening on" "$work/listen.log" 2>/dev/null && break; sleep 0.1; done
 

@@ -319,3 +319,9 @@ def test_a_file_tenant_other_than_alpana_hooks_tenant_needs_tenant(prune_file, d
     result = run_cli("apply", path, "--tenant", "acme", env={"ALPANA_HOOKS_TENANT": "other"})
     assert result.returncode == 0, result.stderr
     assert "https://new.example.com/" in urls(db_path)
+
+
+def test_a_config_file_is_read_no_further_than_1_mib():
+    result = run_cli("config", "show", "--config", "/dev/zero", preexec_fn=limit_memory(1))
+    assert (result.returncode, result.stderr) == (
+        2, "error: config /dev/zero: larger than the limit of 1048576 bytes\n")
