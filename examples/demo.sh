@@ -18,7 +18,7 @@ port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 url="http://127.0.0.1:$port"
 
 say "Two tenants subscribe to events (the signing secret is shown once, at add)"
-secret="$(alpana-hooks add -t acme --event dashboard.updated --url "$url/acme/bi" --header 'Authorization: Bearer s3cr3t' --description 'BI sync' --json | json_field '["secret"]')"
+secret="$(printf 'Authorization: Bearer s3cr3t\n' | alpana-hooks add -t acme --event dashboard.updated --url "$url/acme/bi" --header-file - --description 'BI sync' --json | json_field '["secret"]')"
 run add -t acme --event widget.added --url "$url/acme/widgets"
 run add -t acme --event dashboard.deleted --url "http://127.0.0.1:9/down" --description 'an endpoint that is down'
 run add -t globex --event dashboard.updated --url "$url/globex"
