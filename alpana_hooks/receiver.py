@@ -44,18 +44,19 @@ class SeenIds:
 
     def __init__(self, limit: int = REMEMBERED_IDS):
         self.limit = limit
-        self.counts: OrderedDict[bytes, int] = OrderedDict()
+        self.ids: OrderedDict[bytes, None] = OrderedDict()  # oldest first
         self.lock = threading.Lock()
 
     def seen_before(self, webhook_id: str, remember: bool) -> bool:
         """Whether this id came before; remember it unless told not to (a forged request must not mark an id)."""
         key = hashlib.sha256(webhook_id.encode("utf-8", errors="surrogatepass")).digest()
         with self.lock:
-            seen = key in self.counts
+            seen = key in self.ids
             if remember:
-                self.counts[key] = self.counts.pop(key, 0) + 1
-                if len(self.counts) > self.limit:
-                    self.counts.popitem(last=False)
+                self.ids[key] = None
+                self.ids.move_to_end(key)
+                if len(self.ids) > self.limit:
+                    self.ids.popitem(last=False)
         return seen
 
 

@@ -437,3 +437,12 @@ def test_listen_json_marks_replays_but_a_forged_request_marks_nothing(cli, liste
     records = [json.loads(listener.line()) for _ in range(4)]
     assert [(r["webhook_id"], r["signature"], r["replay"]) for r in records] == [
         ("msg_2", "invalid", False), ("msg_1", "valid", False), ("msg_2", "invalid", False), ("msg_1", "valid", True)]
+
+
+def test_listen_remembers_a_bounded_number_of_ids():
+    from alpana_hooks.receiver import SeenIds
+
+    seen = SeenIds(limit=2)
+    assert [seen.seen_before(i, remember=True) for i in ("a", "b", "a", "c", "b", "c")] == [
+        False, False, True, False, False, True]  # c pushed out b (a was seen later), so b is new again
+    assert len(seen.ids) == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from contextlib import nullcontext
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,6 +15,9 @@ from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, conf
 from alpana_hooks.cli.context import Run, opened, run_for, settings_for
 from alpana_hooks.errors import UsageError
 from alpana_hooks.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from alpana_hooks.config import Settings
 
 plans = lazy("alpana_hooks.apply")
 
@@ -85,7 +88,7 @@ def _read(file: str) -> str:
     return inputs.read_text(file, MAX_FILE_BYTES, "subscriptions file")
 
 
-def _tenant(file_tenant: str | None, flag: str | None, settings, file: str) -> str | None:
+def _tenant(file_tenant: str | None, flag: str | None, settings: Settings, file: str) -> str | None:
     """The file's tenant wins over default_tenant; --tenant must agree with it, and so must ALPANA_HOOKS_TENANT
     when it is set and --tenant is not given."""
     from alpana_hooks.config import ENV_TENANT
