@@ -190,6 +190,10 @@ class Hooks:
         problems = events.validate_data(event_type, data)
         if problems:
             raise UsageError(f"invalid {event_type} data: " + "; ".join(problems))
+        size, cap = events.data_bytes(data), self.settings.max_payload_bytes
+        if size > cap:
+            raise UsageError(f"the {event_type} data is {size} bytes as JSON, over the limit of {cap} bytes"
+                             " ([delivery] max_payload_bytes)")
         if event_id is not None and not EVENT_ID.fullmatch(event_id):
             raise UsageError(f"invalid --event-id {event_id!r}: use 1-128 letters, digits, '_', ':' or '-' (no '.')")
         return self._fire(validate.tenant(tenant), event_type, data, event_id, send=send)
@@ -340,11 +344,12 @@ class Hooks:
 
         return plans.export_document(validate.tenant(tenant), self.subscriptions(tenant), reveal=reveal)
 
-    def apply(self, tenant: str, wanted: SubscriptionsFile, *, prune: bool = False,
-              dry_run: bool = False) -> tuple[list[Step], list[Subscription]]:
+    def apply(self, tenant: str, wanted: SubscriptionsFile, *, prune: bool = False, dry_run: bool = False,
+              agreed: set[int] | None = None) -> tuple[list[Step], list[Subscription]]:
         """Make the tenant's subscriptions match a parsed file in one transaction (all or nothing).
-        Returns the steps and the subscriptions the file does not list."""
-        from alpana_hooks.apply import carry_out, plan, unlisted
+        Returns the steps and the subscriptions the file does not list. With `agreed` (the ids a person
+        agreed to delete), a deletion outside it refuses the whole apply."""
+        from alpana_hooks.apply import carry_out, plan, refuse_unagreed_deletions, unlisted
 
         tenant = validate.tenant(tenant)
         if dry_run:
@@ -352,8 +357,9 @@ class Hooks:
             return plan(wanted.subscriptions, current, prune=prune), unlisted(wanted.subscriptions, current)
         with self.store.write():  # the plan is made and carried out on the same state
             current = self.store.list_subscriptions(tenant)
-            steps = [carry_out(self.store, tenant, step, utcnow())
-                     for step in plan(wanted.subscriptions, current, prune=prune)]
+            steps = plan(wanted.subscriptions, current, prune=prune)
+            refuse_unagreed_deletions(steps, agreed)
+            steps = [carry_out(self.store, tenant, step, utcnow()) for step in steps]
         return steps, unlisted(wanted.subscriptions, current)
 
 

@@ -291,6 +291,12 @@ def carry_out(store, tenant: str, step: Step, now) -> Step:
     return step
 
 
+def refuse_unagreed_deletions(steps: list[Step], agreed: set[int] | None) -> None:
+    """A subscription added while a person was asked is not deleted without asking again."""
+    if agreed is not None and any(step.action == PlanAction.DELETE and step.sub_id not in agreed for step in steps):
+        raise UsageError("the tenant's subscriptions changed while you were asked; nothing was written: run apply again")
+
+
 def _update(store, tenant: str, step: Step, now) -> None:
     """Disable first, enable last, so no delivery goes out half-configured."""
     if step.state == State.DISABLED:

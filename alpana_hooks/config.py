@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from alpana_hooks import __version__
-from alpana_hooks.errors import ConfigError
+from alpana_hooks.errors import ConfigError, UsageError
 from alpana_hooks.timeutil import parse_duration
 
 if sys.version_info >= (3, 11):
@@ -20,6 +20,8 @@ ENV_DB = "ALPANA_HOOKS_DB"
 ENV_CONFIG = "ALPANA_HOOKS_CONFIG"
 ENV_TENANT = "ALPANA_HOOKS_TENANT"
 
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_PAYLOAD_LIMIT = 1_000_000  # the largest max_payload_bytes: the envelope around it stays under 1 MiB
 DEFAULT_RETRY_SCHEDULE = ("5s", "5m", "30m", "2h", "5h", "10h", "10h")
 
 # The config file's keys: section -> key -> (type check, description, default shown in `config show`).
@@ -30,6 +32,7 @@ SCHEMA: dict[str, dict[str, str]] = {
         "timeout_seconds": _NUM,
         "connect_timeout_seconds": _NUM,
         "max_response_bytes": _INT,
+        "max_payload_bytes": _INT,
         "concurrency": _INT,
         "retry_schedule": _LIST,
         "disable_after": _STR,
@@ -50,6 +53,7 @@ class Settings:
     timeout_seconds: float = 15.0
     connect_timeout_seconds: float = 5.0
     max_response_bytes: int = 20000
+    max_payload_bytes: int = 256 * 1024
     concurrency: int = 64
     retry_schedule: tuple[timedelta, ...] = tuple(parse_duration(d) for d in DEFAULT_RETRY_SCHEDULE)
     disable_after: timedelta = timedelta(days=5)
@@ -80,8 +84,7 @@ def load_settings(db: str | None = None, config: str | None = None, tenant: str 
     sources = {"config_file": config_source}
     values: dict = {}
 
-    database, sources["database"] = _pick(db, env.get(ENV_DB), file_values.get("database"), where, ENV_DB)
-    values["database"] = Path(database).expanduser() if database else app_dir() / "hooks.db"
+    values["database"], sources["database"] = _database(db, env.get(ENV_DB), file_values.get("database"), where)
     values["tenant"], sources["tenant"] = _pick(tenant, env.get(ENV_TENANT), file_values.get("default_tenant"), where, ENV_TENANT)
     for key in ("server_url",):
         if key in file_values:
@@ -105,14 +108,29 @@ def _pick(flag, env_value, file_value, where, env_name):
     return None, "default"
 
 
+def _database(flag: str | None, env_value: str | None, file_value: str | None, where: str) -> tuple[Path, str]:
+    """The database path and its source; an empty one is an error, never a silent switch to the default store."""
+    given = ((flag, "--db", "flag"), (env_value, ENV_DB, f"env {ENV_DB}"), (file_value, f"{where}: key 'database'", where))
+    for value, name, source in given:
+        if value == "":
+            raise ConfigError(f"{name} is empty: give the database file's path")
+        if value is not None:
+            return Path(value).expanduser(), source
+    return app_dir() / "hooks.db", "default"
+
+
 def _read_config(path: Path) -> dict:
     """Read and check the config file's keys and types; errors name the file and the key."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config {path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config {path}: cannot read: {exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config {path}: larger than the limit of {MAX_CONFIG_BYTES} bytes")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -150,23 +168,29 @@ def _convert(path: Path, section: str, key: str, value):
     """Turn a checked config value into its Settings form; refuse out-of-range values."""
     dotted = f"{section}.{key}"
     try:
-        if key in ("timeout_seconds", "connect_timeout_seconds", "max_response_bytes", "concurrency"):
+        if key in ("timeout_seconds", "connect_timeout_seconds", "max_response_bytes", "max_payload_bytes", "concurrency"):
             if not value > 0:  # `not >` also refuses nan
                 raise ValueError("must be greater than 0")
             if key.endswith("seconds") and value > 86400:  # inf or 1e308 overflow the lease arithmetic
                 raise ValueError("must be at most 86400 (a day)")
             if key == "concurrency" and value > 1000:  # 2**63 and up overflow SQLite's LIMIT
                 raise ValueError("must be at most 1000")
+            if key == "max_payload_bytes" and value > MAX_PAYLOAD_LIMIT:
+                raise ValueError(f"must be at most {MAX_PAYLOAD_LIMIT} (listen and verify take bodies up to 1 MiB)")
             return float(value) if key.endswith("seconds") else value
         if key == "retry_schedule":
             return tuple(parse_duration(v) for v in value)
         if key == "disable_after":
             return parse_duration(value)
+        if key == "user_agent":
+            from alpana_hooks.validate import header_value
+
+            return header_value("User-Agent", value)
         if key == "allowed_networks":
             from alpana_hooks.netpolicy import parse_networks
 
             parse_networks(value)
             return tuple(value)
         return value
-    except ValueError as exc:
+    except (ValueError, UsageError) as exc:
         raise ConfigError(f"config {path}: key '{dotted}': {exc}") from None

@@ -8,10 +8,10 @@ import random
 import re
 import secrets as secrets_module
 import socket
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Callable
 
 from alpana_hooks.config import Settings
 from alpana_hooks.model import NOT_RETRIED, ErrorClass, SendingContext, State, Status

@@ -13,6 +13,7 @@ checks ``data`` by the same rules, with one readable message per problem.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ __all__ = [
     "PayloadError",
     "UnknownEventType",
     "build_data",
+    "data_bytes",
     "get_event_type",
     "id_field",
     "resource_of",
@@ -508,3 +510,9 @@ def validate_data(event_type: str, data: object) -> list[str]:
         if problem:
             problems.append(problem)
     return problems
+
+
+def data_bytes(data: dict[str, Any]) -> int:
+    """The size of ``data`` as every delivery carries it: compact JSON, UTF-8 (call after ``validate_data``)."""
+    return len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+

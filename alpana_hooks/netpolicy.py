@@ -147,7 +147,7 @@ def _blocked_ranges(version: int) -> tuple[tuple[IPNetwork, str], ...]:
     return tuple((ipaddress.ip_network(cidr), reason) for cidr, reason in table)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _networks(cidrs: tuple[str, ...]) -> tuple[IPNetwork, ...]:
     """Parse a fixed table of CIDRs once, on first use."""
     return tuple(ipaddress.ip_network(cidr) for cidr in cidrs)

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 MASK = "********"
-SENSITIVE_WORDS = ("authorization", "cookie", "token", "secret", "key", "password", "auth", "session", "credential")
+SENSITIVE_WORDS = ("authorization", "cookie", "token", "secret", "key", "password", "passwd", "auth", "session",
+                   "credential", "signature")
 
 
 @cache
@@ -367,7 +368,8 @@ def received_block(record: dict, verbose: bool = False) -> None:
     lines = [
         f"--- {escape(record['received_at'])}  {escape(record['method'])} {escape(record['path'])}",
         f"event type:  {escape(record['event_type'] or '-')}",
-        f"webhook-id:  {escape(record['webhook_id'] or '-')}",
+        f"webhook-id:  {escape(record['webhook_id'] or '-')}"
+        + ("  (seen before: a replay, retry or resend)" if record["replay"] else ""),
         f"signature:   {escape(signature)}",
     ]
     if verbose:

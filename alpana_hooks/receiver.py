@@ -1,11 +1,13 @@
 """The local receiver behind `listen`: a threaded HTTP server that reports each delivery."""
 
+import hashlib
 import json as jsonlib
 import re
 import socket
 import socketserver
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,6 +20,10 @@ LISTEN_TOLERANCE_SECONDS = 300
 ANSWER = b'{"ok": true}'
 NO_BODY_STATUSES = (204, 304)
 CONTENT_LENGTH = re.compile(r"[0-9]{1,15}")
+IDLE_TIMEOUT_SECONDS = 10.0
+MAX_CONNECTIONS = 128  # one thread each; one more is answered 503 and closed
+BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+REMEMBERED_IDS = 100_000
 
 
 # -- the server --------------------------------------------------------------------------------
@@ -30,16 +36,69 @@ class Options:
     status: int
     json: bool
     verbose: bool
+    idle_timeout: float = IDLE_TIMEOUT_SECONDS
+
+
+class SeenIds:
+    """The webhook-ids received lately (their hashes, at most `limit`): a repeat is a replay, retry or resend."""
+
+    def __init__(self, limit: int = REMEMBERED_IDS):
+        self.limit = limit
+        self.ids: OrderedDict[bytes, None] = OrderedDict()  # oldest first
+        self.lock = threading.Lock()
+
+    def seen_before(self, webhook_id: str, remember: bool) -> bool:
+        """Whether this id came before; remember it unless told not to (a forged request must not mark an id)."""
+        key = hashlib.sha256(webhook_id.encode("utf-8", errors="surrogatepass")).digest()
+        with self.lock:
+            seen = key in self.ids
+            if remember:
+                self.ids[key] = None
+                self.ids.move_to_end(key)
+                if len(self.ids) > self.limit:
+                    self.ids.popitem(last=False)
+        return seen
 
 
 class _Server(ThreadingHTTPServer):
-    """A thread per connection, IPv4 or IPv6, without HTTPServer's reverse DNS lookup at bind time."""
+    """A thread per connection (at most MAX_CONNECTIONS), IPv4 or IPv6, no reverse DNS lookup at bind time."""
+
+    request_queue_size = 256  # a burst of connections waits to be accepted (or turned away) instead of retrying SYNs
 
     def __init__(self, address: tuple[str, int], options: Options):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.options = options
         self.print_lock = threading.Lock()
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.seen = SeenIds()
         super().__init__(address, _Receiver)
+
+    def process_request(self, request, client_address) -> None:
+        """Start the connection's thread, or answer 503 and close when MAX_CONNECTIONS are open."""
+        if not self.slots.acquire(blocking=False):
+            self._turn_away(request, client_address)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def _turn_away(self, request, client_address) -> None:
+        try:
+            request.setblocking(False)  # a fresh socket's buffer takes these bytes at once; never wait on a peer
+            request.send(BUSY)
+        except OSError:
+            pass
+        self.shutdown_request(request)
+        with self.print_lock:
+            output.message(f"refused a connection from {client_address[0]}: {MAX_CONNECTIONS} connections are open")
 
     def server_bind(self) -> None:
         socketserver.TCPServer.server_bind(self)
@@ -61,10 +120,15 @@ class _Receiver(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _Server
 
+    def setup(self) -> None:
+        """Every read and write on the connection waits at most the idle timeout; then it is closed."""
+        self.timeout = self.server.options.idle_timeout
+        super().setup()
+
     def do_POST(self) -> None:
         body = self._read_body()
         if body is not None:
-            self.server.report(_record(self, body, self.server.options.secret))
+            self.server.report(_record(self, body, self.server.options.secret, self.server.seen))
             self._answer(self.server.options.status, ANSWER)
 
     def _read_body(self) -> bytes | None:
@@ -102,16 +166,18 @@ class _Receiver(BaseHTTPRequestHandler):
         """Quiet: listen reports each delivery itself."""
 
 
-def _record(request: BaseHTTPRequestHandler, body: bytes, secret: str | None) -> dict:
-    """Everything listen reports about one request."""
+def _record(request: BaseHTTPRequestHandler, body: bytes, secret: str | None, seen: SeenIds) -> dict:
+    """Everything listen reports about one request; `replay` when its webhook-id came before."""
     headers = _header_dict(request.headers.items())
     parsed = _parsed_body(body)
     signature, error = _signature(secret, headers, body)
     event_type = parsed.get("type") if isinstance(parsed, dict) else None
+    webhook_id = request.headers.get("webhook-id")
+    replay = webhook_id is not None and seen.seen_before(webhook_id, remember=signature != "invalid")
     return {
         "received_at": to_iso(utcnow()), "method": request.command, "path": request.path,
         "event_type": event_type if isinstance(event_type, str) else None,
-        "webhook_id": request.headers.get("webhook-id"), "signature": signature, "signature_error": error,
+        "webhook_id": webhook_id, "replay": replay, "signature": signature, "signature_error": error,
         "headers": headers, "body": parsed,
     }
 

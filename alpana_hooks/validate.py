@@ -47,18 +47,26 @@ def url(value: str, *, require_https: bool) -> str:
 
 
 def header_name(name: str) -> str:
-    """An RFC 9110 token that is not one of the headers this tool sets itself."""
+    """An RFC 9110 token that is not one of the headers this tool sets itself, also not once '_' reads as '-'."""
     if not HEADER_NAME.fullmatch(name):
         raise UsageError(f"invalid header name {name!r}: use letters, digits and !#$%&'*+-.^_`|~ only")
     lower = name.lower()
-    if lower in RESERVED_HEADERS or lower.startswith(RESERVED_PREFIXES):
+    if _reserved(lower):
         raise UsageError(f"header {name!r} is set by alpana-hooks itself and cannot be overridden")
+    hyphenated = lower.replace("_", "-")
+    if _reserved(hyphenated):  # WSGI/CGI receivers read both spellings as the same HTTP_… variable
+        raise UsageError(f"header {name!r} is refused: WSGI and CGI receivers read it as {hyphenated!r}, "
+                         "which alpana-hooks sets itself")
     return name
 
 
+def _reserved(lower_name: str) -> bool:
+    return lower_name in RESERVED_HEADERS or lower_name.startswith(RESERVED_PREFIXES)
+
+
 def header_value(name: str, value: str) -> str:
-    """A header value with no control characters, latin-1, at most 4,096 bytes, no edge spaces."""
-    if any((ord(ch) < 0x20 and ch != "\t") or ord(ch) == 0x7F for ch in value):
+    """A header value with no control characters (C0, DEL, C1), latin-1, at most 4,096 bytes, no edge spaces."""
+    if any((ord(ch) < 0x20 and ch != "\t") or 0x7F <= ord(ch) <= 0x9F for ch in value):
         raise UsageError(f"invalid value for header {name!r}: it contains control characters (CR, LF, NUL, …)")
     if value != value.strip(" \t"):
         raise UsageError(f"invalid value for header {name!r}: it starts or ends with whitespace")

@@ -18,14 +18,14 @@ port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 url="http://127.0.0.1:$port"
 
 say "Two tenants subscribe to events (the signing secret is shown once, at add)"
-secret="$(alpana-hooks add -t acme --event dashboard.updated --url "$url/acme/bi" --header 'Authorization: Bearer s3cr3t' --description 'BI sync' --json | json_field '["secret"]')"
+secret="$(printf 'Authorization: Bearer s3cr3t\n' | alpana-hooks add -t acme --event dashboard.updated --url "$url/acme/bi" --header-file - --description 'BI sync' --json | json_field '["secret"]')"
 run add -t acme --event widget.added --url "$url/acme/widgets"
 run add -t acme --event dashboard.deleted --url "http://127.0.0.1:9/down" --description 'an endpoint that is down'
 run add -t globex --event dashboard.updated --url "$url/globex"
 run list -t acme
 
 say "A local receiver checks signatures with the BI subscription's secret (the others have their own: they show invalid)"
-alpana-hooks listen --port "$port" --secret "$secret" >"$work/listen.log" 2>&1 &
+ALPANA_HOOKS_SECRET="$secret" alpana-hooks listen --port "$port" >"$work/listen.log" 2>&1 &   # not --secret: ps shows argv
 listener=$!
 for _ in $(seq 50); do grep -q "listening on" "$work/listen.log" 2>/dev/null && break; sleep 0.1; done
 

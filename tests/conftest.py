@@ -17,7 +17,7 @@ ALLOW_LOOPBACK = '[security]\nallowed_networks = ["127.0.0.0/8", "::1/128"]\n'
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path, monkeypatch):
     """A private database path, no inherited settings, and a config that lets tests reach 127.0.0.1."""
-    for name in ("ALPANA_HOOKS_DB", "ALPANA_HOOKS_CONFIG", "ALPANA_HOOKS_TENANT"):
+    for name in ("ALPANA_HOOKS_DB", "ALPANA_HOOKS_CONFIG", "ALPANA_HOOKS_TENANT", "ALPANA_HOOKS_SECRET"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("NO_COLOR", "1")
@@ -67,6 +67,18 @@ def run_cli(*args, env=None, timeout=60, **kwargs) -> subprocess.CompletedProces
         env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
         **kwargs,
     )
+
+
+def limit_memory(gigabytes: float = 1.0):
+    """A preexec_fn for subprocess: cap the child's address space, so a test of unbounded input cannot take the
+    machine down (the child gets MemoryError instead)."""
+    import resource
+
+    def limit():
+        size = int(gigabytes * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+
+    return limit
 
 
 @pytest.fixture

@@ -121,7 +121,7 @@ def test_prune_deletes_unlisted_and_without_it_they_stay(cli, env, add_sub):
     assert result.exit_code == 0, result.stderr
     assert f"not in the file were kept (ids {extra['id']})" in result.stderr
     assert extra["id"] in [s["id"] for s in cli.json("list", "--tenant", "acme")]
-    plan = apply_json(cli, EXAMPLE, "--prune")
+    plan = apply_json(cli, EXAMPLE, "--prune", "--yes")
     assert [e["action"] for e in plan] == ["unchanged"] * 3 + ["delete"]
     assert plan[-1]["id"] == extra["id"]
     assert extra["id"] not in [s["id"] for s in cli.json("list", "--tenant", "acme")]
@@ -266,7 +266,7 @@ def test_tenant_or_config_conflicts_exit_2(cli, env, args, message, db_path):
 def test_missing_file_exits_2(cli, tmp_path):
     result = cli("apply", tmp_path / "nope.toml", "--tenant", "t1")
     assert result.exit_code == 2
-    assert result.stderr == f"error: {tmp_path / 'nope.toml'}: file not found\n"
+    assert result.stderr == f"error: cannot read subscriptions file '{tmp_path / 'nope.toml'}': No such file or directory\n"
 
 
 # -- the pure planner ----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +18,8 @@ from werkzeug import Response
 
 from alpana_hooks import signing
 
+from conftest import limit_memory, run_cli
+
 EMIT = ("emit", "widget.added", "--tenant", "t1", "--id", "7", "--name", "W", "--url", "https://bi/w/7")
 LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/ ")
 UNUSED_URL = "http://127.0.0.1:9/hook"
@@ -25,11 +28,15 @@ UNUSED_URL = "http://127.0.0.1:9/hook"
 class Listener:
     """A real `alpana-hooks listen` process; threads read its output so that no test can block forever."""
 
-    def __init__(self, *args: str):
+    def __init__(self, *args: str, env: dict | None = None, stdin: str | None = None):
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "alpana_hooks", "listen", "--port", "0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=os.environ,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
         )
+        if stdin is not None:
+            self.proc.stdin.write(stdin)
+            self.proc.stdin.close()
         self.stdout: queue.Queue = queue.Queue()
         self.stderr: queue.Queue = queue.Queue()
         for stream, lines in ((self.proc.stdout, self.stdout), (self.proc.stderr, self.stderr)):
@@ -72,8 +79,8 @@ def listen():
     """Start `listen --port 0 ARGS…` and wait for its port; every process is killed at the end."""
     started: list[Listener] = []
 
-    def start(*args: str) -> Listener:
-        listener = Listener(*args)
+    def start(*args: str, **options) -> Listener:
+        listener = Listener(*args, **options)
         started.append(listener)
         listener.wait_until_listening()
         return listener
@@ -312,3 +319,130 @@ def test_verify_exits_2_on_a_header_line_without_a_colon(cli, tmp_path):
     assert result.exit_code == 2
     assert result.stderr == (f"error: --headers file '{tmp_path / 'h.txt'}' line 2: "
                              "expected 'Name: value', got 'webhook-timestamp 1700000000'\n")
+
+
+# -- secrets never on the command line (issue 15, point 7) -------------------------------------
+
+def argv_of(pid: int) -> str:
+    with open(f"/proc/{pid}/cmdline", "rb") as handle:
+        return handle.read().replace(b"\0", b" ").decode()
+
+
+@pytest.mark.parametrize("way", ["env", "file", "stdin"])
+def test_listen_takes_its_secret_from_the_environment_a_file_or_stdin(cli, subscription, listen, tmp_path, way):
+    sub_id, secret = subscription
+    (tmp_path / "secret").write_text(secret + "\n")  # as `echo` writes it
+    options = {"env": ([], {"env": {"ALPANA_HOOKS_SECRET": secret}}),
+               "file": (["--secret-file", str(tmp_path / "secret")], {}),
+               "stdin": (["--secret-file", "-"], {"stdin": secret + "\n"})}[way]
+    listener = listen("--json", *options[0], **options[1])
+    assert secret not in argv_of(listener.proc.pid)
+    point(cli, sub_id, listener.port)
+    emit(cli)
+    assert json.loads(listener.line())["signature"] == "valid"  # the secret that was read is the one used
+
+
+def test_verify_takes_its_secret_from_the_environment_a_file_or_stdin(delivery, tmp_path):
+    secret, headers_file, _, body_file, _ = delivery
+    (tmp_path / "secret").write_text(secret + "\n")
+    files = ["--headers", str(headers_file), "--body", str(body_file)]
+    ways = [(["--secret-file", str(tmp_path / "secret")], {}, None),
+            (["--secret-file", "-"], {}, secret),
+            ([], {"ALPANA_HOOKS_SECRET": secret}, None)]
+    for args, env, stdin in ways:
+        result = subprocess.run([sys.executable, "-m", "alpana_hooks", "verify", *files, *args],
+                                env={**os.environ, **env}, input=stdin, capture_output=True, text=True, timeout=60)
+        assert (result.returncode, result.stdout) == (0, "signature valid\n"), (args, result.stderr)
+    wrong = subprocess.run([sys.executable, "-m", "alpana_hooks", "verify", *files],
+                           env={**os.environ, "ALPANA_HOOKS_SECRET": signing.generate_secret()},
+                           capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 5  # the variable's value is really the one checked
+
+
+def test_verify_without_any_secret_or_with_two_exits_2(cli, tmp_path):
+    (tmp_path / "h.json").write_text("{}")
+    (tmp_path / "b.bin").write_bytes(b"{}")
+    files = ("--headers", tmp_path / "h.json", "--body", tmp_path / "b.bin")
+    result = cli("verify", *files)
+    assert (result.exit_code, result.stderr) == (
+        2, "error: no signing secret: give --secret-file FILE (- for stdin), set ALPANA_HOOKS_SECRET, or --secret\n")
+    result = cli("verify", *files, "--secret", signing.generate_secret(), "--secret-file", tmp_path / "h.json")
+    assert (result.exit_code, result.stderr) == (2, "error: give either --secret or --secret-file, not both\n")
+
+
+# -- unbounded input (issue 15, point 9) --------------------------------------------------------
+
+@pytest.mark.parametrize("flag, limit", [("--body", 1024 * 1024), ("--headers", 64 * 1024)])
+def test_verify_reads_no_further_than_its_limit(tmp_path, flag, limit):
+    (tmp_path / "h.json").write_text("{}")
+    (tmp_path / "b.bin").write_bytes(b"{}")
+    files = {"--headers": str(tmp_path / "h.json"), "--body": str(tmp_path / "b.bin"), flag: "/dev/zero"}
+    result = run_cli("verify", "--headers", files["--headers"], "--body", files["--body"],
+                     "--secret", signing.generate_secret(), preexec_fn=limit_memory(1))
+    assert result.returncode == 2
+    assert result.stderr == f"error: {flag} file '/dev/zero' is larger than the limit of {limit} bytes\n"
+
+
+# -- idle connections and replays (issue 15, point 13) ------------------------------------------
+
+def threads_of(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("Threads:"))
+
+
+def test_listen_closes_idle_connections_and_holds_at_most_128(listen):
+    from alpana_hooks.receiver import BUSY, MAX_CONNECTIONS
+
+    listener = listen("--json", "--idle-timeout", "3")
+    pid, baseline = listener.proc.pid, threads_of(listener.proc.pid)
+    sockets = [socket.create_connection(("127.0.0.1", listener.port), timeout=15) for _ in range(MAX_CONNECTIONS + 20)]
+    most, deadline = baseline, time.monotonic() + 2
+    while time.monotonic() < deadline:  # while the idle connections are held
+        most = max(most, threads_of(pid))
+        time.sleep(0.02)
+    assert baseline + MAX_CONNECTIONS // 2 <= most <= baseline + MAX_CONNECTIONS
+    answers = [sock.recv(200) for sock in sockets]  # b"" once the idle timeout closed it, BUSY when turned away
+    assert sorted(set(answers)) == [b"", BUSY]  # every connection is closed: by the timeout, or at once with a 503
+    for sock in sockets:
+        sock.close()
+    deadline = time.monotonic() + 20
+    while threads_of(pid) > baseline and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert threads_of(pid) == baseline
+    assert post(listener.port, b"{}").status == 200  # still serving
+
+
+def test_listen_flags_a_webhook_id_it_has_seen_before_and_still_answers(cli, subscription, listen):
+    sub_id, secret = subscription
+    listener = listen("--secret", secret)
+    point(cli, sub_id, listener.port)
+    first = emit(cli)
+    assert listener.block()[2] == f"webhook-id:  {first['event_id']}"
+    resent = cli.json("resend", first["attempts"][0]["id"], "--tenant", "t1")
+    block = listener.block()
+    assert block[2] == f"webhook-id:  {first['event_id']}  (seen before: a replay, retry or resend)"
+    assert block[3] == "signature:   valid"
+    assert resent["status"] == "succeeded"  # answered per --status all the same
+
+
+def test_listen_json_marks_replays_but_a_forged_request_marks_nothing(cli, listen):
+    secret = signing.generate_secret()
+    listener = listen("--json", "--secret", secret)
+    timestamp = int(time.time())
+    signed = {"webhook-id": "msg_1", "webhook-timestamp": str(timestamp),
+              "webhook-signature": signing.sign(secret, "msg_1", timestamp, b"{}")}
+    forged = {**signed, "webhook-id": "msg_2"}  # the signature does not cover this id
+    for headers in (forged, signed, forged, signed):
+        assert post(listener.port, b"{}", headers).status == 200
+    records = [json.loads(listener.line()) for _ in range(4)]
+    assert [(r["webhook_id"], r["signature"], r["replay"]) for r in records] == [
+        ("msg_2", "invalid", False), ("msg_1", "valid", False), ("msg_2", "invalid", False), ("msg_1", "valid", True)]
+
+
+def test_listen_remembers_a_bounded_number_of_ids():
+    from alpana_hooks.receiver import SeenIds
+
+    seen = SeenIds(limit=2)
+    assert [seen.seen_before(i, remember=True) for i in ("a", "b", "a", "c", "b", "c")] == [
+        False, False, True, False, False, True]  # c pushed out b (a was seen later), so b is new again
+    assert len(seen.ids) == 2

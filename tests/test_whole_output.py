@@ -320,7 +320,7 @@ Request headers:
   Accept-Encoding: identity
   webhook-id: evt_XXXXXXXXXXXXXXXXXXXXXXXXXX
   webhook-timestamp: UNIXTIME
-  webhook-signature: v1,SIGNATURE
+  webhook-signature: ********
 Response headers:
   Server: BaseHTTP/0.6 Python/X.Y.Z
   Date: DATE
@@ -371,7 +371,7 @@ Request headers:
   Accept-Encoding: identity
   webhook-id: evt_XXXXXXXXXXXXXXXXXXXXXXXXXX
   webhook-timestamp: UNIXTIME
-  webhook-signature: v1,SIGNATURE
+  webhook-signature: ********
 Response headers:
   Server: BaseHTTP/0.6 Python/X.Y.Z
   Date: DATE

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from alpana_hooks import output, validate
-from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, lazy
+from alpana_hooks.cli import inputs
+from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, confirm, lazy
 from alpana_hooks.cli.context import Run, opened, run_for, settings_for
 from alpana_hooks.errors import UsageError
 from alpana_hooks.model import PlanAction, Subscription
 
 if TYPE_CHECKING:
     from alpana_hooks.apply import Step
+    from alpana_hooks.config import Settings
 
 plans = lazy("alpana_hooks.apply")
 
+MAX_FILE_BYTES = 4 * 1024 * 1024
 PAST = {PlanAction.CREATE: "created", PlanAction.UPDATE: "updated", PlanAction.UNCHANGED: "unchanged",
         PlanAction.DELETE: "deleted"}
 FUTURE = {PlanAction.CREATE: "to create", PlanAction.UPDATE: "to update", PlanAction.UNCHANGED: "unchanged",
@@ -58,36 +59,52 @@ def _placeholder_notes(found: dict[str, set[str]]) -> None:
 def apply_(
     file: Annotated[str, typer.Argument(help="Subscriptions file (TOML, as `export` writes it); - reads stdin.", show_default=False)],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and write nothing.")] = False,
-    prune: Annotated[bool, typer.Option("--prune", help="Also delete the tenant's subscriptions the file does not list.")] = False,
+    prune: Annotated[bool, typer.Option("--prune", help="Also delete the tenant's subscriptions the file does not list (asks first).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before --prune deletes (required without a terminal).")] = False,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
     """Make the tenant's subscriptions match a TOML file: create, update and (with --prune) delete."""
     settings = settings_for(db, config, tenant)
     source = "<stdin>" if file == "-" else file
     wanted = plans.parse(_read(file), source, env=os.environ, require_https=settings.require_https)
-    run = Run(settings=settings, tenant=validate.tenant(_tenant(wanted.tenant, tenant, source) or settings.tenant))
+    run = Run(settings=settings, tenant=validate.tenant(_tenant(wanted.tenant, tenant, settings, source) or settings.tenant))
     with opened(run.settings) as hooks:
-        steps, unlisted = hooks.apply(run.tenant, wanted, prune=prune, dry_run=dry_run)
+        agreed = None
+        if prune and not dry_run and not yes:  # ask outside the transaction: a person's answer must not hold the lock
+            agreed = _confirm_prune(run.tenant, hooks.apply(run.tenant, wanted, prune=True, dry_run=True)[1])
+        steps, unlisted = hooks.apply(run.tenant, wanted, prune=prune, dry_run=dry_run, agreed=agreed)
     _report(run.tenant, steps, dry_run, json)
     if not prune:
         _unlisted_note(run.tenant, unlisted)
 
 
 def _read(file: str) -> str:
-    """The file's text (stdin for -); a missing or unreadable file is bad input."""
-    try:
-        return (sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()).decode("utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{file}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{file}: cannot read: {exc}") from None
+    """The file's text (stdin for -), at most MAX_FILE_BYTES; a missing, unreadable or larger file is bad input."""
+    return inputs.read_text(file, MAX_FILE_BYTES, "subscriptions file")
 
 
-def _tenant(file_tenant: str | None, flag: str | None, file: str) -> str | None:
-    """The file's tenant wins over env and config; --tenant must agree with it."""
-    if file_tenant is not None and flag is not None and validate.tenant(flag) != file_tenant:
+def _tenant(file_tenant: str | None, flag: str | None, settings: Settings, file: str) -> str | None:
+    """The file's tenant wins over default_tenant; --tenant must agree with it, and so must ALPANA_HOOKS_TENANT
+    when it is set and --tenant is not given."""
+    from alpana_hooks.config import ENV_TENANT
+
+    if file_tenant is None:
+        return flag
+    if flag is not None and validate.tenant(flag) != file_tenant:
         raise UsageError(f"{file}: the file is for tenant {file_tenant!r} but --tenant is {flag!r}")
-    return file_tenant if file_tenant is not None else flag
+    if flag is None and settings.sources["tenant"] == f"env {ENV_TENANT}" and settings.tenant != file_tenant:
+        raise UsageError(f"{file}: the file is for tenant {file_tenant!r} but {ENV_TENANT} is {settings.tenant!r}; "
+                         f"give --tenant {file_tenant} to apply it to {file_tenant}")
+    return file_tenant
+
+
+def _confirm_prune(tenant: str, doomed: list[Subscription]) -> set[int]:
+    """Ask before --prune deletes anything (without a terminal: exit 2); the ids a person agreed to delete."""
+    if doomed:
+        ids = ", ".join(str(sub.id) for sub in doomed)
+        confirm(f"--prune deletes {len(doomed)} subscription(s) of {tenant} that the file does not list (ids {ids}). "
+                "Delete them?", command="apply --prune", cancelled="nothing was written")
+    return {sub.id for sub in doomed}
 
 
 def _report(tenant: str, steps: list[Step], dry_run: bool, json: bool) -> None:

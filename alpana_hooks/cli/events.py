@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json as jsonlib
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from alpana_hooks import output
+from alpana_hooks.cli import inputs
 from alpana_hooks.cli.app import MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, events_app, lazy
 from alpana_hooks.cli.context import opened, run_for, since_option
 from alpana_hooks.errors import ExitCode, UsageError
 from alpana_hooks.model import EmitResult
 
 events = lazy("alpana_hooks.events")
+
+PAYLOAD_SETTING = "[delivery] max_payload_bytes"
 
 
 def _opt(help_text: str, *names: str):
@@ -34,7 +36,7 @@ def emit(
     target_name: Annotated[Optional[str], _opt("comment.added: its name.", "--target-name")] = None,
     comment_id: Annotated[Optional[str], _opt("comment.added: id of the comment.", "--comment-id")] = None,
     comment_url: Annotated[Optional[str], _opt("comment.added: URL of the comment.", "--comment-url")] = None,
-    data: Annotated[Optional[str], _opt("The whole data object as JSON, or @FILE.", "--data")] = None,
+    data: Annotated[Optional[str], _opt("The whole data object as JSON, or @FILE (@- reads stdin); at most [delivery] max_payload_bytes.", "--data")] = None,
     event_id: Annotated[Optional[str], _opt("Idempotency key: a repeat of the same id does nothing.", "--event-id")] = None,
     no_send: Annotated[bool, typer.Option("--no-send", help="Record the event and its pending attempts; `deliver` sends them.")] = False,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
@@ -47,7 +49,7 @@ def emit(
             flags = [id, name, url, version, copied_from, target, target_id, target_name, comment_id, comment_url]
             if any(flag is not None for flag in flags):
                 raise UsageError("give either --data or the field flags, not both")
-            payload = _read_data(data)
+            payload = _read_data(data, run.settings.max_payload_bytes)
         else:
             payload = events.build_data(
                 event_type, id=id, name=name, url=url, version=version, copied_from=copied_from, target=target,
@@ -61,14 +63,13 @@ def emit(
     _report(run.tenant, result, json)
 
 
-def _read_data(value: str) -> dict:
-    """--data JSON or @file."""
+def _read_data(value: str, cap: int) -> dict:
+    """--data JSON or @file (- for stdin), read no further than the payload limit."""
     text = value
     if value.startswith("@"):
-        try:
-            text = Path(value[1:]).read_text(encoding="utf-8")
-        except (OSError, ValueError) as exc:  # ValueError: UnicodeDecodeError, or a NUL in the path
-            raise UsageError(f"cannot read --data file {value[1:]!r}: {exc}") from None
+        text = inputs.read_text(value[1:], cap, "--data file", setting=PAYLOAD_SETTING)
+    elif len(value.encode("utf-8", errors="surrogatepass")) > cap:
+        raise UsageError(f"--data is larger than the limit of {cap} bytes ({PAYLOAD_SETTING})")
     try:
         return jsonlib.loads(text)
     except ValueError as exc:

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from alpana_hooks import output, validate
+from alpana_hooks.cli import inputs
 from alpana_hooks.cli.app import (
     MAX_ID,
     ConfigOpt,
@@ -21,6 +22,7 @@ from alpana_hooks.cli.app import (
     secret_app,
 )
 from alpana_hooks.cli.context import duration, opened, run_for
+from alpana_hooks.errors import UsageError
 from alpana_hooks.model import State, Subscription
 
 SubId = Annotated[int, typer.Argument(help="Subscription id.", min=1, max=MAX_ID, show_default=False)]
@@ -30,14 +32,16 @@ SubId = Annotated[int, typer.Argument(help="Subscription id.", min=1, max=MAX_ID
 def add(
     event: Annotated[str, typer.Option("--event", "-e", help="Event type that triggers the webhook.", show_default=False)],
     url: Annotated[str, typer.Option("--url", "-u", help="Endpoint URL (http or https).", show_default=False)],
-    header: Annotated[Optional[list[str]], typer.Option("--header", "-H", help="Extra header 'Key: Value' (repeatable).", show_default=False)] = None,
+    header: Annotated[Optional[list[str]], typer.Option("--header", "-H", help="Extra header 'Key: Value' (repeatable). Other users see it in `ps`: put secret values in --header-file.", show_default=False)] = None,
+    header_file: Annotated[Optional[str], typer.Option("--header-file", metavar="FILE", help="Extra headers from FILE, one 'Key: Value' per line (- reads stdin).", show_default=False)] = None,
     description: Annotated[str, typer.Option("--description", "-d", help="Free text.")] = "",
     disabled: Annotated[bool, typer.Option("--disabled", help="Create it disabled.")] = False,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
     """Add a webhook subscription; prints its id and its signing secret (shown once)."""
     run = run_for(db, config, tenant)
-    headers = [validate.header_line(line) for line in header or []]
+    lines = list(header or []) + (inputs.header_lines(header_file) if header_file is not None else [])
+    headers = [validate.header_line(line) for line in lines]
     with opened(run.settings) as hooks:
         added = hooks.add_subscription(run.tenant, event, url, headers=headers, description=description,
                                        disabled=disabled)
@@ -136,13 +140,17 @@ def _print_subscription(sub: Subscription, json: bool, note: str) -> None:
 def headers_add(
     sub_id: SubId,
     key: Annotated[str, typer.Argument(help="Header name.", show_default=False)],
-    value: Annotated[str, typer.Argument(help="Header value.", show_default=False)],
+    value: Annotated[Optional[str], typer.Argument(help="Header value. Other users see it in `ps`: give a secret one with --value-file.", show_default=False)] = None,
+    value_file: Annotated[Optional[str], typer.Option("--value-file", metavar="FILE", help="Read the value from FILE (- reads stdin) instead of VALUE.", show_default=False)] = None,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
     """Add a header to every delivery of a subscription (replaces one of the same name)."""
     run = run_for(db, config, tenant)
+    if (value is None) == (value_file is None):
+        raise UsageError("give the header value either as VALUE or with --value-file FILE (- reads stdin)")
+    name = validate.header_name(key)
     with opened(run.settings) as hooks:
-        sub = hooks.set_header(run.tenant, sub_id, key, value)
+        sub = hooks.set_header(run.tenant, sub_id, name, value if value_file is None else inputs.read_value(value_file, "--value-file"))
     _print_headers(sub, json, False)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json as jsonlib
 import re
 import time
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from alpana_hooks import output
+from alpana_hooks.cli import inputs
 from alpana_hooks.cli.app import JsonOpt, app, lazy, stop_on_sigterm
 from alpana_hooks.errors import UsageError, VerifyFailed
 from alpana_hooks.timeutil import parse_duration
@@ -18,33 +18,46 @@ from alpana_hooks.timeutil import parse_duration
 signing = lazy("alpana_hooks.signing")
 
 REQUEST_LINE = re.compile(r"[A-Z]+ \S+ HTTP/[0-9.]+")
+MAX_HEADERS_FILE_BYTES = 64 * 1024
+SecretOpt = Annotated[Optional[str], typer.Option(
+    "--secret", show_default=False,
+    help="The signing secret (whsec_…) [env ALPANA_HOOKS_SECRET]. Other users see a --secret in `ps`: "
+         "prefer the variable or --secret-file.")]
+SecretFileOpt = Annotated[Optional[str], typer.Option(
+    "--secret-file", metavar="FILE", show_default=False,
+    help="Read the signing secret from FILE; - reads stdin.")]
 
 
-def _checked_secret(secret: str) -> str:
-    """The secret, or exit 2 with the reason it is not a whsec_ secret."""
+def _checked_secret(secret: str | None, file: str | None) -> str | None:
+    """The secret from --secret, --secret-file or ALPANA_HOOKS_SECRET, or exit 2 when it is not a whsec_ secret."""
+    value, source = inputs.secret(secret, file)
+    if value is None:
+        return None
     try:
-        signing.parse_secret(secret)
+        signing.parse_secret(value)
     except signing.SignatureError as exc:
-        raise UsageError(f"invalid --secret: {exc}") from None
-    return secret
+        raise UsageError(f"invalid {source}: {exc}") from None
+    return value
 
 
 @app.command()
 def listen(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free port).")] = 8787,
-    secret: Annotated[Optional[str], typer.Option("--secret", help="Check signatures with this secret (whsec_…).", show_default=False)] = None,
+    secret: SecretOpt = None, secret_file: SecretFileOpt = None,
     status: Annotated[int, typer.Option("--status", min=200, max=599, help="HTTP status to answer every delivery with.")] = 200,
+    idle_timeout: Annotated[float, typer.Option("--idle-timeout", min=0.1, max=3600, help="Close a connection that sends nothing for this many seconds.")] = 10.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also print the request headers.")] = False,
     json: JsonOpt = False,
 ):
-    """Run a local receiver that prints each delivery and whether its signature verifies; Ctrl-C stops it."""
+    """Run a local receiver that prints each delivery, whether its signature verifies and whether its
+    webhook-id came before (a replay, retry or resend: still answered with --status); Ctrl-C stops it."""
     from alpana_hooks.receiver import Options, bound, url
 
-    if secret is not None:
-        _checked_secret(secret)
-    server = bound(host, port, Options(secret=secret, status=status, json=json, verbose=verbose))
-    checking = "checking signatures" if secret else "not checking signatures (no --secret)"
+    secret = _checked_secret(secret, secret_file)
+    server = bound(host, port, Options(secret=secret, status=status, json=json, verbose=verbose,
+                                      idle_timeout=idle_timeout))
+    checking = "checking signatures" if secret else "not checking signatures (no secret given)"
     output.message(f"listening on {url(*server.server_address[:2])} ({checking}; answering {status}; Ctrl-C to stop)")
     stop_on_sigterm()
     try:
@@ -56,13 +69,6 @@ def listen(
 
 
 # -- verify --------------------------------------------------------------------------------
-
-def _read(path: str, flag: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {flag} file {path!r}: {exc.strerror or exc}") from None
-
 
 def _tolerance(text: str) -> int:
     try:
@@ -112,21 +118,24 @@ def _line_headers(text: str, source: str) -> dict[str, str]:
 
 @app.command()
 def verify(
-    secret: Annotated[str, typer.Option("--secret", help="The subscription's signing secret (whsec_…).", show_default=False)],
-    headers: Annotated[str, typer.Option("--headers", metavar="FILE", help="The request headers: a JSON object or 'Name: value' lines.", show_default=False)],
-    body: Annotated[str, typer.Option("--body", metavar="FILE", help="The request body, exactly as received.", show_default=False)],
+    headers: Annotated[str, typer.Option("--headers", metavar="FILE", help="The request headers: a JSON object or 'Name: value' lines (- reads stdin).", show_default=False)],
+    body: Annotated[str, typer.Option("--body", metavar="FILE", help="The request body, exactly as received (- reads stdin; at most 1 MiB).", show_default=False)],
     tolerance: Annotated[str, typer.Option("--tolerance", help="How far webhook-timestamp may be from now.")] = "5m",
+    secret: SecretOpt = None, secret_file: SecretFileOpt = None,
     json: JsonOpt = False,
 ):
     """Check one recorded delivery's signature and timestamp; exit 5 when they do not verify."""
-    _checked_secret(secret)
+    from alpana_hooks.receiver import MAX_BODY
+
+    if [secret_file, headers, body].count("-") > 1:
+        raise UsageError("only one of --secret-file, --headers and --body can read stdin (-)")
+    secret = _checked_secret(secret, secret_file)
+    if secret is None:
+        raise UsageError("no signing secret: give --secret-file FILE (- for stdin), set ALPANA_HOOKS_SECRET, or --secret")
     seconds = _tolerance(tolerance)
-    try:
-        header_text = _read(headers, "--headers").decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"cannot read --headers file {headers!r}: not UTF-8 ({exc.reason})") from None
+    header_text = inputs.read_text(headers, MAX_HEADERS_FILE_BYTES, "--headers file", encoding="utf-8-sig")
     header_map = parse_headers(header_text, headers)
-    payload = _read(body, "--body")
+    payload = inputs.read_capped(body, MAX_BODY, "--body file")
     try:
         signing.verify(secret, header_map, payload, now=int(time.time()), tolerance_seconds=seconds)
     except signing.SignatureError as exc:

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from alpana_hooks.errors import UsageError
 from alpana_hooks.timeutil import to_iso
 
 SCHEMA_VERSION = 2  # the number of migrations in migrations.py; each sets PRAGMA user_version
@@ -92,12 +93,36 @@ class Connection:
 
 
 def _create_private_file(path: Path) -> None:
-    """Create the database file mode 0600 (and its folder 0700) if it does not exist yet."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create the database file mode 0600 and each missing folder 0700, whatever the umask, also through a
+    symlink to a file that does not exist yet; a path that cannot be created is bad input (exit 2)."""
+    target = Path(os.path.realpath(path))  # where a symlink really leads: O_EXCL on the link itself fails
     try:
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        _create_private_folders(target.parent)
+        fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
-        pass
+        if target.is_dir():
+            raise UsageError(f"cannot use the database {path}: it is a folder") from None
+        return
+    except OSError as exc:
+        raise UsageError(f"cannot create the database {path}: {exc.filename or target}: {exc.strerror or exc}") from None
+    try:
+        os.fchmod(fd, 0o600)  # a umask such as 0277 would have left it unwritable
+    finally:
+        os.close(fd)
+
+
+def _create_private_folders(folder: Path) -> None:
+    """Create folder and its missing parents, each 0700 (Path.mkdir gives the parents 0777 minus the umask)."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for each in reversed(missing):
+        try:
+            os.mkdir(each, 0o700)
+        except FileExistsError:
+            continue  # made by another process meanwhile: its mode is not ours to change
+        os.chmod(each, 0o700)
 
 
 def _set_wal(conn: sqlite3.Connection) -> None:
