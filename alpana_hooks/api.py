@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from alpana_hooks import events, validate
+from alpana_hooks import headers as header_rules
 from alpana_hooks.errors import NotFound, UsageError
 from alpana_hooks.model import (
     Attempt,
@@ -110,7 +111,7 @@ class Hooks:
         tenant = validate.tenant(tenant)
         event_type = _event_type(event_type)
         url = validate.url(url, require_https=self.settings.require_https)
-        checked = validate.unique_headers([validate.header(name, value) for name, value in headers])
+        checked = header_rules.unique_headers([header_rules.header(name, value) for name, value in headers])
         secret = generate_secret()
         sub_id = self.store.add_subscription(
             tenant=tenant, event_type=event_type, url=url, description=description,
@@ -158,7 +159,7 @@ class Hooks:
 
     def set_header(self, tenant: str, sub_id: int, name: str, value: str) -> Subscription:
         """Add or replace one extra header."""
-        name, value = validate.header(name, value)
+        name, value = header_rules.header(name, value)
         self.store.set_header(validate.tenant(tenant), sub_id, name, value, now=utcnow())
         return self.store.get_subscription(tenant, sub_id)
 

@@ -5,11 +5,12 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from alpana_hooks import headers as header_rules
 from alpana_hooks import validate
 from alpana_hooks.errors import UsageError
 from alpana_hooks.events import UnknownEventType, get_event_type
+from alpana_hooks.headers import is_sensitive
 from alpana_hooks.model import PlanAction, State, Subscription
-from alpana_hooks.output import is_sensitive
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -163,11 +164,11 @@ def _headers(raw, where: str, env: Mapping[str, str], missing: dict) -> tuple[tu
         with _key(where, f"headers.{name}"):
             if not isinstance(value, str):
                 raise UsageError(f"must be a string, not {value!r} (quote names that hold a dot)")
-            validate.header_name(name)
+            header_rules.header_name(name)
             expanded = expand(value, env, missing, f"{where}, header {name!r}")
-            headers.append((name, validate.header_value(name, expanded) if expanded is not None else ""))
+            headers.append((name, header_rules.header_value(name, expanded) if expanded is not None else ""))
     with _key(where, "headers"):
-        validate.unique_headers(headers)
+        header_rules.unique_headers(headers)
     return tuple(headers)
 
 

@@ -183,7 +183,7 @@ def _convert(path: Path, section: str, key: str, value):
         if key == "disable_after":
             return parse_duration(value)
         if key == "user_agent":
-            from alpana_hooks.validate import header_value
+            from alpana_hooks.headers import header_value
 
             return header_value("User-Agent", value)
         if key == "allowed_networks":

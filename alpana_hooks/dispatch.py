@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from alpana_hooks.config import Settings
+from alpana_hooks.headers import shown
 from alpana_hooks.model import NOT_RETRIED, ErrorClass, SendingContext, State, Status
-from alpana_hooks.output import header_value
 from alpana_hooks.store import Store
 from alpana_hooks.timeutil import to_iso, utcnow
 
@@ -207,7 +207,7 @@ class Dispatcher:
                 "finished_at": to_iso(now),
                 "duration_ms": result.duration_ms,
                 "url": request.url,
-                "request_headers": json.dumps([[n, header_value(n, v)] for n, v in request.headers.items()]),
+                "request_headers": json.dumps([[n, shown(n, v)] for n, v in request.headers.items()]),
                 "status_code": result.status_code,
                 "response_headers": json.dumps(list(result.response_headers.items())),
                 "response_body": result.response_body,

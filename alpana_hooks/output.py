@@ -8,15 +8,13 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from alpana_hooks.headers import shown as shown_value
 from alpana_hooks.model import DISABLED_BY_USER, Attempt, Event, Secret, State, Subscription
 
 if TYPE_CHECKING:
     from rich.console import Group, RenderableType
     from rich.table import Table
 
-MASK = "********"
-SENSITIVE_WORDS = ("authorization", "cookie", "token", "secret", "key", "password", "passwd", "auth", "session",
-                   "credential", "signature")
 
 
 @cache
@@ -68,17 +66,6 @@ def body_text(body: bytes | None) -> str:
     if not body:
         return ""
     return escape(bytes(body).decode("utf-8", errors="backslashreplace"))
-
-
-def is_sensitive(header_name: str) -> bool:
-    """Whether a header's value is a credential to be masked."""
-    lower = header_name.lower()
-    return any(word in lower for word in SENSITIVE_WORDS)
-
-
-def header_value(name: str, value: str, reveal: bool = False) -> str:
-    """A header value, masked when sensitive unless revealed."""
-    return value if reveal or not is_sensitive(name) else MASK
 
 
 def state_label(sub: Subscription) -> str:
@@ -140,7 +127,7 @@ def subscription_json(sub: Subscription, reveal: bool = False) -> dict:
 
 def headers_json(sub: Subscription, reveal: bool = False) -> list[dict]:
     """A subscription's headers as [{name, value}], sensitive values masked unless revealed."""
-    return [{"name": n, "value": header_value(n, v, reveal)} for n, v in sub.headers]
+    return [{"name": n, "value": shown_value(n, v, reveal)} for n, v in sub.headers]
 
 
 def subscriptions_table(subs: list[Subscription]) -> Table:
@@ -167,7 +154,7 @@ def subscription_detail(sub: Subscription, reveal: bool = False, secret: str | N
     if secret is not None:
         rows.append(("Signing secret", secret))
     for name, value in sub.headers:
-        rows.append((f"Header {name}", header_value(name, value, reveal)))
+        rows.append((f"Header {name}", shown_value(name, value, reveal)))
     for label, cell in rows:
         grid.add_row(label, escape(cell))
     return grid
@@ -185,7 +172,7 @@ def headers_table(sub: Subscription, reveal: bool = False) -> Table:
     """The `headers list` table."""
     grid = table("Name", "Value")
     for name, value in sub.headers:
-        grid.add_row(escape(name), escape(header_value(name, value, reveal)))
+        grid.add_row(escape(name), escape(shown_value(name, value, reveal)))
     return grid
 
 

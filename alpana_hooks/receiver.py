@@ -8,10 +8,11 @@ import socketserver
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from alpana_hooks import output, signing
+from alpana_hooks import signing
 from alpana_hooks.errors import UsageError
 from alpana_hooks.timeutil import to_iso, utcnow
 
@@ -34,8 +35,8 @@ class Options:
 
     secret: str | None
     status: int
-    json: bool
-    verbose: bool
+    report: Callable[[dict], None]  # shows one delivery
+    note: Callable[[str], None]  # shows one line about a refused connection or request
     idle_timeout: float = IDLE_TIMEOUT_SECONDS
 
 
@@ -98,19 +99,16 @@ class _Server(ThreadingHTTPServer):
             pass
         self.shutdown_request(request)
         with self.print_lock:
-            output.message(f"refused a connection from {client_address[0]}: {MAX_CONNECTIONS} connections are open")
+            self.options.note(f"refused a connection from {client_address[0]}: {MAX_CONNECTIONS} connections are open")
 
     def server_bind(self) -> None:
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
 
     def report(self, record: dict) -> None:
-        """Print one delivery, never interleaved with another."""
+        """Show one delivery, never interleaved with another."""
         with self.print_lock:
-            if self.options.json:
-                output.print_json_line(record)
-            else:
-                output.received_block(record, verbose=self.options.verbose)
+            self.options.report(record)
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -147,7 +145,7 @@ class _Receiver(BaseHTTPRequestHandler):
     def _refuse(self, status: int, why: str) -> None:
         self.close_connection = True
         with self.server.print_lock:
-            output.message(f"refused {self.command} {self.path}: {why}")
+            self.server.options.note(f"refused {self.command} {self.path}: {why}")
         self._answer(status, jsonlib.dumps({"ok": False, "error": why}).encode())
 
     def _answer(self, status: int, body: bytes) -> None:

@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from alpana_hooks import output, validate
+from alpana_hooks import headers as header_rules
+from alpana_hooks import output
 from alpana_hooks.cli import inputs
 from alpana_hooks.cli.app import (
     MAX_ID,
@@ -41,7 +42,7 @@ def add(
     """Add a webhook subscription; prints its id and its signing secret (shown once)."""
     run = run_for(db, config, tenant)
     lines = list(header or []) + (inputs.header_lines(header_file) if header_file is not None else [])
-    headers = [validate.header_line(line) for line in lines]
+    headers = [header_rules.header_line(line) for line in lines]
     with opened(run.settings) as hooks:
         added = hooks.add_subscription(run.tenant, event, url, headers=headers, description=description,
                                        disabled=disabled)
@@ -148,7 +149,7 @@ def headers_add(
     run = run_for(db, config, tenant)
     if (value is None) == (value_file is None):
         raise UsageError("give the header value either as VALUE or with --value-file FILE (- reads stdin)")
-    name = validate.header_name(key)
+    name = header_rules.header_name(key)
     with opened(run.settings) as hooks:
         sub = hooks.set_header(run.tenant, sub_id, name, value if value_file is None else inputs.read_value(value_file, "--value-file"))
     _print_headers(sub, json, False)

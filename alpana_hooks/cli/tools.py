@@ -55,7 +55,13 @@ def listen(
     from alpana_hooks.receiver import Options, bound, url
 
     secret = _checked_secret(secret, secret_file)
-    server = bound(host, port, Options(secret=secret, status=status, json=json, verbose=verbose,
+    def report(record: dict) -> None:
+        if json:
+            output.print_json_line(record)
+        else:
+            output.received_block(record, verbose=verbose)
+
+    server = bound(host, port, Options(secret=secret, status=status, report=report, note=output.message,
                                       idle_timeout=idle_timeout))
     checking = "checking signatures" if secret else "not checking signatures (no secret given)"
     output.message(f"listening on {url(*server.server_address[:2])} ({checking}; answering {status}; Ctrl-C to stop)")
