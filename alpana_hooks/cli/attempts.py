@@ -7,7 +7,7 @@ import typer
 
 from alpana_hooks import output
 from alpana_hooks.cli.app import (
-    MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, attempts_app, confirm, stop_on_sigterm,
+    MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, attempts_app, confirm,
 )
 from alpana_hooks.cli.context import duration, event_type_filter, opened, run_for, settings_for, since_option
 from alpana_hooks.errors import ExitCode, UsageError
@@ -216,7 +216,6 @@ def deliver(
 
     settings = settings_for(db, config)
     totals = {"sent": 0, "succeeded": 0, "failed": 0}
-    stop_on_sigterm()
     with opened(settings) as store:
         dispatcher = Dispatcher(store, settings)
         try:
