@@ -1,6 +1,7 @@
 """The delivery engine: claim attempts from the outbox, send them concurrently, record each result,
 schedule retries and disable dead endpoints. No printing; the CLI renders what it returns."""
 
+import concurrent.futures
 import json
 import os
 import queue
@@ -75,7 +76,8 @@ def _retry_after_seconds(value: str | None) -> float | None:
 
 
 class Dispatcher:
-    """Sends claimed attempts with a shared connection pool, `concurrency` at a time."""
+    """Sends claimed attempts `concurrency` at a time, with one thread pool and one connection pool for its whole
+    life (a pool per round left a requests.Session behind in every thread it made)."""
 
     def __init__(self, store: Store, settings: Settings, *, clock: Callable[[], datetime] = utcnow,
                  rng: random.Random | None = None):
@@ -91,9 +93,12 @@ class Dispatcher:
             max_response_bytes=settings.max_response_bytes, allowed_networks=settings.allowed_networks,
             user_agent=settings.user_agent,
         ))
+        self._pool: ThreadPoolExecutor | None = None
 
     def close(self) -> None:
-        """Close the pooled connections."""
+        """End the worker threads, close the pooled connections."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
         self.sender.close()
 
     def send_attempts(self, attempt_ids: list[int]) -> list[int]:
@@ -148,7 +153,7 @@ class Dispatcher:
         unstarted: list[int] = []
         done: queue.SimpleQueue = queue.SimpleQueue()  # futures put themselves here when they finish
         exhausted = False
-        pool = ThreadPoolExecutor(max_workers=width)
+        pool = self._workers()
         try:
             while True:
                 while not exhausted and len(in_flight) < 2 * width:
@@ -164,13 +169,19 @@ class Dispatcher:
                     futures.append(done.get_nowait())
                 sent += self._finish(in_flight, futures)
         except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            self._finish(in_flight, [f for f in list(in_flight) if f.done() and not f.cancelled()])
+            for future in in_flight:  # start nothing more; wait for the sends on the wire
+                future.cancel()
+            concurrent.futures.wait(list(in_flight))
+            self._finish(in_flight, [f for f in list(in_flight) if not f.cancelled()])
             unsent = [context["id"] for context in in_flight.values()] + unstarted + list(still_claimed())
             self.store.release(unsent, owner=self.owner)
             raise
-        finally:
-            pool.shutdown(wait=True)
+
+    def _workers(self) -> ThreadPoolExecutor:
+        """The worker threads, started once and kept as long as this dispatcher."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="alpana-send")
+        return self._pool
 
     def _finish(self, in_flight: dict, futures: list) -> list[int]:
         """Record these finished sends, then forget them (so an interrupted record still releases them)."""

@@ -1,12 +1,22 @@
-"""The delivery engine on a bad day (issue 15): SIGTERM mid-send. Real processes, real receivers on 127.0.0.1,
-real store files."""
+"""The delivery engine on a bad day (issue 15): SIGTERM mid-send, and a loop that runs for many rounds. Real
+processes, real receivers on 127.0.0.1, real store files."""
 
+import gc
 import os
+import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 
+import requests
+
+from alpana_hooks.config import Settings
+from alpana_hooks.dispatch import Dispatcher, event_body, new_event_id
+from alpana_hooks.signing import generate_secret
+from alpana_hooks.store import Store
+from alpana_hooks.timeutil import utcnow
 from conftest import db_rows, run_cli
 
 PYTHON_CLI = [sys.executable, "-m", "alpana_hooks"]
@@ -54,3 +64,47 @@ def test_watch_stopped_by_sigterm_exits_0(add_sub, receiver):
         assert watcher.wait(10) == 0
     finally:
         watcher.kill()
+
+
+# -- 6. a loop that runs for weeks: one pool, bounded sessions, flat memory ----------------------------
+
+def _rss_kib() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def _live_sessions() -> int:
+    gc.collect()
+    return sum(isinstance(o, requests.Session) for o in gc.get_objects())
+
+
+def test_three_hundred_rounds_keep_threads_sessions_and_memory_flat(db_path, receiver):
+    rx = receiver()
+    store = Store.open(db_path)
+    settings = Settings(database=db_path, config_file=None, tenant="t1", allowed_networks=("127.0.0.0/8",),
+                        concurrency=4)
+    store.add_subscription(tenant="t1", event_type="widget.deleted", url=rx.url(), description="", state="active",
+                           headers=[], secret=generate_secret(), now=utcnow())
+    dispatcher = Dispatcher(store, settings, rng=random.Random(1))
+
+    def rounds(count: int) -> None:
+        for _ in range(count):
+            for _ in range(3):
+                now = utcnow()
+                event_id = new_event_id(now)
+                body = event_body(event_type="widget.deleted", event_id=event_id, tenant="t1", data={}, now=now)
+                store.record_event(tenant="t1", event_id=event_id, event_type="widget.deleted", data={}, body=body,
+                                   now=now)
+            assert len(dispatcher.deliver_due()) == 3
+
+    try:
+        rounds(30)
+        threads, rss = threading.active_count(), _rss_kib()
+        rounds(300)
+        assert len(rx.requests) == 990
+        assert threading.active_count() <= threads
+        assert _live_sessions() <= settings.concurrency
+        assert _rss_kib() - rss < 8 * 1024, "RSS grew by more than 8 MiB over 300 rounds"
+    finally:
+        dispatcher.close()
+        store.close()
