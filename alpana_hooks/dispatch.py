@@ -9,9 +9,12 @@ import random
 import re
 import secrets as secrets_module
 import socket
+import sqlite3
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Callable
 
 from alpana_hooks.config import Settings
@@ -21,7 +24,8 @@ from alpana_hooks.timeutil import to_iso, utcnow
 
 JITTER = 0.2
 OVERLOAD_PENALTY = timedelta(seconds=60)
-LEASE_MARGIN = timedelta(seconds=30)  # more than the store's busy timeout: a result waiting for the lock still holds its claim
+LEASE_MARGIN = timedelta(seconds=30)  # a claim outlives its send's deadline by this: several missed renewals
+RENEW_EVERY = 5.0  # seconds between renewals of the leases a working process holds
 NOT_RETRIED = ("resend", "ping")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -77,7 +81,8 @@ def _retry_after_seconds(value: str | None) -> float | None:
 
 class Dispatcher:
     """Sends claimed attempts `concurrency` at a time, with one thread pool and one connection pool for its whole
-    life (a pool per round left a requests.Session behind in every thread it made)."""
+    life (a pool per round left a requests.Session behind in every thread it made); renews its claims' leases
+    while it works."""
 
     def __init__(self, store: Store, settings: Settings, *, clock: Callable[[], datetime] = utcnow,
                  rng: random.Random | None = None):
@@ -87,16 +92,19 @@ class Dispatcher:
         self.settings = settings
         self.clock = clock
         self.rng = rng or random.Random()
-        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets_module.token_hex(4)}"
         self.sender = Sender(SendPolicy(
             timeout_seconds=settings.timeout_seconds, connect_timeout_seconds=settings.connect_timeout_seconds,
             max_response_bytes=settings.max_response_bytes, allowed_networks=settings.allowed_networks,
             user_agent=settings.user_agent,
         ))
         self._pool: ThreadPoolExecutor | None = None
+        self._keeper: _LeaseKeeper | None = None
 
     def close(self) -> None:
-        """End the worker threads, close the pooled connections."""
+        """Stop renewing leases, end the worker threads, close the pooled connections."""
+        if self._keeper is not None:
+            self._keeper.stop()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         self.sender.close()
@@ -114,10 +122,11 @@ class Dispatcher:
 
         return self._run(claim)
 
-    @property
-    def claim_ticket(self) -> tuple:
-        """(owner, lease_for(count)) for Store.record_event: attempts stored already claimed by this process."""
-        return self.owner, self._lease_until
+    def claim_ticket(self) -> tuple[str, datetime]:
+        """(owner, lease_until) for Store.record_event and add_resend: attempts stored already claimed by this
+        process, whose leases it renews from now on."""
+        self._workers()
+        return self.owner, self._lease_until()
 
     def send_claimed(self, attempt_ids: list[int]) -> list[int]:
         """Send attempts this process already claimed (stored with claim_ticket)."""
@@ -157,7 +166,7 @@ class Dispatcher:
         try:
             while True:
                 while not exhausted and len(in_flight) < 2 * width:
-                    unstarted = claim(width, self._lease_until(len(in_flight) + width))
+                    unstarted = claim(width, self._lease_until())
                     exhausted = not unstarted
                     while unstarted:
                         self._start(pool, in_flight, done, unstarted[0])
@@ -178,7 +187,9 @@ class Dispatcher:
             raise
 
     def _workers(self) -> ThreadPoolExecutor:
-        """The worker threads, started once and kept as long as this dispatcher."""
+        """Start (once) the lease keeper and the worker threads that live as long as this dispatcher."""
+        if self._keeper is None:
+            self._keeper = _LeaseKeeper(self.store.path(), self.owner, self._lease_until)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="alpana-send")
         return self._pool
@@ -191,10 +202,9 @@ class Dispatcher:
             in_flight.pop(future)
         return [context["id"] for context, _ in finished]
 
-    def _lease_until(self, queued: int) -> datetime:
-        """A claim outlives every send queued ahead of it: rounds × the hard deadline, plus a margin."""
-        rounds = -(-queued // self.settings.concurrency)
-        return self.clock() + rounds * timedelta(seconds=self.settings.timeout_seconds) + LEASE_MARGIN
+    def _lease_until(self) -> datetime:
+        """A claim outlives its send's deadline by a margin; the lease keeper renews it while the work goes on."""
+        return self.clock() + timedelta(seconds=self.settings.timeout_seconds) + LEASE_MARGIN
 
     def _start(self, pool, in_flight: dict, done, attempt_id: int) -> None:
         context = self.store.sending_context(attempt_id, self.clock())
@@ -254,3 +264,33 @@ class Dispatcher:
                     outcome["next_attempt_at"] = to_iso(now + delay)
             items.append((context["id"], outcome, disable_reason))
         self.store.record_results(items, now=now, disable_after=self.settings.disable_after, owner=self.owner)
+
+
+class _LeaseKeeper:
+    """A thread with its own connection that moves the owner's leases forward every RENEW_EVERY seconds: a
+    working process keeps its claims however long its queue (or a store it waits for) holds them, and a dead
+    one's expire within one lease."""
+
+    def __init__(self, path: Path, owner: str, lease_until: Callable[[], datetime]):
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(path, owner, lease_until), daemon=True,
+                                        name="alpana-hooks-leases")
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop renewing (the claims left are released or recorded by then)."""
+        self._stopped.set()
+        self._thread.join()
+
+    def _run(self, path: Path, owner: str, lease_until: Callable[[], datetime]) -> None:
+        store = None
+        try:
+            while not self._stopped.wait(RENEW_EVERY):
+                try:
+                    store = store or Store.open(path)
+                    store.extend_leases(owner, lease_until())
+                except sqlite3.Error:
+                    pass  # locked or full: the next tick tries again, well within the lease margin
+        finally:
+            if store is not None:
+                store.close()

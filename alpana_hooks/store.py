@@ -39,6 +39,10 @@ class Store:
         """Close the connection."""
         self.conn.close()
 
+    def path(self) -> Path:
+        """The database file (to open a second connection, for another thread)."""
+        return Path(self.conn.execute("PRAGMA database_list").fetchone()["file"])
+
     def migrate(self) -> None:
         """Apply pending migrations under one write lock, so racing processes apply each once."""
         if self.schema_version() >= SCHEMA_VERSION:
@@ -261,8 +265,8 @@ class Store:
                      now: datetime, resource: tuple | None = None, trigger: str = "emit",
                      only_subscription: int | None = None, claim=None) -> dict:
         """The outbox: in one transaction, remember the resource, store the event and one pending
-        attempt per matching active subscription. claim=(owner, lease_for(count) -> datetime) stores them
-        already claimed by the caller, who sends them at once, so no other process takes them meanwhile.
+        attempt per matching active subscription. claim=(owner, lease_until) stores them already claimed by
+        the caller, who sends them at once (renewing the lease), so no other process takes them meanwhile.
         Returns {event_pk, attempt_ids, duplicate, fired}."""
         stamp = to_iso(now)
         with self.write() as conn:
@@ -287,7 +291,7 @@ class Store:
                     " ORDER BY id",
                     (tenant, event_type),
                 ).fetchall()
-            owner, lease = (claim[0], to_iso(claim[1](len(targets)))) if claim else (None, None)
+            owner, lease = (claim[0], to_iso(claim[1])) if claim else (None, None)
             attempt_ids = [
                 conn.execute(
                     "INSERT INTO attempts (tenant, subscription_id, event_pk, trigger, status, created_at, url,"
@@ -470,6 +474,12 @@ class Store:
                 if taken:
                     won.append(attempt_id)
         return won
+
+    def extend_leases(self, owner: str, lease_until: datetime) -> None:
+        """Move the lease of every claim this owner still holds to lease_until: it is alive and working on them."""
+        with self.write() as conn:
+            conn.execute("UPDATE attempts SET lease_until = ? WHERE status = 'sending' AND claimed_by = ?",
+                         (to_iso(lease_until), owner))
 
     def release(self, attempt_ids: list[int], *, owner: str) -> None:
         """Hand back claims that were never sent (an interrupted run), so the next deliver takes them at once."""

@@ -1,5 +1,5 @@
-"""The delivery engine on a bad day (issue 15): SIGTERM mid-send, and a loop that runs for many rounds. Real
-processes, real receivers on 127.0.0.1, real store files."""
+"""The delivery engine on a bad day (issue 15): SIGTERM and SIGKILL mid-send, and a loop that runs for many
+rounds. Real processes, real receivers on 127.0.0.1, real store files."""
 
 import gc
 import os
@@ -9,14 +9,15 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 
 import requests
 
-from alpana_hooks.config import Settings
-from alpana_hooks.dispatch import Dispatcher, event_body, new_event_id
+from alpana_hooks.config import Settings, load_settings
+from alpana_hooks.dispatch import LEASE_MARGIN, Dispatcher, event_body, new_event_id
 from alpana_hooks.signing import generate_secret
 from alpana_hooks.store import Store
-from alpana_hooks.timeutil import utcnow
+from alpana_hooks.timeutil import from_iso, utcnow
 from conftest import db_rows, run_cli
 
 PYTHON_CLI = [sys.executable, "-m", "alpana_hooks"]
@@ -33,7 +34,7 @@ def statuses(db_path) -> list[str]:
     return [r["status"] for r in db_rows(db_path, "SELECT status FROM attempts ORDER BY id")]
 
 
-# -- 3. SIGTERM stops every command as Ctrl-C does --------------------------------------------------
+# -- 3. SIGTERM everywhere, and leases that do not strand work ----------------------------------------
 
 def test_emit_stopped_by_sigterm_records_what_went_out_and_deliver_sends_the_rest_once(
         cli, add_sub, receiver, config_path, db_path):
@@ -64,6 +65,55 @@ def test_watch_stopped_by_sigterm_exits_0(add_sub, receiver):
         assert watcher.wait(10) == 0
     finally:
         watcher.kill()
+
+
+def test_a_killed_resend_leaves_its_claims_leased_for_one_deadline(cli, add_sub, receiver, config_path, db_path):
+    """resend --failed over 200 deliveries, 2 at a time: its queued claims are renewed while it works, and when
+    it is SIGKILLed they expire within one deadline plus the margin (not after 100 rounds of deadlines)."""
+    config_path.write_text(config_path.read_text()
+                           + "\n[delivery]\nconcurrency = 2\ntimeout_seconds = 5\nretry_schedule = []\n")
+    mode = {"answer": (500, {}, b"down")}
+
+    def respond(*_):
+        if mode["answer"] == "slow":
+            time.sleep(0.5)
+            return None
+        return mode["answer"]
+
+    rx = receiver(respond)
+    add_sub(rx.url(), "widget.deleted")
+    store = Store.open(db_path)
+    for n in range(200):
+        now = utcnow()
+        event_id = new_event_id(now)
+        body = event_body(event_type="widget.deleted", event_id=event_id, tenant="t1", data={}, now=now)
+        store.record_event(tenant="t1", event_id=event_id, event_type="widget.deleted", data={}, body=body, now=now)
+    first = Dispatcher(store, load_settings())
+    assert len(first.deliver_due()) == 200
+    first.close()
+    mode["answer"] = "slow"
+    sent_before = len(rx.requests)
+    resend = subprocess.Popen([*PYTHON_CLI, "resend", "--failed", "--yes", "--tenant", "t1"], env=os.environ,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    claimed = "SELECT id, lease_until FROM attempts WHERE status = 'sending' ORDER BY id"
+    wait_for(lambda: len(rx.requests) > sent_before and len(db_rows(db_path, claimed)) > 100)
+    queued = db_rows(db_path, claimed)[-1]  # the last of the queue: sent in about 50 s
+    wait_for(lambda: db_rows(db_path, f"SELECT lease_until FROM attempts WHERE id = {queued['id']}")[0]["lease_until"]
+             > queued["lease_until"], timeout=20)  # renewed while the process works
+    resend.kill()
+    killed_at = utcnow()
+    resend.wait(10)
+    left = db_rows(db_path, claimed)
+    assert len(left) > 100
+    leases = [from_iso(r["lease_until"]) for r in left]
+    assert max(leases) <= killed_at + timedelta(seconds=5) + LEASE_MARGIN + timedelta(seconds=2)
+    mode["answer"] = None
+    later = Dispatcher(store, load_settings(), clock=lambda: max(leases) + timedelta(seconds=1))
+    try:
+        assert sorted(later.deliver_due()) == [r["id"] for r in left]
+    finally:
+        later.close()
+        store.close()
 
 
 # -- 6. a loop that runs for weeks: one pool, bounded sessions, flat memory ----------------------------

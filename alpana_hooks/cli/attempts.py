@@ -177,17 +177,15 @@ def _resend(store, run, attempt_ids: list[int], *, only_if_latest: bool) -> list
 
     dispatcher = Dispatcher(store, run.settings)
     try:
-        owner, lease_for = dispatcher.claim_ticket
-        claim = (owner, lease_for(len(attempt_ids)))
         new_ids: list[int] = []
         try:
             for attempt_id in attempt_ids:
                 made = store.add_resend(run.tenant, attempt_id, now=utcnow(), only_if_latest=only_if_latest,
-                                        claim=claim)
+                                        claim=dispatcher.claim_ticket())
                 if made is not None:
                     new_ids.append(made)
         except BaseException:
-            store.release(new_ids, owner=owner)  # interrupted while creating them: deliver takes them at once
+            store.release(new_ids, owner=dispatcher.owner)  # interrupted while creating them: deliver takes them at once
             raise
         dispatcher.send_claimed(new_ids)
     finally:

@@ -95,7 +95,7 @@ def _fire(run: Run, event_type: str, payload: dict, event_id: str | None, *, no_
             recorded = store.record_event(
                 tenant=run.tenant, event_id=event_id, event_type=event_type, data=payload, body=body, now=now,
                 resource=_resource(event_type, payload), trigger="ping" if only_subscription else "emit",
-                only_subscription=only_subscription, claim=dispatcher.claim_ticket if dispatcher else None,
+                only_subscription=only_subscription, claim=dispatcher.claim_ticket() if dispatcher else None,
             )
             if dispatcher and recorded["attempt_ids"]:
                 dispatcher.send_claimed(recorded["attempt_ids"])
