@@ -11,6 +11,7 @@ import secrets as secrets_module
 import socket
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from alpana_hooks.config import Settings
+from alpana_hooks.errors import HooksError
 from alpana_hooks.output import header_value
 from alpana_hooks.store import Store
 from alpana_hooks.timeutil import to_iso, utcnow
@@ -26,6 +28,8 @@ JITTER = 0.2
 OVERLOAD_PENALTY = timedelta(seconds=60)
 LEASE_MARGIN = timedelta(seconds=30)  # a claim outlives its send's deadline by this: several missed renewals
 RENEW_EVERY = 5.0  # seconds between renewals of the leases a working process holds
+RECORD_PATIENCE = 300.0  # seconds the results of sends that went out wait for a store that is locked or full
+FIRST_PAUSE, LONGEST_PAUSE = 0.5, 5.0  # seconds between tries to write them, doubling
 NOT_RETRIED = ("resend", "ping")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -79,10 +83,23 @@ def _retry_after_seconds(value: str | None) -> float | None:
     return min(max(0.0, (when - utcnow()).total_seconds()), 1e9)
 
 
+class StoreUnwritable(HooksError):
+    """The store stayed locked or full (or failed) longer than RECORD_PATIENCE. `held` names the attempts that were
+    sent and whose results are not written (kept in memory: a later round of the same dispatcher writes them);
+    `interrupted` says the process is stopping (Ctrl-C, SIGTERM), so they will not be."""
+
+    def __init__(self, reason: str, held: list[int], *, interrupted: bool = False):
+        self.reason, self.held, self.interrupted = reason, held, interrupted
+        if held:
+            super().__init__(f"the store cannot be written ({reason}): attempts {', '.join(map(str, held))} were sent "
+                             "and are not recorded; a later deliver will send them again")
+        else:
+            super().__init__(f"the store cannot be written: {reason}")
+
+
 class Dispatcher:
     """Sends claimed attempts `concurrency` at a time, with one thread pool and one connection pool for its whole
-    life (a pool per round left a requests.Session behind in every thread it made); renews its claims' leases
-    while it works."""
+    life; renews its claims' leases while it works; holds results in memory until the store takes them."""
 
     def __init__(self, store: Store, settings: Settings, *, clock: Callable[[], datetime] = utcnow,
                  rng: random.Random | None = None):
@@ -98,6 +115,8 @@ class Dispatcher:
             max_response_bytes=settings.max_response_bytes, allowed_networks=settings.allowed_networks,
             user_agent=settings.user_agent,
         ))
+        self.recorded = {"succeeded": 0, "failed": 0}  # sends whose results this dispatcher wrote
+        self._held: list[tuple] = []  # results of sends that went out, not written yet
         self._pool: ThreadPoolExecutor | None = None
         self._keeper: _LeaseKeeper | None = None
 
@@ -138,8 +157,18 @@ class Dispatcher:
 
         return self._run(take, still_claimed=lambda: queue_)
 
+    def hand_back(self, attempt_ids: list[int], give_up_at: float | None = None) -> None:
+        """Hand unsent claims back as pending, retrying while the store is locked or full; if it stays so, their
+        leases expire instead (within one lease, as nobody renews them)."""
+        try:
+            _patiently(lambda: self.store.release(attempt_ids, owner=self.owner),
+                       time.monotonic() + RECORD_PATIENCE if give_up_at is None else give_up_at)
+        except (sqlite3.OperationalError, KeyboardInterrupt):
+            pass
+
     def deliver_due(self) -> list[int]:
-        """Send everything due: pending attempts, expired claims, retries whose time has come."""
+        """Send everything due: pending attempts, expired claims, retries whose time has come (after writing
+        the results a failed round still holds)."""
 
         def claim(count: int, lease_until: datetime) -> list[int]:
             now = self.clock()
@@ -149,41 +178,53 @@ class Dispatcher:
                                                     limit=count - len(ids))
             return ids
 
+        self._flush()
         return self._run(claim)
+
+    def record_held(self) -> None:
+        """Write the results a failed round left in memory, before the process ends; StoreUnwritable if it
+        cannot (Ctrl-C or SIGTERM meanwhile gives up at once)."""
+        try:
+            self._flush()
+        except KeyboardInterrupt:
+            raise StoreUnwritable("interrupted while waiting for it", self._held_ids(), interrupted=True) from None
 
     def _run(self, claim: Callable[[int, datetime], list[int]],
              still_claimed: Callable[[], list[int]] = list) -> list[int]:
-        """Keep up to 2×concurrency sends queued, claiming more as they finish; record results in batches.
-        Interrupted, it sends nothing more, records what finished and hands every unsent claim back
+        """Keep up to 2×concurrency sends queued, claiming more as they finish; record results as they come.
+        Interrupted or failing, it sends nothing more, records what went out and hands every unsent claim back
         (those in the pool's queue, those not started yet, and still_claimed(): the caller's own)."""
+        pool = self._workers()
         width = self.settings.concurrency
         sent: list[int] = []
         in_flight: dict = {}
         unstarted: list[int] = []
         done: queue.SimpleQueue = queue.SimpleQueue()  # futures put themselves here when they finish
         exhausted = False
-        pool = self._workers()
+        claim_failure: sqlite3.OperationalError | None = None
         try:
             while True:
                 while not exhausted and len(in_flight) < 2 * width:
-                    unstarted = claim(width, self._lease_until())
+                    try:
+                        unstarted = claim(width, self._lease_until())
+                    except sqlite3.OperationalError as exc:
+                        if not in_flight or not Store.unwritable_for_now(exc):
+                            raise
+                        claim_failure, unstarted = exc, []  # claim no more; finish what is on the wire first
                     exhausted = not unstarted
                     while unstarted:
                         self._start(pool, in_flight, done, unstarted[0])
                         unstarted.pop(0)
                 if not in_flight:
+                    if claim_failure is not None:
+                        raise StoreUnwritable(str(claim_failure), [])
                     return sent
                 futures = [done.get()]
                 while not done.empty():
                     futures.append(done.get_nowait())
                 sent += self._finish(in_flight, futures)
-        except BaseException:
-            for future in in_flight:  # start nothing more; wait for the sends on the wire
-                future.cancel()
-            concurrent.futures.wait(list(in_flight))
-            self._finish(in_flight, [f for f in list(in_flight) if not f.cancelled()])
-            unsent = [context["id"] for context in in_flight.values()] + unstarted + list(still_claimed())
-            self.store.release(unsent, owner=self.owner)
+        except BaseException as exc:
+            self._wind_down(exc, in_flight, unstarted + list(still_claimed()))
             raise
 
     def _workers(self) -> ThreadPoolExecutor:
@@ -194,13 +235,63 @@ class Dispatcher:
             self._pool = ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="alpana-send")
         return self._pool
 
+    def _wind_down(self, cause: BaseException, in_flight: dict, claimed: list[int]) -> None:
+        """Start nothing more, wait for the sends on the wire, record them and hand the rest back. Raises
+        StoreUnwritable when results of sends that went out cannot be written (the store was locked or full
+        for RECORD_PATIENCE, or a second interrupt gave up waiting for it)."""
+        reason = cause.reason if isinstance(cause, StoreUnwritable) else str(cause)
+        give_up_at = time.monotonic() + (0 if isinstance(cause, StoreUnwritable) else RECORD_PATIENCE)
+        try:
+            for future in in_flight:
+                future.cancel()
+            concurrent.futures.wait(list(in_flight))
+            self._hold(in_flight, [future for future in in_flight if not future.cancelled()])
+            self._flush(give_up_at)
+        except StoreUnwritable as exc:
+            reason = exc.reason
+        except KeyboardInterrupt:
+            reason = "interrupted while waiting for it"
+        finally:
+            unsent = [context["id"] for future, context in in_flight.items() if future.cancelled()]
+            self.hand_back(unsent + claimed, give_up_at)
+        if self._held or Store.unwritable_for_now(cause):
+            raise StoreUnwritable(reason, self._held_ids(), interrupted=isinstance(cause, KeyboardInterrupt))
+
     def _finish(self, in_flight: dict, futures: list) -> list[int]:
-        """Record these finished sends, then forget them (so an interrupted record still releases them)."""
+        """Record these finished sends."""
+        sent = self._hold(in_flight, futures)
+        self._flush()
+        return sent
+
+    def _hold(self, in_flight: dict, futures: list) -> list[int]:
+        """Turn finished sends into results held in memory, and forget them as in flight."""
         finished = [(in_flight[future], future.result()) for future in futures]
-        self._record(finished)
+        self._held += self._outcomes(finished)
         for future in futures:
             in_flight.pop(future)
         return [context["id"] for context, _ in finished]
+
+    def _flush(self, give_up_at: float | None = None) -> None:
+        """Write the results held in memory, retrying while the store is locked or full (RECORD_PATIENCE, or
+        until give_up_at). If it gives up they stay held and StoreUnwritable names them."""
+        held = self._held
+        if not held:
+            return
+        try:
+            written = _patiently(
+                lambda: self.store.record_results(held, now=self.clock(), disable_after=self.settings.disable_after,
+                                                  owner=self.owner),
+                time.monotonic() + RECORD_PATIENCE if give_up_at is None else give_up_at)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnwritable(str(exc), self._held_ids()) from None
+        self._held = []
+        for attempt_id, outcome, _ in held:
+            if attempt_id in written and outcome["error_class"] != "discarded":
+                self.recorded[outcome["status"]] += 1
+
+    def _held_ids(self) -> list[int]:
+        """The attempts whose sends went out and whose results are held (discarded ones were never sent)."""
+        return sorted(attempt_id for attempt_id, outcome, _ in self._held if outcome["error_class"] != "discarded")
 
     def _lease_until(self) -> datetime:
         """A claim outlives its send's deadline by a margin; the lease keeper renews it while the work goes on."""
@@ -231,10 +322,11 @@ class Dispatcher:
 
     def _discard(self, context: dict, why: str) -> None:
         outcome = {"status": "failed", "error_class": "discarded", "error": why, "finished_at": to_iso(self.clock())}
-        self.store.record_results([(context["id"], outcome, None)], now=self.clock(),
-                                  disable_after=self.settings.disable_after, owner=self.owner)
+        self._held.append((context["id"], outcome, None))
+        self._flush()
 
-    def _record(self, finished: list) -> None:
+    def _outcomes(self, finished: list) -> list[tuple]:
+        """(attempt id, columns to set, reason to disable) for each finished send, its retry scheduled."""
         now = self.clock()
         items = []
         for context, (started, request, result) in finished:
@@ -263,7 +355,21 @@ class Dispatcher:
                 if delay is not None:
                     outcome["next_attempt_at"] = to_iso(now + delay)
             items.append((context["id"], outcome, disable_reason))
-        self.store.record_results(items, now=now, disable_after=self.settings.disable_after, owner=self.owner)
+        return items
+
+
+def _patiently(write: Callable, give_up_at: float):
+    """Run a store write, retrying with doubling pauses while the store is locked or full, until give_up_at;
+    then (or at once for any other error) the error is raised. Each try waits up to the busy timeout for a lock."""
+    pause = FIRST_PAUSE
+    while True:
+        try:
+            return write()
+        except sqlite3.OperationalError as exc:
+            if not Store.unwritable_for_now(exc) or time.monotonic() + pause > give_up_at:
+                raise
+        time.sleep(pause)
+        pause = min(2 * pause, LONGEST_PAUSE)
 
 
 class _LeaseKeeper:

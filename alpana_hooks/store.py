@@ -13,6 +13,7 @@ from alpana_hooks.timeutil import from_iso, to_iso
 
 SCHEMA_VERSION = 2  # the number of migrations in migrations.py; each sets PRAGMA user_version
 BUSY_TIMEOUT_SECONDS = 10.0
+_UNWRITABLE = ("locked", "busy", "full", "I/O error")  # SQLite's words for a store that may be writable again soon
 
 
 class Store:
@@ -42,6 +43,12 @@ class Store:
     def path(self) -> Path:
         """The database file (to open a second connection, for another thread)."""
         return Path(self.conn.execute("PRAGMA database_list").fetchone()["file"])
+
+    @staticmethod
+    def unwritable_for_now(exc: BaseException) -> bool:
+        """Whether a failed write may succeed later: the store was locked by another process, or the disk was
+        full or failing (not a broken file or a bug)."""
+        return isinstance(exc, sqlite3.OperationalError) and any(word in str(exc) for word in _UNWRITABLE)
 
     def migrate(self) -> None:
         """Apply pending migrations under one write lock, so racing processes apply each once."""
@@ -414,18 +421,6 @@ class Store:
             ).fetchall()
         return [dict(row) for row in rows]
 
-    def count_by_status(self, attempt_ids: list[int]) -> dict[str, int]:
-        """How many of these attempts are in each status (without loading their bodies)."""
-        counts: dict[str, int] = {}
-        for start in range(0, len(attempt_ids), 500):
-            chunk = attempt_ids[start:start + 500]
-            for row in self.conn.execute(
-                f"SELECT status, count(*) AS n FROM attempts WHERE id IN ({','.join('?' * len(chunk))}) GROUP BY status",
-                chunk,
-            ):
-                counts[row["status"]] = counts.get(row["status"], 0) + row["n"]
-        return counts
-
     def get_subscription_of_attempt(self, tenant: str, attempt: dict) -> dict:
         """The subscription an attempt went to; NotFound when it was deleted."""
         try:
@@ -532,9 +527,11 @@ class Store:
         return context
 
     def record_results(self, items: list[tuple[int, dict, str | None]], *, now: datetime,
-                       disable_after: timedelta, owner: str) -> None:
+                       disable_after: timedelta, owner: str) -> set[int]:
         """Store sends' outcomes in one transaction: (attempt id, attempts columns to set, reason to disable or
-        None). Moves each subscription's failure clock and disables it when the reason or the clock says so."""
+        None). Moves each subscription's failure clock and disables it when the reason or the clock says so.
+        Returns the ids written: those whose claim this owner still held."""
+        written_ids = set()
         with self.write() as conn:
             for attempt_id, outcome, disable_reason in items:
                 columns = ", ".join(f"{name} = ?" for name in outcome)
@@ -543,9 +540,13 @@ class Store:
                     " AND status = 'sending' AND claimed_by IS ?",
                     (*outcome.values(), attempt_id, owner),
                 ).rowcount
-                if written and outcome.get("error_class") != "discarded":
+                if not written:
+                    continue
+                written_ids.add(attempt_id)
+                if outcome.get("error_class") != "discarded":
                     self._track_health(conn, attempt_id, outcome["status"] == "succeeded", now, disable_after,
                                        disable_reason)
+        return written_ids
 
     def _track_health(self, conn, attempt_id: int, succeeded: bool, now: datetime, disable_after: timedelta,
                       disable_reason: str | None) -> None:

@@ -117,7 +117,7 @@ CATEGORIES = [
     ("SQLite: sending_context (3 queries per attempt)", ("Store.sending_context",)),
     ("SQLite: record_results (+ _track_health, 3-4 statements per attempt)", ("Store.record_results",)),
     ("SQLite: record_event", ("Store.record_event",)),
-    ("result rows: Dispatcher._record (to_iso, json.dumps of headers, masking)", ("Dispatcher._record",)),
+    ("result rows: Dispatcher._outcomes (to_iso, json.dumps of headers, masking)", ("Dispatcher._outcomes",)),
     ("signing + build_request", ("build_request",)),
     ("ThreadPoolExecutor / futures hand-off", ("ThreadPoolExecutor", "_worker", "wait (concurrent", "Future.", "_WorkItem")),
 ]

@@ -1,16 +1,21 @@
-"""The delivery engine on a bad day (issue 15): SIGTERM and SIGKILL mid-send, and a loop that runs for many
-rounds. Real processes, real receivers on 127.0.0.1, real store files."""
+"""The delivery engine on a bad day (issue 15, points 2, 3, 6 and 13c): a store that is locked or full after
+sends went out, SIGTERM and SIGKILL mid-send, and a loop that runs for many rounds. Real processes, real
+receivers on 127.0.0.1, real store files (and a real full disk: a tmpfs in a private mount namespace)."""
 
 import gc
+import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 import requests
 
 from alpana_hooks.config import Settings, load_settings
@@ -22,6 +27,49 @@ from conftest import db_rows, run_cli
 
 PYTHON_CLI = [sys.executable, "-m", "alpana_hooks"]
 
+# Holds a write transaction on the store from the moment it reads a line on stdin, for argv[2] seconds.
+LOCKER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+sys.stdin.readline()
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("ROLLBACK")
+"""
+
+
+class Locker:
+    """Another process that holds BEGIN IMMEDIATE on the store for `seconds`, from lock() on."""
+
+    def __init__(self, db_path, seconds: float):
+        self.proc = subprocess.Popen([sys.executable, "-c", LOCKER, str(db_path), str(seconds)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.locked = threading.Event()
+        self._once = threading.Lock()
+
+    def lock(self) -> None:
+        with self._once:
+            if not self.locked.is_set():
+                self.proc.stdin.write("go\n")
+                self.proc.stdin.flush()
+                assert self.proc.stdout.readline() == "locked\n"
+                self.locked.set()
+
+    def wait(self) -> None:
+        assert self.proc.wait(60) == 0
+
+
+def deliver_much_later(db_path) -> list[int]:
+    """A deliver run an hour later, when every lease has long expired: the ids it sends."""
+    store = Store.open(db_path)
+    dispatcher = Dispatcher(store, load_settings(), clock=lambda: utcnow() + timedelta(hours=1))
+    try:
+        return dispatcher.deliver_due()
+    finally:
+        dispatcher.close()
+        store.close()
+
 
 def wait_for(condition, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
@@ -32,6 +80,198 @@ def wait_for(condition, timeout: float = 30.0) -> None:
 
 def statuses(db_path) -> list[str]:
     return [r["status"] for r in db_rows(db_path, "SELECT status FROM attempts ORDER BY id")]
+
+
+def emit_no_send(cli, n: int) -> int:
+    emitted = cli.json("emit", "widget.deleted", "--tenant", "t1", "--id", str(n), "--name", "W", "--no-send")
+    return emitted["attempts"][0]["id"]
+
+
+# -- 2. the store cannot be written after sends went out --------------------------------------------
+
+def test_sends_made_while_the_store_is_locked_are_recorded_once_it_clears(add_sub, receiver, db_path):
+    """Another process holds the write lock for longer than the busy timeout while emit's 4 sends are out."""
+    locker = Locker(db_path, 12)
+    rx = receiver(lambda *a: locker.lock())  # the first request takes the lock; every answer waits for it
+    for n in range(4):
+        add_sub(rx.url(f"/s{n}"), "widget.deleted")
+    emitted = run_cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W", timeout=120)
+    locker.wait()
+    assert emitted.returncode == 0, emitted.stderr
+    assert sorted(r["path"] for r in rx.requests) == ["/s0", "/s1", "/s2", "/s3"]
+    assert statuses(db_path) == ["succeeded"] * 4
+    assert deliver_much_later(db_path) == []
+    assert len(rx.requests) == 4
+
+
+def test_idle_deliver_loop_survives_a_locked_store_and_goes_on(cli, add_sub, receiver, db_path):
+    rx = receiver()
+    add_sub(rx.url(), "widget.deleted")
+    emit_no_send(cli, 1)
+    loop = subprocess.Popen([*PYTHON_CLI, "deliver", "--loop", "--interval", "0.2", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ)
+    try:
+        wait_for(lambda: len(rx.requests) == 1)  # the loop runs
+        locker = Locker(db_path, 12)
+        locker.lock()
+        locker.wait()  # meanwhile a round waits the whole busy timeout for the lock, and fails
+        assert loop.poll() is None
+        emit_no_send(cli, 2)
+        wait_for(lambda: len(rx.requests) == 2)
+        loop.send_signal(signal.SIGTERM)
+        out, err = loop.communicate(timeout=30)
+    finally:
+        loop.kill()
+    assert loop.returncode == 0, err
+    assert json.loads(out) == {"sent": 2, "succeeded": 2, "failed": 0}
+    (line,) = err.strip().splitlines()
+    assert line.startswith("error: round failed") and "database is locked" in line and "next round in" in line
+    assert statuses(db_path) == ["succeeded"] * 2
+
+
+class SmallDisk:
+    """A 1 MiB tmpfs at `mount_point`, mounted in a private mount namespace that a sleeping process holds.
+
+    Commands run inside with nsenter. This test sees the files through /proc/PID/root, for plain file operations
+    only: SQLite resolves that link and would open the file beneath the mount instead."""
+
+    def __init__(self, mount_point: Path):
+        mount_point.mkdir()
+        self.mount_point = mount_point
+        self.holder = subprocess.Popen(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c",
+             'mount -t tmpfs -o size=1m tmpfs "$0" && echo ready && exec sleep 600', str(mount_point)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if self.holder.stdout.readline() != "ready\n":
+            pytest.skip(f"cannot mount a tmpfs in a private mount namespace: {self.holder.communicate()[1].strip()}")
+        self.view = Path(f"/proc/{self.holder.pid}/root{mount_point}")
+
+    def command(self, *args: str) -> list[str]:
+        return ["nsenter", "-t", str(self.holder.pid), "-m", "--", *args]
+
+    def fill(self) -> None:
+        filler = os.open(self.view / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                os.write(filler, b"\0" * 4096)
+        except OSError:  # ENOSPC: the disk is full
+            pass
+        finally:
+            os.close(filler)
+
+    def free(self) -> None:
+        (self.view / "filler").unlink()
+
+    def rows(self, sql: str) -> list[dict]:
+        script = ("import json, sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.row_factory = sqlite3.Row; "
+                  "print(json.dumps([dict(r) for r in c.execute(sys.argv[2])]))")
+        done = subprocess.run(self.command(sys.executable, "-c", script, str(self.mount_point / "hooks.db"), sql),
+                              capture_output=True, text=True, check=True)
+        return json.loads(done.stdout)
+
+    def close(self) -> None:
+        self.holder.kill()
+        self.holder.wait()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("nsenter"):
+        pytest.skip("needs root and util-linux unshare/nsenter")
+    disk = SmallDisk(tmp_path / "small")
+    yield disk
+    disk.close()
+
+
+# Runs the CLI with a shorter patience for recording results, so giving up is reached in a test.
+IMPATIENT_CLI = ("import sys; import alpana_hooks.dispatch as d; d.RECORD_PATIENCE = float(sys.argv.pop(1)); "
+                 "from alpana_hooks.cli import main; main()")
+
+
+@pytest.mark.parametrize("space_comes_back", [True, False])
+def test_sends_made_while_the_disk_is_full(cli, add_sub, receiver, db_path, small_disk, space_comes_back):
+    """The disk fills up while 4 sends are out: the results are written once there is space again, and
+    nothing is sent twice; if space never comes back, one loud line names what was sent and not recorded."""
+    filled = threading.Event()
+
+    def fill_once(*_):
+        with lock:
+            if not filled.is_set():
+                small_disk.fill()
+                filled.set()
+
+    lock = threading.Lock()
+    rx = receiver(fill_once)
+    add_sub(rx.url(), "widget.deleted")
+    ids = [emit_no_send(cli, n) for n in range(4)]
+    shutil.copyfile(db_path, small_disk.view / "hooks.db")  # every connection is closed: no -wal to copy
+    env = {**os.environ, "ALPANA_HOOKS_DB": str(small_disk.mount_point / "hooks.db")}
+    patience = "300" if space_comes_back else "2"
+    sender = subprocess.Popen(small_disk.command(sys.executable, "-c", IMPATIENT_CLI, patience, "deliver", "--json"),
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: len(rx.requests) == 4)
+        if space_comes_back:
+            time.sleep(2)
+            assert sender.poll() is None, sender.communicate()[1]  # still trying to record
+            small_disk.free()
+        out, err = sender.communicate(timeout=60)
+    finally:
+        sender.kill()
+    assert len(rx.requests) == 4
+    rows = small_disk.rows("SELECT id, status FROM attempts ORDER BY id")
+    if space_comes_back:
+        assert sender.returncode == 0, err
+        assert json.loads(out) == {"sent": 4, "succeeded": 4, "failed": 0}
+        assert [r["status"] for r in rows] == ["succeeded"] * 4
+        again = subprocess.run(small_disk.command(*PYTHON_CLI, "deliver", "--json"), env=env, capture_output=True,
+                               text=True)
+        assert json.loads(again.stdout)["sent"] == 0 and len(rx.requests) == 4
+    else:
+        assert sender.returncode == 1
+        (line,) = err.strip().splitlines()
+        assert "database or disk is full" in line and "not recorded" in line
+        assert all(str(i) in line for i in ids), line
+        assert [r["status"] for r in rows] == ["sending"] * 4
+
+
+def test_stopped_while_the_disk_is_full_it_records_and_hands_back_once_there_is_space(
+        cli, add_sub, receiver, config_path, db_path, small_disk):
+    """SIGTERM while 2 sends are out, 2 more queued, and the disk full: once space comes back the 2 sent are
+    recorded and the 2 queued handed back as pending, not left claimed."""
+    config_path.write_text(config_path.read_text() + "\n[delivery]\nconcurrency = 2\n")
+    filled = threading.Event()
+
+    def fill_then_answer_slowly(*_):
+        if not filled.is_set():
+            small_disk.fill()
+            filled.set()
+        time.sleep(1.0)
+
+    rx = receiver(fill_then_answer_slowly)
+    add_sub(rx.url(), "widget.deleted")
+    for n in range(6):
+        emit_no_send(cli, n)
+    shutil.copyfile(db_path, small_disk.view / "hooks.db")
+    env = {**os.environ, "ALPANA_HOOKS_DB": str(small_disk.mount_point / "hooks.db")}
+    sender = subprocess.Popen(small_disk.command(*PYTHON_CLI, "deliver"), env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: len(rx.requests) == 2)
+        sender.send_signal(signal.SIGTERM)
+        time.sleep(2)
+        assert sender.poll() is None, sender.communicate()[1]  # still trying to record and hand back
+        small_disk.free()
+        assert sender.wait(60) == 130
+    finally:
+        sender.kill()
+    rows = small_disk.rows("SELECT status FROM attempts ORDER BY id")
+    assert [r["status"] for r in rows] == ["succeeded"] * 2 + ["pending"] * 4
+    again = subprocess.run(small_disk.command(*PYTHON_CLI, "deliver", "--json"), env=env, capture_output=True,
+                           text=True)
+    assert json.loads(again.stdout)["sent"] == 4
+    assert sorted(r["headers"]["webhook-id"] for r in rx.requests) == sorted(
+        r["event_id"] for r in small_disk.rows("SELECT e.event_id FROM attempts a JOIN events e ON e.id = a.event_pk"))
 
 
 # -- 3. SIGTERM everywhere, and leases that do not strand work ----------------------------------------
@@ -158,3 +398,23 @@ def test_three_hundred_rounds_keep_threads_sessions_and_memory_flat(db_path, rec
     finally:
         dispatcher.close()
         store.close()
+
+
+# -- 13c. a loop stopped by SIGTERM counts what it recorded ------------------------------------------
+
+def test_deliver_loop_stopped_mid_round_counts_what_it_recorded(cli, add_sub, receiver, db_path):
+    rx = receiver(lambda *a: time.sleep(1.0))
+    add_sub(rx.url(), "widget.deleted")
+    for n in range(4):
+        emit_no_send(cli, n)
+    loop = subprocess.Popen([*PYTHON_CLI, "deliver", "--loop", "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=os.environ)
+    try:
+        wait_for(lambda: len(rx.requests) == 4)
+        loop.send_signal(signal.SIGTERM)  # while the 4 answers are still coming
+        out, err = loop.communicate(timeout=30)
+    finally:
+        loop.kill()
+    assert loop.returncode == 0, err
+    assert statuses(db_path) == ["succeeded"] * 4
+    assert json.loads(out) == {"sent": 4, "succeeded": 4, "failed": 0}

@@ -14,6 +14,7 @@ from alpana_hooks.errors import ExitCode, UsageError
 from alpana_hooks.timeutil import utcnow
 
 STATUSES = ("pending", "sending", "succeeded", "failed")
+LONGEST_WAIT = 60.0  # seconds: deliver --loop waits at most this long after rounds that found the store unwritable
 AttemptId = Annotated[int, typer.Argument(help="Send attempt id.", min=1, max=MAX_ID, show_default=False)]
 SubscriptionOpt = Annotated[Optional[int], typer.Option("--subscription", "-s", help="Only this subscription.", min=1, max=MAX_ID, show_default=False)]
 EventOpt = Annotated[Optional[str], typer.Option("--event", "-e", help="Only this event type.", show_default=False)]
@@ -185,7 +186,7 @@ def _resend(store, run, attempt_ids: list[int], *, only_if_latest: bool) -> list
                 if made is not None:
                     new_ids.append(made)
         except BaseException:
-            store.release(new_ids, owner=dispatcher.owner)  # interrupted while creating them: deliver takes them at once
+            dispatcher.hand_back(new_ids)  # interrupted while creating them: deliver takes them at once
             raise
         dispatcher.send_claimed(new_ids)
     finally:
@@ -204,7 +205,7 @@ def _print_attempts(attempts: list[dict], json: bool, note: str) -> None:
 
 @app.command()
 def deliver(
-    loop: Annotated[bool, typer.Option("--loop", help="Keep delivering until Ctrl-C.")] = False,
+    loop: Annotated[bool, typer.Option("--loop", help="Keep delivering until Ctrl-C or SIGTERM; a round that finds the store locked or full is logged and retried.")] = False,
     interval: Annotated[float, typer.Option("--interval", min=0.1, max=86400, help="Seconds between rounds with --loop.")] = 1.0,
     db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
@@ -213,25 +214,41 @@ def deliver(
     from alpana_hooks.dispatch import Dispatcher
 
     settings = settings_for(db, config)
-    totals = {"sent": 0, "succeeded": 0, "failed": 0}
     with opened(settings) as store:
         dispatcher = Dispatcher(store, settings)
         try:
-            while True:
-                for status, count in store.count_by_status(dispatcher.deliver_due()).items():
-                    totals["sent"] += count
-                    totals[status] += count
-                if not loop:
-                    break
-                time.sleep(interval)
+            _rounds(dispatcher, loop, interval)
         except KeyboardInterrupt:
             if not loop:
                 raise  # a one-shot run that was cut short: exit 130
+            dispatcher.record_held()
         finally:
             dispatcher.close()
+    totals = {"sent": sum(dispatcher.recorded.values()), **dispatcher.recorded}
     if json:
         output.print_json(totals)
     else:
         output.message(f"sent {totals['sent']}: {totals['succeeded']} succeeded, {totals['failed']} failed")
     if totals["failed"] and not loop:
         raise typer.Exit(int(ExitCode.DELIVERY_FAILED))
+
+
+def _rounds(dispatcher, loop: bool, interval: float) -> None:
+    """One round, or one every interval until interrupted. With --loop, a round that finds the store locked or
+    full is one line on stderr, and the next waits twice as long (at most LONGEST_WAIT) until one succeeds."""
+    from alpana_hooks.dispatch import StoreUnwritable
+
+    wait = interval
+    while True:
+        try:
+            dispatcher.deliver_due()
+            wait = interval
+        except StoreUnwritable as exc:
+            if not loop or exc.interrupted:
+                raise
+            wait = min(2 * wait, max(LONGEST_WAIT, interval))
+            held = f"; results of attempts {', '.join(map(str, exc.held))} held until it can" if exc.held else ""
+            output.error(f"round failed, the store cannot be written: {exc.reason}{held}; next round in {wait:g} s")
+        if not loop:
+            return
+        time.sleep(wait)
