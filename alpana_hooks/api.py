@@ -14,7 +14,8 @@ One `Hooks` holds one database connection: use it from one thread at a time (in 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from alpana_hooks.dispatch import Dispatcher
     from alpana_hooks.store import Store
 
+LONGEST_WAIT = 60.0  # seconds: deliver --loop waits at most this long after rounds that found the store unwritable
 EVENT_ID = re.compile(events.EVENT_ID_PATTERN)  # the same rule as the payload schemas
 
 
@@ -216,7 +218,7 @@ class Hooks:
             recorded = self.store.record_event(
                 tenant=tenant, event_id=event_id, event_type=event_type, data=data, body=body, now=now,
                 resource=_resource(event_type, data), trigger=Trigger.PING if only_subscription else Trigger.EMIT,
-                only_subscription=only_subscription, claim=dispatcher.claim_ticket if dispatcher else None,
+                only_subscription=only_subscription, claim=dispatcher.claim_ticket() if dispatcher else None,
             )
             if dispatcher and recorded["attempt_ids"]:
                 dispatcher.send_claimed(recorded["attempt_ids"])
@@ -296,12 +298,10 @@ class Hooks:
         """New resend attempts, stored already claimed by this process (so a running deliver cannot take
         them first), then sent; returns their ids."""
         with self._engine() as dispatcher:
-            owner, lease_for = dispatcher.claim_ticket
-            claim = (owner, lease_for(len(attempt_ids)))
             new_ids: list[int] = []
             for attempt_id in attempt_ids:
                 made = self.store.add_resend(tenant, attempt_id, now=utcnow(), only_if_latest=only_if_latest,
-                                             claim=claim)
+                                             claim=dispatcher.claim_ticket())
                 if made is not None:
                     new_ids.append(made)
             dispatcher.send_claimed(new_ids)
@@ -309,14 +309,22 @@ class Hooks:
 
     def deliver_due(self) -> Totals:
         """One round over every tenant: pending attempts, scheduled retries due, claims left by a crash."""
-        with self._engine() as dispatcher:
-            return self.deliver_round(dispatcher)
+        return self.deliver()
 
-    def deliver_round(self, dispatcher: Dispatcher) -> Totals:
-        """deliver_due with a dispatcher that lives across rounds (`deliver --loop`)."""
-        counts = self.store.count_by_status(dispatcher.deliver_due())
-        succeeded, failed = counts.get(Status.SUCCEEDED, 0), counts.get(Status.FAILED, 0)
-        return Totals(sent=sum(counts.values()), succeeded=succeeded, failed=failed)
+    def deliver(self, *, loop: bool = False, interval: float = 1.0,
+                on_failed_round: Callable[[str], None] = lambda line: None) -> Totals:
+        """Send what is due, once, or with loop every interval until interrupted (then it returns: what was
+        sent is recorded). A looping round that finds the store locked or full is reported to on_failed_round
+        and the next waits twice as long (at most LONGEST_WAIT); the loop goes on once the store clears."""
+        with self._engine() as dispatcher:
+            try:
+                _rounds(dispatcher, loop, interval, on_failed_round)
+            except KeyboardInterrupt:
+                if not loop:
+                    raise  # a one-shot run that was cut short
+                dispatcher.record_held()
+            succeeded, failed = dispatcher.recorded[Status.SUCCEEDED], dispatcher.recorded[Status.FAILED]
+        return Totals(sent=succeeded + failed, succeeded=succeeded, failed=failed)
 
     def dispatcher(self) -> Dispatcher:
         """A delivery engine on this store (close it when done)."""
@@ -332,7 +340,7 @@ class Hooks:
         try:
             yield dispatcher
         except BaseException:
-            self.store.release_all(owner=dispatcher.owner)
+            dispatcher.hand_back()
             raise
         finally:
             dispatcher.close()
@@ -362,6 +370,27 @@ class Hooks:
             refuse_unagreed_deletions(steps, agreed)
             steps = [carry_out(self.store, tenant, step, utcnow()) for step in steps]
         return steps, unlisted(wanted.subscriptions, current)
+
+
+def _rounds(dispatcher: Dispatcher, loop: bool, interval: float, on_failed_round: Callable[[str], None]) -> None:
+    """One round, or one every interval until interrupted, waiting longer after rounds that found the store
+    unwritable."""
+    from alpana_hooks.dispatch import StoreUnwritable
+
+    wait = interval
+    while True:
+        try:
+            dispatcher.deliver_due()
+            wait = interval
+        except StoreUnwritable as exc:
+            if not loop or exc.interrupted:
+                raise
+            wait = min(2 * wait, max(LONGEST_WAIT, interval))
+            held = f"; results of attempts {', '.join(map(str, exc.held))} held until it can" if exc.held else ""
+            on_failed_round(f"round failed, the store cannot be written: {exc.reason}{held}; next round in {wait:g} s")
+        if not loop:
+            return
+        time.sleep(wait)
 
 
 def _event_type(name: str, *, ping: bool = False) -> str:

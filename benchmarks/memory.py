@@ -29,8 +29,9 @@ Memory figure size: the target is 100,000 attempts. Run once at 100,000 on this 
 below) and the bare loop 77 s: 4.4 min for this figure alone, over the ~3 min allowed, so `make bench` uses
 50,000 (`ATTEMPTS` in benchmarks/memory.py; `.venv/bin/python benchmarks/memory.py 100000` runs the full
 size). That run also peaked at 320 MiB because `deliver` then loaded every sent attempt
-(`store.attempts_by_ids`) to count statuses; cli/attempts.py now calls `store.count_by_status` instead (changed
-by another engineer during this work), and the end-of-run spike is gone from the figures below.
+(`store.attempts_by_ids`) to count statuses; `deliver` now prints the counts its Dispatcher kept while
+recording (changed by other engineers during and after this work), and the end-of-run spike is gone from the
+figures below.
 """
 SUBSCRIPTIONS = 100
 GROWTH_LIMIT = 1.05      # "does not grow after warm-up": RSS at 100% within 5% of RSS at 25%

@@ -34,7 +34,7 @@ def emit_once(store, settings) -> tuple[int, int]:
         recorded = store.record_event(tenant="t1", event_id=event_id, event_type="dashboard.updated", data=payload,
                                       body=body, now=now, resource=("dashboard", payload["dashboard_id"],
                                                                     payload["name"], payload["version"], "updated"),
-                                      claim=dispatcher.claim_ticket)
+                                      claim=dispatcher.claim_ticket())
         sent = dispatcher.send_claimed(recorded["attempt_ids"])
     finally:
         dispatcher.close()
@@ -119,7 +119,7 @@ CATEGORIES = [
     ("SQLite: sending_context (3 queries per attempt)", ("Store.sending_context",)),
     ("SQLite: record_results (+ _track_health, 3-4 statements per attempt)", ("Store.record_results",)),
     ("SQLite: record_event", ("Store.record_event",)),
-    ("result rows: Dispatcher._record (to_iso, json.dumps of headers, masking)", ("Dispatcher._record",)),
+    ("result rows: Dispatcher._outcomes (to_iso, json.dumps of headers, masking)", ("Dispatcher._outcomes",)),
     ("signing + build_request", ("build_request",)),
     ("ThreadPoolExecutor / futures hand-off", ("ThreadPoolExecutor", "_worker", "wait (concurrent", "Future.", "_WorkItem")),
 ]

@@ -336,7 +336,7 @@ def test_outbox_can_store_attempts_already_claimed(db_path):
     store.add_subscription(tenant="t1", event_type="widget.deleted", url="https://e.com/", description="",
                            state="active", headers=[], secret=generate_secret(), now=now)
     recorded = store.record_event(tenant="t1", event_id="evt_1", event_type="widget.deleted", data={}, body=b"{}",
-                                  now=now, claim=("emitter", lambda count: now + timedelta(seconds=45)))
+                                  now=now, claim=("emitter", now + timedelta(seconds=45)))
     assert store.claim(None, now=now, lease_until=now + timedelta(minutes=1), owner="deliver") == []
     (row,) = db_rows(db_path, "SELECT id, status, claimed_by FROM attempts")
     assert (row["id"], row["status"], row["claimed_by"]) == (recorded["attempt_ids"][0], "sending", "emitter")

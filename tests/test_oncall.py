@@ -85,7 +85,7 @@ def emit_via(store, dispatcher, clock, event_type="widget.deleted", tenant="t1",
     data = {"widget_id": "7", "name": "W"}
     body = event_body(event_type=event_type, event_id=event_id, tenant=tenant, data=data, now=now)
     recorded = store.record_event(tenant=tenant, event_id=event_id, event_type=event_type, data=data, body=body,
-                                  now=now, claim=dispatcher.claim_ticket if send else None)
+                                  now=now, claim=dispatcher.claim_ticket() if send else None)
     if send:
         dispatcher.send_claimed(recorded["attempt_ids"])
     return recorded["attempt_ids"]

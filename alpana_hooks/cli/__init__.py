@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from alpana_hooks.cli import apply, attempts, events, settings, subscriptions, tools  # noqa: F401 - registers the commands
-from alpana_hooks.cli.app import app
+from alpana_hooks.cli.app import app, stop_on_sigterm
 
 
 def main() -> None:
-    """Entry point of the `alpana-hooks` console script."""
+    """Entry point of the `alpana-hooks` console script: SIGTERM stops every command as Ctrl-C does."""
+    stop_on_sigterm()
     app(prog_name="alpana-hooks")

@@ -88,7 +88,7 @@ class lazy:
 
 
 def stop_on_sigterm() -> None:
-    """Let SIGTERM (systemd, kill, a script's cleanup) stop a long-running command like Ctrl-C does."""
+    """Let SIGTERM (systemd, kill, a script's cleanup) stop a command like Ctrl-C does (main() installs it)."""
     import signal
 
     def interrupt(signum, frame):

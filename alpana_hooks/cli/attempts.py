@@ -18,11 +18,10 @@ from alpana_hooks.cli.app import (
     app,
     attempts_app,
     confirm,
-    stop_on_sigterm,
 )
 from alpana_hooks.cli.context import Run, duration, opened, run_for, settings_for, since_option
 from alpana_hooks.errors import ExitCode, UsageError
-from alpana_hooks.model import Status, Totals
+from alpana_hooks.model import Status
 
 if TYPE_CHECKING:
     from alpana_hooks.api import Hooks
@@ -167,28 +166,15 @@ def _resend_failed(run: Run, filters: dict, dry_run: bool, yes: bool, json: bool
 
 @app.command()
 def deliver(
-    loop: Annotated[bool, typer.Option("--loop", help="Keep delivering until Ctrl-C.")] = False,
+    loop: Annotated[bool, typer.Option("--loop", help="Keep delivering until Ctrl-C or SIGTERM; a round that finds the store locked or full is logged and retried.")] = False,
     interval: Annotated[float, typer.Option("--interval", min=0.1, max=86400, help="Seconds between rounds with --loop.")] = 1.0,
     db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
     """Send what is due in every tenant: pending attempts, scheduled retries, claims left by a crash.
     Safe to run from cron and from several processes at once."""
     settings = settings_for(db, config)
-    totals = Totals()
-    stop_on_sigterm()
     with opened(settings) as hooks:
-        dispatcher = hooks.dispatcher()
-        try:
-            while True:
-                totals += hooks.deliver_round(dispatcher)
-                if not loop:
-                    break
-                time.sleep(interval)
-        except KeyboardInterrupt:
-            if not loop:
-                raise  # a one-shot run that was cut short: exit 130
-        finally:
-            dispatcher.close()
+        totals = hooks.deliver(loop=loop, interval=interval, on_failed_round=output.error)
     if json:
         output.print_json(dataclasses.asdict(totals))
     else:

@@ -11,7 +11,7 @@ import typer
 
 from alpana_hooks import output
 from alpana_hooks.cli import inputs
-from alpana_hooks.cli.app import JsonOpt, app, lazy, stop_on_sigterm
+from alpana_hooks.cli.app import JsonOpt, app, lazy
 from alpana_hooks.errors import UsageError, VerifyFailed
 from alpana_hooks.timeutil import parse_duration
 
@@ -65,7 +65,6 @@ def listen(
                                       idle_timeout=idle_timeout))
     checking = "checking signatures" if secret else "not checking signatures (no secret given)"
     output.message(f"listening on {url(*server.server_address[:2])} ({checking}; answering {status}; Ctrl-C to stop)")
-    stop_on_sigterm()
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:

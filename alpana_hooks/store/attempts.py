@@ -82,18 +82,6 @@ class AttemptStore(Connection):
             ).fetchall()
         return [_attempt(row) for row in rows]
 
-    def count_by_status(self, attempt_ids: list[int]) -> dict[str, int]:
-        """How many of these attempts are in each status (without loading their bodies)."""
-        counts: dict[str, int] = {}
-        for start in range(0, len(attempt_ids), 500):
-            chunk = attempt_ids[start:start + 500]
-            for row in self.conn.execute(
-                f"SELECT status, count(*) AS n FROM attempts WHERE id IN ({','.join('?' * len(chunk))}) GROUP BY status",
-                chunk,
-            ):
-                counts[row["status"]] = counts.get(row["status"], 0) + row["n"]
-        return counts
-
     def failed_not_recovered(self, tenant: str, *, since: datetime | None, subscription_id: int | None,
                              event_type: str | None, limit: int | None, include_disabled: bool = False) -> list[Attempt]:
         """For each (event, subscription) whose latest attempt failed, that attempt; oldest first.

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from alpana_hooks import rules
-from alpana_hooks.model import SendingContext, State, Trigger
+from alpana_hooks.model import ErrorClass, SendingContext, State, Status, Trigger
 from alpana_hooks.store.connection import Connection
 from alpana_hooks.store.subscriptions import set_state, signing_secrets
 from alpana_hooks.timeutil import from_iso, to_iso
@@ -37,11 +38,19 @@ class ClaimStore(Connection):
                     won.append(attempt_id)
         return won
 
-    def release_all(self, *, owner: str) -> None:
-        """Hand back every claim this owner still holds (after an interrupt, when none is in flight)."""
+    def extend_leases(self, owner: str, lease_until: datetime) -> None:
+        """Move the lease of every claim this owner still holds to lease_until: it is alive and working on them."""
+        with self.write() as conn:
+            conn.execute("UPDATE attempts SET lease_until = ? WHERE status = 'sending' AND claimed_by = ?",
+                         (to_iso(lease_until), owner))
+
+    def release_all(self, *, owner: str, keep: Collection[int] = ()) -> None:
+        """Hand back every claim this owner still holds but those in keep (sent, result not written yet), when
+        none is in flight: the next deliver takes them at once."""
+        kept = f" AND id NOT IN ({','.join('?' * len(keep))})" if keep else ""
         with self.write() as conn:
             conn.execute("UPDATE attempts SET status = 'pending', lease_until = NULL, claimed_by = NULL"
-                         " WHERE status = 'sending' AND claimed_by = ?", (owner,))
+                         f" WHERE status = 'sending' AND claimed_by = ?{kept}", (owner, *keep))
 
     def claim_due_retries(self, *, now: datetime, lease_until: datetime, owner: str, limit: int = 1000) -> list[int]:
         """Turn failed attempts whose retry time has come into new claimed 'retry' attempts."""
@@ -86,9 +95,11 @@ class ClaimStore(Connection):
         )
 
     def record_results(self, items: list[tuple[int, dict, str | None]], *, now: datetime,
-                       disable_after: timedelta, owner: str) -> None:
+                       disable_after: timedelta, owner: str) -> set[int]:
         """Store sends' outcomes in one transaction: (attempt id, attempts columns to set, reason to disable or
-        None). Moves each subscription's failure clock and disables it when the reason or the clock says so."""
+        None). Moves each subscription's failure clock and disables it when the reason or the clock says so.
+        Returns the ids written: those whose claim this owner still held."""
+        written_ids = set()
         with self.write() as conn:
             for attempt_id, outcome, disable_reason in items:
                 columns = ", ".join(f"{name} = ?" for name in outcome)
@@ -97,9 +108,13 @@ class ClaimStore(Connection):
                     " AND status = 'sending' AND claimed_by IS ?",
                     (*outcome.values(), attempt_id, owner),
                 ).rowcount
-                if written and outcome.get("error_class") != "discarded":
-                    self._track_health(conn, attempt_id, outcome["status"] == "succeeded", now, disable_after,
+                if not written:
+                    continue
+                written_ids.add(attempt_id)
+                if outcome.get("error_class") != ErrorClass.DISCARDED:
+                    self._track_health(conn, attempt_id, outcome["status"] == Status.SUCCEEDED, now, disable_after,
                                        disable_reason)
+        return written_ids
 
     def _track_health(self, conn, attempt_id: int, succeeded: bool, now: datetime, disable_after: timedelta,
                       disable_reason: str | None) -> None:

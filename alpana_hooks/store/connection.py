@@ -16,6 +16,7 @@ from alpana_hooks.timeutil import to_iso
 
 SCHEMA_VERSION = 2  # the number of migrations in migrations.py; each sets PRAGMA user_version
 BUSY_TIMEOUT_SECONDS = 10.0
+_UNWRITABLE = ("locked", "busy", "full", "I/O error")  # SQLite's words for a store that may be writable again soon
 
 
 class Connection:
@@ -41,6 +42,16 @@ class Connection:
     def close(self) -> None:
         """Close the connection."""
         self.conn.close()
+
+    def path(self) -> Path:
+        """The database file (to open a second connection, for another thread)."""
+        return Path(self.conn.execute("PRAGMA database_list").fetchone()["file"])
+
+    @staticmethod
+    def unwritable_for_now(exc: BaseException) -> bool:
+        """Whether a failed write may succeed later: the store was locked by another process, or the disk was
+        full or failing (not a broken file or a bug)."""
+        return isinstance(exc, sqlite3.OperationalError) and any(word in str(exc) for word in _UNWRITABLE)
 
     def migrate(self) -> None:
         """Apply pending migrations under one write lock, so racing processes apply each once."""

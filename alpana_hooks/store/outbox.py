@@ -20,8 +20,8 @@ class OutboxStore(Connection):
                      now: datetime, resource: tuple | None = None, trigger: str = "emit",
                      only_subscription: int | None = None, claim=None) -> dict:
         """The outbox: in one transaction, remember the resource, store the event and one pending
-        attempt per matching active subscription. claim=(owner, lease_for(count) -> datetime) stores them
-        already claimed by the caller, who sends them at once, so no other process takes them meanwhile.
+        attempt per matching active subscription. claim=(owner, lease_until) stores them already claimed by
+        the caller, who sends them at once (renewing the lease), so no other process takes them meanwhile.
         Returns {event_pk, attempt_ids, duplicate, fired}."""
         stamp = to_iso(now)
         with self.write() as conn:
@@ -46,7 +46,7 @@ class OutboxStore(Connection):
                     " ORDER BY id",
                     (tenant, event_type),
                 ).fetchall()
-            owner, lease = (claim[0], to_iso(claim[1](len(targets)))) if claim else (None, None)
+            owner, lease = (claim[0], to_iso(claim[1])) if claim else (None, None)
             attempt_ids = [
                 conn.execute(
                     "INSERT INTO attempts (tenant, subscription_id, event_pk, trigger, status, created_at, url,"
