@@ -1,9 +1,10 @@
 """Build a signed webhook request (no network), then send it under the safety rules.
 
 Safety rules (docs: RELIABILITY.md 5-8, 13, 14): redirects are never followed; no proxies or
-~/.netrc from the environment; every resolved address is checked by netpolicy at connect time
-and only an allowed one is dialled; a watchdog enforces one wall-clock deadline over the whole
-exchange; the response body is read raw (never inflated) and capped.
+~/.netrc from the environment; no cookies kept or sent; every resolved address is checked by
+netpolicy at connect time and only an allowed one is dialled; a watchdog enforces one wall-clock
+deadline over the whole exchange; the response body is read raw (never inflated) and capped. The
+request headers reported are those written on the wire.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util import SKIP_HEADER
 from urllib3.util.connection import allowed_gai_family
 
 from . import netpolicy, signing
@@ -75,6 +77,7 @@ class SendResult:
     """What happened to one OutgoingRequest."""
 
     status_code: int | None
+    request_headers: list[tuple[str, str]]  # as written on the wire; if nothing was written, those to be sent
     response_headers: dict[str, str]
     response_body: bytes
     truncated: bool
@@ -132,6 +135,7 @@ class Sender:
         outcome = _Outcome()
         deadline = _Deadline(self._policy.timeout_seconds)
         self._guard.local.deadline = deadline
+        self._guard.local.outcome = outcome
         deadline.start()
         try:
             self._exchange(request, outcome)
@@ -139,8 +143,8 @@ class Sender:
             outcome.exc = exc
         finally:
             timed_out = deadline.finish()
-            self._guard.local.deadline = None
-        return outcome.result(self._policy, request.url, timed_out, started)
+            self._guard.local.deadline = self._guard.local.outcome = None
+        return outcome.result(self._policy, request, timed_out, started)
 
     def close(self) -> None:
         """Close every pooled connection of every thread."""
@@ -191,21 +195,23 @@ class _Outcome:
     """What one exchange produced so far (filled in as it progresses)."""
 
     status_code: int | None = None
+    wire_headers: list[tuple[str, str]] = field(default_factory=list)  # noted by the connection
     response_headers: dict[str, str] = field(default_factory=dict)
     body: bytearray = field(default_factory=bytearray)
     truncated: bool = False
     exc: BaseException | None = None
 
-    def result(self, policy: SendPolicy, url: str, timed_out: bool, started: float) -> SendResult:
+    def result(self, policy: SendPolicy, request: OutgoingRequest, timed_out: bool, started: float) -> SendResult:
         """Freeze into a SendResult, naming the error class if the exchange failed."""
         error_class, error = None, None
         if timed_out:
             error_class, error = "timeout", f"deadline of {policy.timeout_seconds:g} s exceeded"
         elif self.exc is not None:
-            error_class, error = _classify(self.exc, url, policy)
+            error_class, error = _classify(self.exc, request.url, policy)
         limit = policy.max_response_bytes
         return SendResult(
             status_code=self.status_code,
+            request_headers=list(self.wire_headers or request.headers.items()),
             response_headers=self.response_headers,
             response_body=bytes(self.body[:limit]),
             truncated=self.truncated or len(self.body) > limit,
@@ -230,11 +236,24 @@ def _read_capped(raw: urllib3.HTTPResponse, limit: int, into: bytearray) -> bool
     return True
 
 
+class _NoCookies(requests.cookies.RequestsCookieJar):
+    """A cookie jar that keeps nothing. A session's jar would send a cookie set by one endpoint on every
+    later delivery to the same host, another tenant's included (and with no public-suffix list,
+    `Domain=.herokuapp.com` reaches every tenant on that domain)."""
+
+    def set_cookie(self, cookie: object, *args: object, **kwargs: object) -> None:
+        """Drop the cookie."""
+
+    def extract_cookies(self, response: object, request: object) -> None:
+        """Take no cookie from a response."""
+
+
 def _new_session(pool_classes: dict[str, type]) -> requests.Session:
-    """A session with no ambient configuration, whose connections go through the guard."""
+    """A session with no ambient configuration and no cookies, whose connections go through the guard."""
     session = requests.Session()
     session.trust_env = False
     session.headers.clear()
+    session.cookies = _NoCookies()
     adapter = _GuardedAdapter(pool_classes, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -394,6 +413,10 @@ class _Guard:
             return left
         return base if left is None else min(base, left)
 
+    def outcome(self) -> _Outcome:
+        """What the send running in this thread has produced so far (a throwaway record outside a send)."""
+        return getattr(self.local, "outcome", None) or _Outcome()
+
     def allowed(self, candidates: list[tuple]) -> list[tuple]:
         """Keep the getaddrinfo results policy allows; raise the first refusal if none is left."""
         allowed, refusals = [], []
@@ -409,8 +432,14 @@ class _Guard:
         return allowed
 
 
+def _wire_text(item: object) -> str:
+    """A header name or value as http.client puts it on the wire (bytes as they are, str as latin-1)."""
+    return item.decode("latin-1") if isinstance(item, bytes) else str(item)
+
+
 class _GuardedConnectionMixin:
-    """Resolves, checks and dials the address itself, and puts its socket under the deadline."""
+    """Resolves, checks and dials the address itself, puts its socket under the deadline and notes
+    the header lines it writes."""
 
     guard: _Guard
 
@@ -447,6 +476,18 @@ class _GuardedConnectionMixin:
         """Put a (possibly reused) connection under the deadline, then send the request."""
         self.guard.watch(self)
         super().request(*args, **kwargs)
+
+    def putrequest(self, *args: object, **kwargs: object) -> None:
+        """Write the request line; the header lines noted for this send start again."""
+        self.guard.outcome().wire_headers.clear()
+        super().putrequest(*args, **kwargs)
+
+    def putheader(self, header: str | bytes, *values: object) -> None:
+        """Write a header line and note it as sent, as http.client writes it (SKIP_HEADER writes nothing)."""
+        super().putheader(header, *values)
+        if SKIP_HEADER not in values:
+            value = "\r\n\t".join(_wire_text(item) for item in values)
+            self.guard.outcome().wire_headers.append((_wire_text(header), value))
 
 
 def _dial(

@@ -223,7 +223,7 @@ class Dispatcher:
                 "finished_at": to_iso(now),
                 "duration_ms": result.duration_ms,
                 "url": request.url,
-                "request_headers": json.dumps([[n, header_value(n, v)] for n, v in request.headers.items()]),
+                "request_headers": json.dumps([[n, header_value(n, v)] for n, v in result.request_headers]),
                 "status_code": result.status_code,
                 "response_headers": json.dumps(list(result.response_headers.items())),
                 "response_body": result.response_body,
