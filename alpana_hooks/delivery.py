@@ -3,8 +3,8 @@
 Safety rules (docs: RELIABILITY.md 5-8, 13, 14): redirects are never followed; no proxies or
 ~/.netrc from the environment; no cookies kept or sent; every resolved address is checked by
 netpolicy at connect time and only an allowed one is dialled; a watchdog enforces one wall-clock
-deadline over the whole exchange; the response body is read raw (never inflated) and capped. The
-request headers reported are those written on the wire.
+deadline over the whole exchange; the response body is read raw (never inflated) and capped, and so
+are the response headers kept. The request headers reported are those written on the wire.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import requests
 import urllib3
@@ -30,6 +31,13 @@ from urllib3.util.connection import allowed_gai_family
 from . import netpolicy, signing
 
 _READ_CHUNK = 65536
+# Response headers kept per attempt, like the body's cap: the first 64 header lines and 16 KiB of them
+# ("name: value\r\n"); the rest is read past, not kept. As http.client does, more than 100 header lines
+# or a line over 64 KiB make the response invalid.
+MAX_RESPONSE_HEADERS = 64
+MAX_RESPONSE_HEADER_BYTES = 16384
+_MAX_HEADER_LINES = 100
+_FRAMING_RESPONSE_HEADERS = frozenset({b"content-length", b"transfer-encoding", b"connection"})
 # Names a subscription header may never set: ours, and those that frame the HTTP message.
 _FRAMING_HEADERS = frozenset(
     {"host", "content-length", "transfer-encoding", "connection", "te", "upgrade", "expect",
@@ -78,9 +86,10 @@ class SendResult:
 
     status_code: int | None
     request_headers: list[tuple[str, str]]  # as written on the wire; if nothing was written, those to be sent
-    response_headers: dict[str, str]
+    response_headers: dict[str, str]  # from at most MAX_RESPONSE_HEADERS lines and MAX_RESPONSE_HEADER_BYTES
+    headers_truncated: bool  # response header lines were cut or dropped
     response_body: bytes
-    truncated: bool
+    truncated: bool  # the response body was cut
     error_class: str | None
     error: str | None
     duration_ms: int
@@ -197,6 +206,7 @@ class _Outcome:
     status_code: int | None = None
     wire_headers: list[tuple[str, str]] = field(default_factory=list)  # noted by the connection
     response_headers: dict[str, str] = field(default_factory=dict)
+    headers_truncated: bool = False  # noted by the response
     body: bytearray = field(default_factory=bytearray)
     truncated: bool = False
     exc: BaseException | None = None
@@ -213,6 +223,7 @@ class _Outcome:
             status_code=self.status_code,
             request_headers=list(self.wire_headers or request.headers.items()),
             response_headers=self.response_headers,
+            headers_truncated=self.headers_truncated,
             response_body=bytes(self.body[:limit]),
             truncated=self.truncated or len(self.body) > limit,
             error_class=error_class,
@@ -437,6 +448,85 @@ def _wire_text(item: object) -> str:
     return item.decode("latin-1") if isinstance(item, bytes) else str(item)
 
 
+class _HeaderBlockReader:
+    """Stands for a response's file while http.client reads status lines and header blocks. Of each
+    block it returns the first MAX_RESPONSE_HEADERS lines and MAX_RESPONSE_HEADER_BYTES (the line that
+    crosses the limit cut short), and the first line of each header that frames the message, wherever
+    it comes; it reads past the rest without keeping it, and notes that it cut."""
+
+    def __init__(self, fp: BinaryIO):
+        self.file = fp
+        self.new_block()
+        self.in_block = False  # until a status line is read
+
+    def __getattr__(self, name: str) -> object:
+        """Everything but readline is the file's own (http.client may close it)."""
+        return getattr(self.file, name)
+
+    def new_block(self) -> None:
+        """A status line was read: its header block follows."""
+        self.in_block, self.cut = True, False
+        self.lines, self.room, self.framing_seen = 0, MAX_RESPONSE_HEADER_BYTES, set()
+
+    def readline(self, limit: int = -1) -> bytes:
+        """A status line, the next header line kept, the blank line ending a block, or a line too long
+        (that http.client refuses)."""
+        while True:
+            line = self.file.readline(limit)
+            if not self.in_block or len(line) >= limit > 0:
+                return line
+            if line in (b"\r\n", b"\n", b""):
+                self.in_block = False
+                return line
+            self.lines += 1
+            if self.lines > _MAX_HEADER_LINES:
+                raise http.client.HTTPException(f"got more than {_MAX_HEADER_LINES} headers")
+            kept = self._keep(line)
+            if kept:
+                self.room -= len(kept)
+                return kept
+
+    def _keep(self, line: bytes) -> bytes:
+        """The line, as much of it as the limits leave room for, or b"" to drop it."""
+        name = line.split(b":", 1)[0].strip().lower()
+        if name in _FRAMING_RESPONSE_HEADERS and name not in self.framing_seen:
+            self.framing_seen.add(name)  # http.client reads the first: the body cannot be found without it
+            return line
+        if not self.cut and self.lines <= MAX_RESPONSE_HEADERS and len(line) <= self.room:
+            return line
+        piece = b"" if self.cut else line[: max(self.room - 2, 0)].rstrip(b"\r\n")
+        self.cut = True
+        if self.lines > MAX_RESPONSE_HEADERS or not (b":" in piece or piece[:1] in (b" ", b"\t")):
+            return b""  # no whole name fits: drop the line rather than keep one http.client cannot parse
+        return piece + b"\r\n"
+
+
+class _FinalResponse(http.client.HTTPResponse):
+    """An http.client response that keeps at most MAX_RESPONSE_HEADERS(_BYTES) of its header lines and
+    skips interim 1xx answers (102 Processing, 103 Early Hints) as http.client skips 100 Continue, to
+    read the final answer. 101 stays final: it switches protocols. Subclasses set `guard`."""
+
+    guard: _Guard
+
+    def begin(self) -> None:
+        """Read the status line and headers through a _HeaderBlockReader; note whether it cut them."""
+        reader = self.fp = _HeaderBlockReader(self.fp)
+        try:
+            super().begin()
+        finally:
+            self.guard.outcome().headers_truncated = reader.cut
+            if self.fp is reader:  # else http.client closed it
+                self.fp = reader.file
+
+    def _read_status(self) -> tuple[str, int, str]:
+        version, status, reason = super()._read_status()
+        if isinstance(self.fp, _HeaderBlockReader):
+            self.fp.new_block()
+        if 100 < status < 200 and status != 101:
+            return version, http.client.CONTINUE, reason  # begin() then skips its headers and reads on
+        return version, status, reason
+
+
 class _GuardedConnectionMixin:
     """Resolves, checks and dials the address itself, puts its socket under the deadline and notes
     the header lines it writes."""
@@ -523,13 +613,17 @@ def _pool_classes(guard: _Guard) -> dict[str, type]:
     class GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
         pass
 
+    class GuardedResponse(_FinalResponse):
+        pass
+
     class GuardedHTTPConnectionPool(HTTPConnectionPool):
         ConnectionCls = GuardedHTTPConnection
 
     class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
         ConnectionCls = GuardedHTTPSConnection
 
-    GuardedHTTPConnection.guard = GuardedHTTPSConnection.guard = guard
+    GuardedHTTPConnection.guard = GuardedHTTPSConnection.guard = GuardedResponse.guard = guard
+    GuardedHTTPConnection.response_class = GuardedHTTPSConnection.response_class = GuardedResponse
     return {"http": GuardedHTTPConnectionPool, "https": GuardedHTTPSConnectionPool}
 
 

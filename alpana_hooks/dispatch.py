@@ -226,6 +226,7 @@ class Dispatcher:
                 "request_headers": json.dumps([[n, header_value(n, v)] for n, v in result.request_headers]),
                 "status_code": result.status_code,
                 "response_headers": json.dumps(list(result.response_headers.items())),
+                "response_headers_truncated": int(result.headers_truncated),
                 "response_body": result.response_body,
                 "response_truncated": int(result.truncated),
                 "error_class": result.error_class,

@@ -188,6 +188,7 @@ def attempt_json(attempt: dict, full: bool = False) -> dict:
             "payload": bytes(attempt["payload"]).decode("utf-8", errors="backslashreplace"),
             "request_headers": json.loads(attempt["request_headers"] or "[]"),
             "response_headers": json.loads(attempt["response_headers"] or "[]"),
+            "response_headers_truncated": bool(attempt["response_headers_truncated"]),
             "response_body": bytes(attempt["response_body"] or b"").decode("utf-8", errors="backslashreplace"),
             "response_truncated": bool(attempt["response_truncated"]),
             "started_at": attempt["started_at"],
@@ -223,7 +224,7 @@ def attempt_detail(attempt: dict) -> None:
     grid = table("Field", "Value", title=f"Send attempt {attempt['id']}")
     for key in ("subscription_id", "event", "event_id", "trigger", "attempt_number", "resend_of", "created_at",
                 "started_at", "finished_at", "url", "status", "status_code", "duration_ms", "error_class", "error",
-                "next_attempt_at", "response_truncated"):
+                "next_attempt_at", "response_headers_truncated", "response_truncated"):
         if data[key] is not None:
             grid.add_row(key.replace("_", " ").capitalize(), escape(data[key]))
     show(grid)
@@ -233,7 +234,7 @@ def attempt_detail(attempt: dict) -> None:
     for name, value in data["request_headers"]:
         show(f"  {escape(name)}: {escape(value)}")
     if data["response_headers"]:
-        show("Response headers:")
+        show("Response headers" + (" (truncated):" if data["response_headers_truncated"] else ":"))
         for name, value in data["response_headers"]:
             show(f"  {escape(name)}: {escape(value)}")
     show("Response body:" + (" (truncated)" if data["response_truncated"] else ""))

@@ -11,7 +11,7 @@ from pathlib import Path
 from alpana_hooks.errors import Conflict, NotFound
 from alpana_hooks.timeutil import from_iso, to_iso
 
-SCHEMA_VERSION = 2  # the number of migrations in migrations.py; each sets PRAGMA user_version
+SCHEMA_VERSION = 3  # the number of migrations in migrations.py; each sets PRAGMA user_version
 BUSY_TIMEOUT_SECONDS = 10.0
 
 
