@@ -3,8 +3,9 @@
 Safety rules (docs: RELIABILITY.md 5-8, 13, 14): redirects are never followed; no proxies or
 ~/.netrc from the environment; no cookies kept or sent; every resolved address is checked by
 netpolicy at connect time and only an allowed one is dialled; a watchdog enforces one wall-clock
-deadline over the whole exchange; the response body is read raw (never inflated) and capped, and so
-are the response headers kept. The request headers reported are those written on the wire.
+deadline over the whole exchange, and the DNS lookup is waited for within it; the response body is
+read raw (never inflated) and capped, and so are the response headers kept. The request headers
+reported are those written on the wire.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ MAX_RESPONSE_HEADERS = 64
 MAX_RESPONSE_HEADER_BYTES = 16384
 _MAX_HEADER_LINES = 100
 _FRAMING_RESPONSE_HEADERS = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+# DNS lookups running at once. A lookup the deadline gave up on goes on in its thread until the system
+# resolver gives up (10-40 s); lookups of the same name share one thread, and past this many a send fails.
+MAX_PENDING_LOOKUPS = 64
 # Names a subscription header may never set: ours, and those that frame the HTTP message.
 _FRAMING_HEADERS = frozenset(
     {"host", "content-length", "transfer-encoding", "connection", "te", "upgrade", "expect",
@@ -214,7 +218,7 @@ class _Outcome:
     def result(self, policy: SendPolicy, request: OutgoingRequest, timed_out: bool, started: float) -> SendResult:
         """Freeze into a SendResult, naming the error class if the exchange failed."""
         error_class, error = None, None
-        if timed_out:
+        if timed_out and not _names_its_timer(self.exc):
             error_class, error = "timeout", f"deadline of {policy.timeout_seconds:g} s exceeded"
         elif self.exc is not None:
             error_class, error = _classify(self.exc, request.url, policy)
@@ -448,6 +452,64 @@ def _wire_text(item: object) -> str:
     return item.decode("latin-1") if isinstance(item, bytes) else str(item)
 
 
+class _DNSTimeout(Exception):
+    """The DNS lookup did not finish within the connect timeout (it goes on in its resolver thread)."""
+
+
+class _ResolverBusy(Exception):
+    """Too many DNS lookups are still pending to start another."""
+
+
+class _Lookup:
+    """One getaddrinfo call running in a resolver thread, and its outcome once `done` is set."""
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.addresses: list[tuple] = []
+        self.error: Exception | None = None
+
+
+class _Resolver:
+    """getaddrinfo in daemon threads, so that a send waits for it no longer than it may: the system
+    resolver cannot be interrupted and retries a silent name server for 10-40 s. Lookups of the same
+    name share one thread; at most `max_pending` run at once."""
+
+    def __init__(self, max_pending: int):
+        self._lock = threading.Lock()
+        self._pending: dict[tuple, _Lookup] = {}
+        self._max_pending = max_pending
+
+    def resolve(self, host: str, port: int, family: int, wait: float | None) -> tuple[list[tuple], Exception | None]:
+        """(addresses, None) of getaddrinfo(host, port, family, SOCK_STREAM), or ([], the error) if it
+        failed or did not finish within `wait` seconds."""
+        key = (host, port, family)
+        with self._lock:
+            lookup = self._pending.get(key)
+            if lookup is None:
+                if len(self._pending) >= self._max_pending:
+                    return [], _ResolverBusy(f"{len(self._pending)} DNS lookups are still pending")
+                lookup = self._pending[key] = _Lookup()
+                threading.Thread(target=self._run, args=(key, lookup), name="alpana-hooks-resolver",
+                                 daemon=True).start()
+        if not lookup.done.wait(wait):
+            return [], _DNSTimeout(f"DNS lookup of {host} did not finish within {wait:.3g} s")
+        return lookup.addresses, lookup.error
+
+    def _run(self, key: tuple, lookup: _Lookup) -> None:
+        host, port, family = key
+        try:
+            lookup.addresses = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+        except Exception as exc:  # noqa: BLE001 - handed to every send waiting for this lookup
+            lookup.error = exc
+        finally:
+            with self._lock:
+                del self._pending[key]
+            lookup.done.set()
+
+
+_RESOLVER = _Resolver(MAX_PENDING_LOOKUPS)
+
+
 class _HeaderBlockReader:
     """Stands for a response's file while http.client reads status lines and header blocks. Of each
     block it returns the first MAX_RESPONSE_HEADERS lines and MAX_RESPONSE_HEADER_BYTES (the line that
@@ -528,8 +590,8 @@ class _FinalResponse(http.client.HTTPResponse):
 
 
 class _GuardedConnectionMixin:
-    """Resolves, checks and dials the address itself, puts its socket under the deadline and notes
-    the header lines it writes."""
+    """Resolves (waiting within the deadline), checks and dials the address itself, puts its socket
+    under the deadline and notes the header lines it writes."""
 
     guard: _Guard
 
@@ -550,12 +612,14 @@ class _GuardedConnectionMixin:
         return sock
 
     def _resolve(self) -> list[tuple]:
-        """getaddrinfo for the connection's host, as urllib3 would call it."""
+        """getaddrinfo for the connection's host, as urllib3 would call it, waited for at most the
+        connect timeout (or what is left of the deadline)."""
         host = self._dns_host.strip("[]")
-        try:
-            return socket.getaddrinfo(host, self.port, allowed_gai_family(), socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
-            raise NameResolutionError(self.host, self, exc) from exc
+        wait = self.guard.timeout(self.timeout)
+        addresses, error = _RESOLVER.resolve(host, self.port, allowed_gai_family(), wait)
+        if error is not None:
+            raise NameResolutionError(self.host, self, error) from error
+        return addresses
 
     def connect(self) -> None:
         """Connect, then put the socket under this thread's deadline."""
@@ -641,6 +705,8 @@ def _classify(exc: BaseException, url: str, policy: SendPolicy) -> tuple[str, st
         host = _host(url)
         prefix = "" if host == blocked.address else f"{host} resolves to {blocked.address}: "
         return "blocked", _one_line(prefix + str(blocked))
+    if has(_DNSTimeout):
+        return "dns", f"DNS lookup of {_host(url)} did not finish within {_connect_timeout(policy):g} s"
     if has(NameResolutionError, socket.gaierror):
         return "dns", _one_line(f"cannot resolve {target}: {leaf}")
     if has(ssl.SSLError, ssl.CertificateError, urllib3.exceptions.SSLError,
@@ -659,6 +725,11 @@ def _classify(exc: BaseException, url: str, policy: SendPolicy) -> tuple[str, st
     if has(urllib3.exceptions.ProtocolError):
         return "reset", _one_line(f"connection to {target} broken: {leaf}")
     return "error", _one_line(f"{type(chain[-1]).__name__}: {leaf}")
+
+
+def _names_its_timer(exc: BaseException | None) -> bool:
+    """True if the exchange failed on a connect-phase timer whose message says which (the DNS lookup)."""
+    return exc is not None and any(isinstance(item, _DNSTimeout) for item in _chain(exc))
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
