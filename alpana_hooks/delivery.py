@@ -460,6 +460,10 @@ class _ResolverBusy(Exception):
     """Too many DNS lookups are still pending to start another."""
 
 
+class _HandshakeTimeout(ConnectTimeoutError):
+    """The TLS handshake did not complete within the connect timeout."""
+
+
 class _Lookup:
     """One getaddrinfo call running in a resolver thread, and its outcome once `done` is set."""
 
@@ -622,8 +626,11 @@ class _GuardedConnectionMixin:
         return addresses
 
     def connect(self) -> None:
-        """Connect, then put the socket under this thread's deadline."""
-        super().connect()
+        """Connect (and for https shake hands), then put the socket under this thread's deadline."""
+        try:
+            super().connect()
+        except TimeoutError as exc:  # the socket's own timeout in the handshake: _new_conn raises no other
+            raise _HandshakeTimeout(self, f"TLS handshake with {self.host}:{self.port} timed out") from exc
         self.guard.watch(self)
 
     def request(self, *args: object, **kwargs: object) -> None:
@@ -707,6 +714,8 @@ def _classify(exc: BaseException, url: str, policy: SendPolicy) -> tuple[str, st
         return "blocked", _one_line(prefix + str(blocked))
     if has(_DNSTimeout):
         return "dns", f"DNS lookup of {_host(url)} did not finish within {_connect_timeout(policy):g} s"
+    if has(_HandshakeTimeout):
+        return "timeout", f"TLS handshake with {target} did not complete within {_connect_timeout(policy):g} s"
     if has(NameResolutionError, socket.gaierror):
         return "dns", _one_line(f"cannot resolve {target}: {leaf}")
     if has(ssl.SSLError, ssl.CertificateError, urllib3.exceptions.SSLError,
@@ -728,8 +737,8 @@ def _classify(exc: BaseException, url: str, policy: SendPolicy) -> tuple[str, st
 
 
 def _names_its_timer(exc: BaseException | None) -> bool:
-    """True if the exchange failed on a connect-phase timer whose message says which (the DNS lookup)."""
-    return exc is not None and any(isinstance(item, _DNSTimeout) for item in _chain(exc))
+    """True if the exchange failed on a connect-phase timer whose message says which (DNS, TLS handshake)."""
+    return exc is not None and any(isinstance(item, (_DNSTimeout, _HandshakeTimeout)) for item in _chain(exc))
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

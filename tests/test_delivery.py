@@ -698,7 +698,7 @@ def test_sender_is_shared_between_threads(counting_server, sender):
     assert len(set(counting_server.state["ports"])) <= 8
 
 
-# ================================================================= interim answers, header caps
+# ================================================================= interim answers, TLS handshake timer, header caps
 
 
 @pytest.mark.parametrize("interim", [b"HTTP/1.1 102 Processing\r\n\r\n",
@@ -716,6 +716,14 @@ def test_interim_answers_are_skipped_for_the_final_one(raw_server, sender, inter
     assert (result.status_code, result.succeeded, result.response_body) == (200, True, b"ok")
     assert result.response_headers == {"X-Final": "yes", "Content-Length": "2"}
     assert result.headers_truncated is False
+
+
+def test_a_stalled_tls_handshake_names_the_handshake_timer(raw_server):
+    receiver = raw_server(lambda conn, stop: stop.wait(5))  # accepts TCP, never answers the ClientHello
+    with make_sender(timeout_seconds=3.0) as patient:
+        result = patient.send(make_request(receiver.url("https")))
+    assert (result.status_code, result.error_class) == (None, "timeout")
+    assert result.error == f"TLS handshake with 127.0.0.1:{receiver.port} did not complete within 0.5 s"
 
 
 HEADERS_KEPT, HEADER_BYTES_KEPT = 64, 16384  # the README's caps on stored response headers
