@@ -234,9 +234,13 @@ class CountingHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class CountingServer(http.server.ThreadingHTTPServer):
+    request_queue_size = 64  # a backlog of 5 drops a burst of connects: their SYN is retried after 1 s
+
+
 @pytest.fixture
 def counting_server():
-    instance = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CountingHandler)
+    instance = CountingServer(("127.0.0.1", 0), CountingHandler)
     instance.daemon_threads = True
     instance.state = {"lock": threading.Lock(), "ports": [], "in_flight": 0,
                       "max_in_flight": 0, "delay": 0.0}
