@@ -1,9 +1,11 @@
 """Build a signed webhook request (no network), then send it under the safety rules.
 
 Safety rules: redirects are never followed; no proxies or
-~/.netrc from the environment; every resolved address is checked by netpolicy at connect time
-and only an allowed one is dialled; a watchdog enforces one wall-clock deadline over the whole
-exchange; the response body is read raw (never inflated) and capped.
+~/.netrc from the environment; no cookies kept or sent; every resolved address is checked by
+netpolicy at connect time and only an allowed one is dialled; a watchdog enforces one wall-clock
+deadline over the whole exchange, and the DNS lookup is waited for within it; the response body is
+read raw (never inflated) and capped, and so are the response headers kept. The request headers
+reported are those written on the wire.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import requests
 import urllib3
@@ -23,11 +26,22 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util import SKIP_HEADER
 from urllib3.util.connection import allowed_gai_family
 
 from . import netpolicy, signing
 
 _READ_CHUNK = 65536
+# Response headers kept per attempt, like the body's cap: the first 64 header lines and 16 KiB of them
+# ("name: value\r\n"); the rest is read past, not kept. As http.client does, more than 100 header lines
+# or a line over 64 KiB make the response invalid.
+MAX_RESPONSE_HEADERS = 64
+MAX_RESPONSE_HEADER_BYTES = 16384
+_MAX_HEADER_LINES = 100
+_FRAMING_RESPONSE_HEADERS = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+# DNS lookups running at once. A lookup the deadline gave up on goes on in its thread until the system
+# resolver gives up (10-40 s); lookups of the same name share one thread, and past this many a send fails.
+MAX_PENDING_LOOKUPS = 64
 # Names a subscription header may never set: ours, and those that frame the HTTP message.
 _FRAMING_HEADERS = frozenset(
     {"host", "content-length", "transfer-encoding", "connection", "te", "upgrade", "expect",
@@ -75,9 +89,11 @@ class SendResult:
     """What happened to one OutgoingRequest."""
 
     status_code: int | None
-    response_headers: dict[str, str]
+    request_headers: list[tuple[str, str]]  # as written on the wire; if nothing was written, those to be sent
+    response_headers: dict[str, str]  # from at most MAX_RESPONSE_HEADERS lines and MAX_RESPONSE_HEADER_BYTES
+    headers_truncated: bool  # response header lines were cut or dropped
     response_body: bytes
-    truncated: bool
+    truncated: bool  # the response body was cut
     error_class: str | None
     error: str | None
     duration_ms: int
@@ -132,6 +148,7 @@ class Sender:
         outcome = _Outcome()
         deadline = _Deadline(self._policy.timeout_seconds)
         self._guard.local.deadline = deadline
+        self._guard.local.outcome = outcome
         deadline.start()
         try:
             self._exchange(request, outcome)
@@ -139,8 +156,8 @@ class Sender:
             outcome.exc = exc
         finally:
             timed_out = deadline.finish()
-            self._guard.local.deadline = None
-        return outcome.result(self._policy, request.url, timed_out, started)
+            self._guard.local.deadline = self._guard.local.outcome = None
+        return outcome.result(self._policy, request, timed_out, started)
 
     def close(self) -> None:
         """Close every pooled connection of every thread."""
@@ -191,22 +208,26 @@ class _Outcome:
     """What one exchange produced so far (filled in as it progresses)."""
 
     status_code: int | None = None
+    wire_headers: list[tuple[str, str]] = field(default_factory=list)  # noted by the connection
     response_headers: dict[str, str] = field(default_factory=dict)
+    headers_truncated: bool = False  # noted by the response
     body: bytearray = field(default_factory=bytearray)
     truncated: bool = False
     exc: BaseException | None = None
 
-    def result(self, policy: SendPolicy, url: str, timed_out: bool, started: float) -> SendResult:
+    def result(self, policy: SendPolicy, request: OutgoingRequest, timed_out: bool, started: float) -> SendResult:
         """Freeze into a SendResult, naming the error class if the exchange failed."""
         error_class, error = None, None
-        if timed_out:
+        if timed_out and not _names_its_timer(self.exc):
             error_class, error = "timeout", f"deadline of {policy.timeout_seconds:g} s exceeded"
         elif self.exc is not None:
-            error_class, error = _classify(self.exc, url, policy)
+            error_class, error = _classify(self.exc, request.url, policy)
         limit = policy.max_response_bytes
         return SendResult(
             status_code=self.status_code,
+            request_headers=list(self.wire_headers or request.headers.items()),
             response_headers=self.response_headers,
+            headers_truncated=self.headers_truncated,
             response_body=bytes(self.body[:limit]),
             truncated=self.truncated or len(self.body) > limit,
             error_class=error_class,
@@ -230,11 +251,24 @@ def _read_capped(raw: urllib3.HTTPResponse, limit: int, into: bytearray) -> bool
     return True
 
 
+class _NoCookies(requests.cookies.RequestsCookieJar):
+    """A cookie jar that keeps nothing. A session's jar would send a cookie set by one endpoint on every
+    later delivery to the same host, another tenant's included (and with no public-suffix list,
+    `Domain=.herokuapp.com` reaches every tenant on that domain)."""
+
+    def set_cookie(self, cookie: object, *args: object, **kwargs: object) -> None:
+        """Drop the cookie."""
+
+    def extract_cookies(self, response: object, request: object) -> None:
+        """Take no cookie from a response."""
+
+
 def _new_session(pool_classes: dict[str, type]) -> requests.Session:
-    """A session with no ambient configuration, whose connections go through the guard."""
+    """A session with no ambient configuration and no cookies, whose connections go through the guard."""
     session = requests.Session()
     session.trust_env = False
     session.headers.clear()
+    session.cookies = _NoCookies()
     adapter = _GuardedAdapter(pool_classes, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -394,6 +428,10 @@ class _Guard:
             return left
         return base if left is None else min(base, left)
 
+    def outcome(self) -> _Outcome:
+        """What the send running in this thread has produced so far (a throwaway record outside a send)."""
+        return getattr(self.local, "outcome", None) or _Outcome()
+
     def allowed(self, candidates: list[tuple]) -> list[tuple]:
         """Keep the getaddrinfo results policy allows; raise the first refusal if none is left."""
         allowed, refusals = [], []
@@ -409,8 +447,155 @@ class _Guard:
         return allowed
 
 
+def _wire_text(item: object) -> str:
+    """A header name or value as http.client puts it on the wire (bytes as they are, str as latin-1)."""
+    return item.decode("latin-1") if isinstance(item, bytes) else str(item)
+
+
+class _DNSTimeout(Exception):
+    """The DNS lookup did not finish within the connect timeout (it goes on in its resolver thread)."""
+
+
+class _ResolverBusy(Exception):
+    """Too many DNS lookups are still pending to start another."""
+
+
+class _HandshakeTimeout(ConnectTimeoutError):
+    """The TLS handshake did not complete within the connect timeout."""
+
+
+class _Lookup:
+    """One getaddrinfo call running in a resolver thread, and its outcome once `done` is set."""
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.addresses: list[tuple] = []
+        self.error: Exception | None = None
+
+
+class _Resolver:
+    """getaddrinfo in daemon threads, so that a send waits for it no longer than it may: the system
+    resolver cannot be interrupted and retries a silent name server for 10-40 s. Lookups of the same
+    name share one thread; at most `max_pending` run at once."""
+
+    def __init__(self, max_pending: int):
+        self._lock = threading.Lock()
+        self._pending: dict[tuple, _Lookup] = {}
+        self._max_pending = max_pending
+
+    def resolve(self, host: str, port: int, family: int, wait: float | None) -> tuple[list[tuple], Exception | None]:
+        """(addresses, None) of getaddrinfo(host, port, family, SOCK_STREAM), or ([], the error) if it
+        failed or did not finish within `wait` seconds."""
+        key = (host, port, family)
+        with self._lock:
+            lookup = self._pending.get(key)
+            if lookup is None:
+                if len(self._pending) >= self._max_pending:
+                    return [], _ResolverBusy(f"{len(self._pending)} DNS lookups are still pending")
+                lookup = self._pending[key] = _Lookup()
+                threading.Thread(target=self._run, args=(key, lookup), name="alpana-hooks-resolver",
+                                 daemon=True).start()
+        if not lookup.done.wait(wait):
+            return [], _DNSTimeout(f"DNS lookup of {host} did not finish within {wait:.3g} s")
+        return lookup.addresses, lookup.error
+
+    def _run(self, key: tuple, lookup: _Lookup) -> None:
+        host, port, family = key
+        try:
+            lookup.addresses = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+        except Exception as exc:  # noqa: BLE001 - handed to every send waiting for this lookup
+            lookup.error = exc
+        finally:
+            with self._lock:
+                del self._pending[key]
+            lookup.done.set()
+
+
+_RESOLVER = _Resolver(MAX_PENDING_LOOKUPS)
+
+
+class _HeaderBlockReader:
+    """Stands for a response's file while http.client reads status lines and header blocks. Of each
+    block it returns the first MAX_RESPONSE_HEADERS lines and MAX_RESPONSE_HEADER_BYTES (the line that
+    crosses the limit cut short), and the first line of each header that frames the message, wherever
+    it comes; it reads past the rest without keeping it, and notes that it cut."""
+
+    def __init__(self, fp: BinaryIO):
+        self.file = fp
+        self.new_block()
+        self.in_block = False  # until a status line is read
+
+    def __getattr__(self, name: str) -> object:
+        """Everything but readline is the file's own (http.client may close it)."""
+        return getattr(self.file, name)
+
+    def new_block(self) -> None:
+        """A status line was read: its header block follows."""
+        self.in_block, self.cut = True, False
+        self.lines, self.room, self.framing_seen = 0, MAX_RESPONSE_HEADER_BYTES, set()
+
+    def readline(self, limit: int = -1) -> bytes:
+        """A status line, the next header line kept, the blank line ending a block, or a line too long
+        (that http.client refuses)."""
+        while True:
+            line = self.file.readline(limit)
+            if not self.in_block or len(line) >= limit > 0:
+                return line
+            if line in (b"\r\n", b"\n", b""):
+                self.in_block = False
+                return line
+            self.lines += 1
+            if self.lines > _MAX_HEADER_LINES:
+                raise http.client.HTTPException(f"got more than {_MAX_HEADER_LINES} headers")
+            kept = self._keep(line)
+            if kept:
+                self.room -= len(kept)
+                return kept
+
+    def _keep(self, line: bytes) -> bytes:
+        """The line, as much of it as the limits leave room for, or b"" to drop it."""
+        name = line.split(b":", 1)[0].strip().lower()
+        if name in _FRAMING_RESPONSE_HEADERS and name not in self.framing_seen:
+            self.framing_seen.add(name)  # http.client reads the first: the body cannot be found without it
+            return line
+        if not self.cut and self.lines <= MAX_RESPONSE_HEADERS and len(line) <= self.room:
+            return line
+        piece = b"" if self.cut else line[: max(self.room - 2, 0)].rstrip(b"\r\n")
+        self.cut = True
+        if self.lines > MAX_RESPONSE_HEADERS or not (b":" in piece or piece[:1] in (b" ", b"\t")):
+            return b""  # no whole name fits: drop the line rather than keep one http.client cannot parse
+        return piece + b"\r\n"
+
+
+class _FinalResponse(http.client.HTTPResponse):
+    """An http.client response that keeps at most MAX_RESPONSE_HEADERS(_BYTES) of its header lines and
+    skips interim 1xx answers (102 Processing, 103 Early Hints) as http.client skips 100 Continue, to
+    read the final answer. 101 stays final: it switches protocols. Subclasses set `guard`."""
+
+    guard: _Guard
+
+    def begin(self) -> None:
+        """Read the status line and headers through a _HeaderBlockReader; note whether it cut them."""
+        reader = self.fp = _HeaderBlockReader(self.fp)
+        try:
+            super().begin()
+        finally:
+            self.guard.outcome().headers_truncated = reader.cut
+            if self.fp is reader:  # else http.client closed it
+                self.fp = reader.file
+
+    def _read_status(self) -> tuple[str, int, str]:
+        version, status, reason = super()._read_status()
+        if isinstance(self.fp, _HeaderBlockReader):
+            self.fp.new_block()
+        if 100 < status < 200 and status != 101:
+            return version, http.client.CONTINUE, reason  # begin() then skips its headers and reads on
+        return version, status, reason
+
+
 class _GuardedConnectionMixin:
-    """Resolves, checks and dials the address itself, and puts its socket under the deadline."""
+    """Resolves (waiting within the deadline), checks and dials the address itself, puts its socket
+    under the deadline and notes the header lines it writes."""
 
     guard: _Guard
 
@@ -431,22 +616,39 @@ class _GuardedConnectionMixin:
         return sock
 
     def _resolve(self) -> list[tuple]:
-        """getaddrinfo for the connection's host, as urllib3 would call it."""
+        """getaddrinfo for the connection's host, as urllib3 would call it, waited for at most the
+        connect timeout (or what is left of the deadline)."""
         host = self._dns_host.strip("[]")
-        try:
-            return socket.getaddrinfo(host, self.port, allowed_gai_family(), socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
-            raise NameResolutionError(self.host, self, exc) from exc
+        wait = self.guard.timeout(self.timeout)
+        addresses, error = _RESOLVER.resolve(host, self.port, allowed_gai_family(), wait)
+        if error is not None:
+            raise NameResolutionError(self.host, self, error) from error
+        return addresses
 
     def connect(self) -> None:
-        """Connect, then put the socket under this thread's deadline."""
-        super().connect()
+        """Connect (and for https shake hands), then put the socket under this thread's deadline."""
+        try:
+            super().connect()
+        except TimeoutError as exc:  # the socket's own timeout in the handshake: _new_conn raises no other
+            raise _HandshakeTimeout(self, f"TLS handshake with {self.host}:{self.port} timed out") from exc
         self.guard.watch(self)
 
     def request(self, *args: object, **kwargs: object) -> None:
         """Put a (possibly reused) connection under the deadline, then send the request."""
         self.guard.watch(self)
         super().request(*args, **kwargs)
+
+    def putrequest(self, *args: object, **kwargs: object) -> None:
+        """Write the request line; the header lines noted for this send start again."""
+        self.guard.outcome().wire_headers.clear()
+        super().putrequest(*args, **kwargs)
+
+    def putheader(self, header: str | bytes, *values: object) -> None:
+        """Write a header line and note it as sent, as http.client writes it (SKIP_HEADER writes nothing)."""
+        super().putheader(header, *values)
+        if SKIP_HEADER not in values:
+            value = "\r\n\t".join(_wire_text(item) for item in values)
+            self.guard.outcome().wire_headers.append((_wire_text(header), value))
 
 
 def _dial(
@@ -482,13 +684,17 @@ def _pool_classes(guard: _Guard) -> dict[str, type]:
     class GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
         pass
 
+    class GuardedResponse(_FinalResponse):
+        pass
+
     class GuardedHTTPConnectionPool(HTTPConnectionPool):
         ConnectionCls = GuardedHTTPConnection
 
     class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
         ConnectionCls = GuardedHTTPSConnection
 
-    GuardedHTTPConnection.guard = GuardedHTTPSConnection.guard = guard
+    GuardedHTTPConnection.guard = GuardedHTTPSConnection.guard = GuardedResponse.guard = guard
+    GuardedHTTPConnection.response_class = GuardedHTTPSConnection.response_class = GuardedResponse
     return {"http": GuardedHTTPConnectionPool, "https": GuardedHTTPSConnectionPool}
 
 
@@ -506,6 +712,10 @@ def _classify(exc: BaseException, url: str, policy: SendPolicy) -> tuple[str, st
         host = _host(url)
         prefix = "" if host == blocked.address else f"{host} resolves to {blocked.address}: "
         return "blocked", _one_line(prefix + str(blocked))
+    if has(_DNSTimeout):
+        return "dns", f"DNS lookup of {_host(url)} did not finish within {_connect_timeout(policy):g} s"
+    if has(_HandshakeTimeout):
+        return "timeout", f"TLS handshake with {target} did not complete within {_connect_timeout(policy):g} s"
     if has(NameResolutionError, socket.gaierror):
         return "dns", _one_line(f"cannot resolve {target}: {leaf}")
     if has(ssl.SSLError, ssl.CertificateError, urllib3.exceptions.SSLError,
@@ -524,6 +734,11 @@ def _classify(exc: BaseException, url: str, policy: SendPolicy) -> tuple[str, st
     if has(urllib3.exceptions.ProtocolError):
         return "reset", _one_line(f"connection to {target} broken: {leaf}")
     return "error", _one_line(f"{type(chain[-1]).__name__}: {leaf}")
+
+
+def _names_its_timer(exc: BaseException | None) -> bool:
+    """True if the exchange failed on a connect-phase timer whose message says which (DNS, TLS handshake)."""
+    return exc is not None and any(isinstance(item, (_DNSTimeout, _HandshakeTimeout)) for item in _chain(exc))
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

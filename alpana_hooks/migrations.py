@@ -101,3 +101,10 @@ def m002_attempts_by_tenant_subscription(db):
     """attempts list --subscription: the tenant index alone scans a tenant's whole history."""
     db.execute("CREATE INDEX attempts_by_tenant_subscription_time ON attempts (tenant, subscription_id, created_at)")
     db.execute("PRAGMA user_version = 2")
+
+
+@migrations()
+def m003_response_headers_truncated(db):
+    """Response headers are capped like the body: say when an attempt's were cut."""
+    db.execute("ALTER TABLE attempts ADD COLUMN response_headers_truncated INTEGER NOT NULL DEFAULT 0")
+    db.execute("PRAGMA user_version = 3")

@@ -137,6 +137,7 @@ class Attempt:
     next_attempt_at: str | None
     lease_until: str | None
     claimed_by: str | None
+    response_headers_truncated: bool
     event_id: str
     event_type: str
     payload: bytes

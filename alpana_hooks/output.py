@@ -219,6 +219,7 @@ def attempt_json(attempt: Attempt, full: bool = False) -> dict:
             "payload": attempt.payload.decode("utf-8", errors="backslashreplace"),
             "request_headers": json.loads(attempt.request_headers or "[]"),
             "response_headers": json.loads(attempt.response_headers or "[]"),
+            "response_headers_truncated": attempt.response_headers_truncated,
             "response_body": (attempt.response_body or b"").decode("utf-8", errors="backslashreplace"),
             "response_truncated": attempt.response_truncated,
             "started_at": attempt.started_at,
@@ -255,7 +256,7 @@ def attempts_table(attempts: list[Attempt], title: str | None = None) -> Table:
 
 _DETAIL_FIELDS = ("subscription_id", "event", "event_id", "trigger", "attempt_number", "resend_of", "created_at",
                   "started_at", "finished_at", "url", "status", "status_code", "duration_ms", "error_class", "error",
-                  "next_attempt_at", "response_truncated")
+                  "next_attempt_at", "response_headers_truncated", "response_truncated")
 
 
 def attempt_detail(attempt: Attempt) -> Group:
@@ -270,7 +271,7 @@ def attempt_detail(attempt: Attempt) -> Group:
     lines = ["Data (payload):", escape_block(_pretty(data["payload"])), "Request headers:"]
     lines += [f"  {escape(name)}: {escape(value)}" for name, value in data["request_headers"]]
     if data["response_headers"]:
-        lines.append("Response headers:")
+        lines.append("Response headers" + (" (truncated):" if data["response_headers_truncated"] else ":"))
         lines += [f"  {escape(name)}: {escape(value)}" for name, value in data["response_headers"]]
     lines.append("Response body:" + (" (truncated)" if data["response_truncated"] else ""))
     lines.append(escape_block(body_text(attempt.response_body)))

@@ -234,9 +234,13 @@ class CountingHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class CountingServer(http.server.ThreadingHTTPServer):
+    request_queue_size = 64  # a backlog of 5 drops a burst of connects: their SYN is retried after 1 s
+
+
 @pytest.fixture
 def counting_server():
-    instance = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CountingHandler)
+    instance = CountingServer(("127.0.0.1", 0), CountingHandler)
     instance.daemon_threads = True
     instance.state = {"lock": threading.Lock(), "ports": [], "in_flight": 0,
                       "max_in_flight": 0, "delay": 0.0}
@@ -696,3 +700,82 @@ def test_sender_is_shared_between_threads(counting_server, sender):
     assert len(counting_server.state["ports"]) == 16
     assert counting_server.state["max_in_flight"] > 1
     assert len(set(counting_server.state["ports"])) <= 8
+
+
+# ================================================================= interim answers, TLS handshake timer, header caps
+
+
+@pytest.mark.parametrize("interim", [b"HTTP/1.1 102 Processing\r\n\r\n",
+                                     b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n",
+                                     b"HTTP/1.1 103 Early Hints\r\nLink: <" + b"l" * 30000 + b">\r\n\r\n",
+                                     b"HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"])
+def test_interim_answers_are_skipped_for_the_final_one(raw_server, sender, interim):
+    def answer(conn, stop):
+        read_request(conn)
+        conn.sendall(interim)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Final: yes\r\nContent-Length: 2\r\n\r\nok")
+
+    result = sender.send(make_request(raw_server(answer).url()))
+
+    assert (result.status_code, result.succeeded, result.response_body) == (200, True, b"ok")
+    assert result.response_headers == {"X-Final": "yes", "Content-Length": "2"}
+    assert result.headers_truncated is False
+
+
+def test_a_stalled_tls_handshake_names_the_handshake_timer(raw_server):
+    receiver = raw_server(lambda conn, stop: stop.wait(5))  # accepts TCP, never answers the ClientHello
+    with make_sender(timeout_seconds=3.0) as patient:
+        result = patient.send(make_request(receiver.url("https")))
+    assert (result.status_code, result.error_class) == (None, "timeout")
+    assert result.error == f"TLS handshake with 127.0.0.1:{receiver.port} did not complete within 0.5 s"
+
+
+HEADERS_KEPT, HEADER_BYTES_KEPT = 64, 16384  # the README's caps on stored response headers
+
+
+def answer_with_headers(lines):
+    def answer(conn, stop):
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n" + b"".join(lines) + b"\r\n")
+
+    return answer
+
+
+@pytest.mark.parametrize(("extra", "truncated"), [(0, False), (1, True)])
+def test_response_headers_are_capped_by_bytes(raw_server, sender, extra, truncated):
+    # the header lines ("name: value\r\n") fill the 16 KiB exactly, or one byte more
+    fill = HEADER_BYTES_KEPT - len("Content-Length: 0\r\n") - len("X-Big: \r\n")
+    big = b"X-Big: " + b"b" * (fill + extra) + b"\r\n"
+
+    result = sender.send(make_request(raw_server(answer_with_headers([big])).url()))
+
+    assert result.status_code == 200 and result.headers_truncated is truncated
+    assert result.response_headers == {"Content-Length": "0", "X-Big": "b" * fill}
+
+
+@pytest.mark.parametrize(("count", "truncated"), [(HEADERS_KEPT, False),
+                                                  (HEADERS_KEPT + 1, True)])
+def test_response_headers_are_capped_by_count(raw_server, sender, count, truncated):
+    lines = [f"X-H{n}: {n}\r\n".encode() for n in range(count - 1)]  # and Content-Length first
+
+    result = sender.send(make_request(raw_server(answer_with_headers(lines)).url()))
+
+    assert result.status_code == 200 and result.headers_truncated is truncated
+    kept = ["Content-Length"] + [f"X-H{n}" for n in range(count - 1)]
+    assert list(result.response_headers) == kept[:HEADERS_KEPT]
+
+
+@pytest.mark.parametrize("framing", [b"Content-Length: 5\r\n\r\nhello",
+                                     b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"])
+def test_framing_headers_past_the_cap_are_kept(raw_server, sender, framing):
+    def answer(conn, stop):  # keeps the connection open: without its framing header the body never ends
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-Big-%d: %s\r\n" % (n, b"b" * 60000) for n in range(3))
+                     + framing)
+        stop.wait(5)
+
+    result = sender.send(make_request(raw_server(answer).url()))
+
+    assert (result.status_code, result.error, result.response_body) == (200, None, b"hello")
+    assert result.headers_truncated is True
+    assert list(result.response_headers) == ["X-Big-0", framing.split(b":")[0].decode()]

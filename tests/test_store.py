@@ -18,11 +18,12 @@ def test_file_is_0600_wal_and_migrated_once(cli, db_path):
     conn = sqlite3.connect(db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     applied = conn.execute("SELECT name FROM _sqlite_migrations").fetchall()
-    assert applied == [("m001_initial",), ("m002_attempts_by_tenant_subscription",)]
+    assert applied == [("m001_initial",), ("m002_attempts_by_tenant_subscription",),
+                       ("m003_response_headers_truncated",)]
     conn.close()
     assert cli("list", "--tenant", "t1").exit_code == 0
     conn = sqlite3.connect(db_path)
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 2
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == SCHEMA_VERSION
     conn.close()
 
 
@@ -44,6 +45,21 @@ def test_every_connection_is_durable_with_a_busy_timeout(db_path):
 def test_schema_version_matches_the_migrations(db_path):
     store = Store.open(db_path)
     assert store.schema_version() == SCHEMA_VERSION == len(migrations_module.migrations._migrations)
+    store.close()
+
+
+def test_m003_upgrades_a_store_with_attempts(db_path):
+    from sqlite_utils import Database
+
+    conn = sqlite3.connect(db_path)
+    migrations_module.migrations.apply(Database(conn), stop_before="m003_response_headers_truncated")
+    conn.execute("INSERT INTO attempts (tenant, subscription_id, event_pk, trigger, status, created_at, url)"
+                 " VALUES ('t1', 1, 1, 'emit', 'failed', '2026-01-01T00:00:00Z', 'https://e.com/')")
+    conn.commit()
+    conn.close()
+    store = Store.open(db_path)
+    assert store.schema_version() == 3
+    assert [tuple(row) for row in store.conn.execute("SELECT response_headers_truncated FROM attempts")] == [(0,)]
     store.close()
 
 
@@ -94,7 +110,7 @@ def test_eight_processes_start_on_a_missing_file(db_path):
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 8, errors
     conn = sqlite3.connect(db_path)
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 2
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == SCHEMA_VERSION
     conn.close()
 
 

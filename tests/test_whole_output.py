@@ -282,23 +282,24 @@ def test_attempts_list(sent):
 def test_attempts_show_succeeded(sent):
     check(run("attempts", "show", "1"), 0, """\
 Send attempt 1
-┏━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓
-┃ Field              ┃ Value                          ┃
-┡━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┩
-│ Subscription id    │ 1                              │
-│ Event              │ dashboard.updated              │
-│ Event id           │ evt_XXXXXXXXXXXXXXXXXXXXXXXXXX │
-│ Trigger            │ emit                           │
-│ Attempt number     │ 1                              │
-│ Created at         │ YYYY-MM-DDThh:mm:ss.ffffffZ    │
-│ Started at         │ YYYY-MM-DDThh:mm:ss.ffffffZ    │
-│ Finished at        │ YYYY-MM-DDThh:mm:ss.ffffffZ    │
-│ Url                │ http://127.0.0.1:PPPPP/hook    │
-│ Status             │ succeeded                      │
-│ Status code        │ 200                            │
-│ Duration ms        │ N                              │
-│ Response truncated │ False                          │
-└────────────────────┴────────────────────────────────┘
+┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓
+┃ Field                      ┃ Value                          ┃
+┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┩
+│ Subscription id            │ 1                              │
+│ Event                      │ dashboard.updated              │
+│ Event id                   │ evt_XXXXXXXXXXXXXXXXXXXXXXXXXX │
+│ Trigger                    │ emit                           │
+│ Attempt number             │ 1                              │
+│ Created at                 │ YYYY-MM-DDThh:mm:ss.ffffffZ    │
+│ Started at                 │ YYYY-MM-DDThh:mm:ss.ffffffZ    │
+│ Finished at                │ YYYY-MM-DDThh:mm:ss.ffffffZ    │
+│ Url                        │ http://127.0.0.1:PPPPP/hook    │
+│ Status                     │ succeeded                      │
+│ Status code                │ 200                            │
+│ Duration ms                │ N                              │
+│ Response headers truncated │ False                          │
+│ Response truncated         │ False                          │
+└────────────────────────────┴────────────────────────────────┘
 Data (payload):
 {
   "type": "dashboard.updated",
@@ -313,6 +314,7 @@ Data (payload):
   }
 }
 Request headers:
+  Host: 127.0.0.1:PPPPP
   Authorization: ********
   X-Team: analytics
   Content-Type: application/json
@@ -321,6 +323,7 @@ Request headers:
   webhook-id: evt_XXXXXXXXXXXXXXXXXXXXXXXXXX
   webhook-timestamp: UNIXTIME
   webhook-signature: ********
+  Content-Length: 216
 Response headers:
   Server: BaseHTTP/0.6 Python/X.Y.Z
   Date: DATE
@@ -334,24 +337,25 @@ Response body:
 def test_attempts_show_failed(sent):
     check(run("attempts", "show", "2"), 0, """\
 Send attempt 2
-┏━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓
-┃ Field              ┃ Value                          ┃
-┡━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┩
-│ Subscription id    │ 2                              │
-│ Event              │ dashboard.updated              │
-│ Event id           │ evt_XXXXXXXXXXXXXXXXXXXXXXXXXX │
-│ Trigger            │ emit                           │
-│ Attempt number     │ 1                              │
-│ Created at         │ YYYY-MM-DDThh:mm:ss.ffffffZ    │
-│ Started at         │ YYYY-MM-DDThh:mm:ss.ffffffZ    │
-│ Finished at        │ YYYY-MM-DDThh:mm:ss.ffffffZ    │
-│ Url                │ http://127.0.0.1:PPPPP/fail    │
-│ Status             │ failed                         │
-│ Status code        │ 500                            │
-│ Duration ms        │ N                              │
-│ Next attempt at    │ YYYY-MM-DDThh:mm:ss.ffffffZ    │
-│ Response truncated │ False                          │
-└────────────────────┴────────────────────────────────┘
+┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓
+┃ Field                      ┃ Value                          ┃
+┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┩
+│ Subscription id            │ 2                              │
+│ Event                      │ dashboard.updated              │
+│ Event id                   │ evt_XXXXXXXXXXXXXXXXXXXXXXXXXX │
+│ Trigger                    │ emit                           │
+│ Attempt number             │ 1                              │
+│ Created at                 │ YYYY-MM-DDThh:mm:ss.ffffffZ    │
+│ Started at                 │ YYYY-MM-DDThh:mm:ss.ffffffZ    │
+│ Finished at                │ YYYY-MM-DDThh:mm:ss.ffffffZ    │
+│ Url                        │ http://127.0.0.1:PPPPP/fail    │
+│ Status                     │ failed                         │
+│ Status code                │ 500                            │
+│ Duration ms                │ N                              │
+│ Next attempt at            │ YYYY-MM-DDThh:mm:ss.ffffffZ    │
+│ Response headers truncated │ False                          │
+│ Response truncated         │ False                          │
+└────────────────────────────┴────────────────────────────────┘
 Data (payload):
 {
   "type": "dashboard.updated",
@@ -366,12 +370,14 @@ Data (payload):
   }
 }
 Request headers:
+  Host: 127.0.0.1:PPPPP
   Content-Type: application/json
   User-Agent: alpana-hooks/VERSION
   Accept-Encoding: identity
   webhook-id: evt_XXXXXXXXXXXXXXXXXXXXXXXXXX
   webhook-timestamp: UNIXTIME
   webhook-signature: ********
+  Content-Length: 216
 Response headers:
   Server: BaseHTTP/0.6 Python/X.Y.Z
   Date: DATE

@@ -124,6 +124,7 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         trigger=Trigger(values["trigger"]), status=Status(values["status"]),
         error_class=None if values["error_class"] is None else ErrorClass(values["error_class"]),
         response_truncated=bool(values["response_truncated"]), payload=bytes(values["payload"]),
+        response_headers_truncated=bool(values["response_headers_truncated"]),
         response_body=None if values["response_body"] is None else bytes(values["response_body"]),
     )
     return Attempt(**values)

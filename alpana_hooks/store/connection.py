@@ -14,7 +14,7 @@ from pathlib import Path
 from alpana_hooks.errors import UsageError
 from alpana_hooks.timeutil import to_iso
 
-SCHEMA_VERSION = 2  # the number of migrations in migrations.py; each sets PRAGMA user_version
+SCHEMA_VERSION = 3  # the number of migrations in migrations.py; each sets PRAGMA user_version
 BUSY_TIMEOUT_SECONDS = 10.0
 _UNWRITABLE = ("locked", "busy", "full", "I/O error")  # SQLite's words for a store that may be writable again soon
 
