@@ -17,17 +17,18 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from alpana_hooks import events, validate
+from alpana_hooks import events, rules, validate
 from alpana_hooks import headers as header_rules
 from alpana_hooks.errors import NotFound, UsageError
 from alpana_hooks.model import (
     Attempt,
     EmitResult,
     Event,
+    NewSubscription,
+    RotatedSecret,
     Secret,
     State,
     Status,
@@ -45,22 +46,6 @@ if TYPE_CHECKING:
 
 LONGEST_WAIT = 60.0  # seconds: deliver --loop waits at most this long after rounds that found the store unwritable
 EVENT_ID = re.compile(events.EVENT_ID_PATTERN)  # the same rule as the payload schemas
-
-
-@dataclass(frozen=True)
-class NewSubscription:
-    """A subscription just added, with its signing secret (the only time it is handed out)."""
-
-    subscription: Subscription
-    secret: str
-
-
-@dataclass(frozen=True)
-class RotatedSecret:
-    """The new signing secret, and until when the old one keeps signing."""
-
-    secret: str
-    old_expires_at: datetime
 
 
 class Hooks:
@@ -111,7 +96,7 @@ class Hooks:
         from alpana_hooks.signing import generate_secret
 
         tenant = validate.tenant(tenant)
-        event_type = _event_type(event_type)
+        event_type = validate.event_type(event_type)
         url = validate.url(url, require_https=self.settings.require_https)
         checked = header_rules.unique_headers([header_rules.header(name, value) for name, value in headers])
         secret = generate_secret()
@@ -128,7 +113,7 @@ class Hooks:
     def subscriptions(self, tenant: str, *, event_type: str | None = None,
                       state: State | str | None = None) -> list[Subscription]:
         """The tenant's subscriptions, oldest first."""
-        filters = (validate.tenant(tenant), _event_type(event_type) if event_type else None, _state(state))
+        filters = (validate.tenant(tenant), validate.event_type(event_type) if event_type else None, validate.state(state))
         return self.store.list_subscriptions(*filters)
 
     def edit_subscription(self, tenant: str, sub_id: int, *, url: str | None = None, event_type: str | None = None,
@@ -137,14 +122,14 @@ class Hooks:
         if url is None and event_type is None and description is None:
             raise UsageError("nothing to change: give --url, --event or --description")
         checked_url = validate.url(url, require_https=self.settings.require_https) if url is not None else None
-        checked_type = _event_type(event_type) if event_type is not None else None
+        checked_type = validate.event_type(event_type) if event_type is not None else None
         self.store.edit_subscription(validate.tenant(tenant), sub_id, now=utcnow(), url=checked_url,
                                      event_type=checked_type, description=description)
         return self.store.get_subscription(tenant, sub_id)
 
     def set_state(self, tenant: str, sub_id: int, state: State | str) -> Subscription:
         """Enable (State.ACTIVE) or disable (State.DISABLED) a subscription."""
-        self.store.set_state(validate.tenant(tenant), sub_id, _state(state) or State.ACTIVE, now=utcnow())
+        self.store.set_state(validate.tenant(tenant), sub_id, validate.state(state) or State.ACTIVE, now=utcnow())
         return self.store.get_subscription(tenant, sub_id)
 
     def enable(self, tenant: str, sub_id: int) -> Subscription:
@@ -189,7 +174,7 @@ class Hooks:
              send: bool = True) -> EmitResult:
         """Record an event and one attempt per active subscription of its type (an outbox), then send them
         unless send=False (`deliver_due` sends them later). A repeated event_id records and sends nothing."""
-        event_type = _event_type(event_type)
+        event_type = validate.event_type(event_type)
         problems = events.validate_data(event_type, data)
         if problems:
             raise UsageError(f"invalid {event_type} data: " + "; ".join(problems))
@@ -217,7 +202,7 @@ class Hooks:
         with self._engine() if send else nullcontext() as dispatcher:
             recorded = self.store.record_event(
                 tenant=tenant, event_id=event_id, event_type=event_type, data=data, body=body, now=now,
-                resource=_resource(event_type, data), trigger=Trigger.PING if only_subscription else Trigger.EMIT,
+                resource=rules.resource(event_type, data), trigger=Trigger.PING if only_subscription else Trigger.EMIT,
                 only_subscription=only_subscription, claim=dispatcher.claim_ticket() if dispatcher else None,
             )
             if dispatcher and recorded["attempt_ids"]:
@@ -229,7 +214,7 @@ class Hooks:
     def events(self, tenant: str, *, event_type: str | None = None, since: datetime | None = None,
                limit: int = 50) -> list[Event]:
         """The tenant's recorded events, newest first."""
-        checked_type = _type_filter(event_type)
+        checked_type = validate.event_type_filter(event_type)
         return self.store.list_events(validate.tenant(tenant), event_type=checked_type, since=since, limit=limit)
 
     def event(self, tenant: str, event_id: str) -> tuple[Event, list[Attempt]]:
@@ -243,7 +228,7 @@ class Hooks:
                  status: Status | str | None = None, since: datetime | None = None, after_id: int | None = None,
                  limit: int | None = 50) -> list[Attempt]:
         """The tenant's send attempts, newest first, filtered."""
-        checked_type, checked_status = _type_filter(event_type), _status(status)
+        checked_type, checked_status = validate.event_type_filter(event_type), validate.status(status)
         return self.store.list_attempts(
             validate.tenant(tenant), subscription_id=subscription_id, event_type=checked_type,
             status=checked_status, since=since, after_id=after_id, limit=limit,
@@ -282,7 +267,7 @@ class Hooks:
                           event_type: str | None = None, limit: int | None = None,
                           include_disabled: bool = False) -> list[Attempt]:
         """For each delivery whose latest attempt failed, that attempt, oldest first: what resend_failed takes."""
-        checked_type = _type_filter(event_type)
+        checked_type = validate.event_type_filter(event_type)
         return self.store.failed_not_recovered(
             validate.tenant(tenant), since=since, subscription_id=subscription_id,
             event_type=checked_type, limit=limit, include_disabled=include_disabled,
@@ -391,43 +376,3 @@ def _rounds(dispatcher: Dispatcher, loop: bool, interval: float, on_failed_round
         if not loop:
             return
         time.sleep(wait)
-
-
-def _event_type(name: str, *, ping: bool = False) -> str:
-    """The catalog name of an event type (UsageError when unknown)."""
-    try:
-        return events.get_event_type(name, include_ping=ping).name
-    except events.UnknownEventType as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _type_filter(name: str | None) -> str | None:
-    """An optional event-type filter (ping included)."""
-    return None if name is None else _event_type(name, ping=True)
-
-
-def _state(value: State | str | None) -> State | None:
-    if value is None:
-        return None
-    try:
-        return State(value)
-    except ValueError:
-        raise UsageError(f"invalid --state {value!r}: use active or disabled") from None
-
-
-def _status(value: Status | str | None) -> Status | None:
-    if value is None:
-        return None
-    try:
-        return Status(value)
-    except ValueError:
-        raise UsageError(f"invalid --status {value!r}: use one of {', '.join(Status)}") from None
-
-
-def _resource(event_type: str, payload: dict) -> tuple | None:
-    """(kind, id, name, version, action) for the rename rule of dashboards and widgets."""
-    kind_action = events.resource_of(event_type)
-    if kind_action is None:
-        return None
-    kind, action = kind_action
-    return kind, payload[f"{kind}_id"], payload.get("name"), payload.get("version"), action

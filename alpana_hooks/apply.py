@@ -20,6 +20,10 @@ else:  # pragma: no cover
 FILE_KEYS = ("tenant", "subscription")
 SUBSCRIPTION_KEYS = ("event", "url", "description", "state", "headers")
 STATES = ("active", "disabled")
+PAST = {PlanAction.CREATE: "created", PlanAction.UPDATE: "updated", PlanAction.UNCHANGED: "unchanged",
+        PlanAction.DELETE: "deleted"}
+FUTURE = {PlanAction.CREATE: "to create", PlanAction.UPDATE: "to update", PlanAction.UNCHANGED: "unchanged",
+          PlanAction.DELETE: "to delete"}
 # `$${` is a literal `${`; `${NAME}` is an environment variable; any other `${` is an error.
 PLACEHOLDER = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{")
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")

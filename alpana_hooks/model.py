@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 
 if sys.version_info >= (3, 11):
@@ -147,6 +148,11 @@ class Attempt:
         """True once the attempt finished without success."""
         return self.status == Status.FAILED
 
+    @property
+    def may_change(self) -> bool:
+        """True while it is pending or sending, or a retry is scheduled."""
+        return self.status in (Status.PENDING, Status.SENDING) or self.next_attempt_at is not None
+
 
 @dataclass(frozen=True)
 class SendingContext:
@@ -189,5 +195,18 @@ class Totals:
     succeeded: int = 0
     failed: int = 0
 
-    def __add__(self, other: Totals) -> Totals:
-        return Totals(self.sent + other.sent, self.succeeded + other.succeeded, self.failed + other.failed)
+
+@dataclass(frozen=True)
+class NewSubscription:
+    """A subscription just added, with its signing secret (the only time it is handed out)."""
+
+    subscription: Subscription
+    secret: str
+
+
+@dataclass(frozen=True)
+class RotatedSecret:
+    """The new signing secret, and until when the old one keeps signing."""
+
+    secret: str
+    old_expires_at: datetime

@@ -9,11 +9,12 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from alpana_hooks.headers import shown as shown_value
-from alpana_hooks.model import DISABLED_BY_USER, Attempt, Event, Secret, State, Subscription
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the records: only their types here, so --help does not build them
     from rich.console import Group, RenderableType
     from rich.table import Table
+
+    from alpana_hooks.model import Attempt, Event, Secret, Subscription
 
 
 
@@ -70,10 +71,19 @@ def body_text(body: bytes | None) -> str:
 
 def state_label(sub: Subscription) -> str:
     """Active, or Disabled with the reason when it was not a user's choice."""
-    if sub.state == State.ACTIVE:
+    from alpana_hooks.model import DISABLED_BY_USER
+
+    if sub.state == _state().ACTIVE:
         return "Active"
     reason = sub.disabled_reason
     return f"Disabled ({reason})" if reason and reason != DISABLED_BY_USER else "Disabled"
+
+
+def _state():
+    """The State enum, imported when a subscription is shown (not at --help)."""
+    from alpana_hooks.model import State
+
+    return State
 
 
 def table(*columns: str, title: str | None = None):
@@ -148,7 +158,7 @@ def subscription_detail(sub: Subscription, reveal: bool = False, secret: str | N
         ("Tenant", sub.tenant), ("Event", sub.event_type), ("URL", sub.url),
         ("Description", sub.description), ("State", state_label(sub)),
     ]
-    if sub.state == State.DISABLED:
+    if sub.state == _state().DISABLED:
         rows.append(("Disabled at", sub.disabled_at))
     rows += [("Created", sub.created_at), ("Updated", sub.updated_at)]
     if secret is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from alpana_hooks import events
 from alpana_hooks.timeutil import to_iso
 
 
@@ -19,3 +20,12 @@ def disable_reason(now: datetime, failing_since: datetime, disable_after: timede
     if reason is None and now - failing_since >= disable_after:
         return f"every delivery failed since {to_iso(failing_since)}"
     return reason
+
+
+def resource(event_type: str, payload: dict) -> tuple | None:
+    """(kind, id, name, version, action) for the rename rule of dashboards and widgets."""
+    kind_action = events.resource_of(event_type)
+    if kind_action is None:
+        return None
+    kind, action = kind_action
+    return kind, payload[f"{kind}_id"], payload.get("name"), payload.get("version"), action

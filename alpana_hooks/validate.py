@@ -1,9 +1,15 @@
 """Checks of user input (tenants, URLs; headers are in headers.py); pure. Each raises UsageError with one line."""
 
+from __future__ import annotations
+
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from alpana_hooks.errors import UsageError
+
+if TYPE_CHECKING:
+    from alpana_hooks.model import State, Status
 
 TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -37,3 +43,42 @@ def url(value: str, *, require_https: bool) -> str:
     if parts.fragment:
         raise UsageError(f"invalid URL {value!r}: a fragment (#…) is never sent; remove it")
     return value
+
+
+def event_type(name: str, *, ping: bool = False) -> str:
+    """The catalog name of an event type (UsageError when unknown)."""
+    from alpana_hooks import events  # the catalog: imported when a command checks a type, not at --help
+
+    try:
+        return events.get_event_type(name, include_ping=ping).name
+    except events.UnknownEventType as exc:
+        raise UsageError(str(exc)) from None
+
+
+def event_type_filter(name: str | None) -> str | None:
+    """An optional event-type filter (ping included)."""
+    return None if name is None else event_type(name, ping=True)
+
+
+def state(value: State | str | None) -> State | None:
+    """A --state value as a State (None stays None)."""
+    from alpana_hooks.model import State
+
+    if value is None:
+        return None
+    try:
+        return State(value)
+    except ValueError:
+        raise UsageError(f"invalid --state {value!r}: use active or disabled") from None
+
+
+def status(value: Status | str | None) -> Status | None:
+    """A --status value as a Status (None stays None)."""
+    from alpana_hooks.model import Status
+
+    if value is None:
+        return None
+    try:
+        return Status(value)
+    except ValueError:
+        raise UsageError(f"invalid --status {value!r}: use one of {', '.join(Status)}") from None

@@ -12,19 +12,15 @@ from alpana_hooks.cli import inputs
 from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, confirm, lazy
 from alpana_hooks.cli.context import Run, opened, run_for, settings_for
 from alpana_hooks.errors import UsageError
-from alpana_hooks.model import PlanAction, Subscription
 
 if TYPE_CHECKING:
     from alpana_hooks.apply import Step
     from alpana_hooks.config import Settings
+    from alpana_hooks.model import Subscription
 
 plans = lazy("alpana_hooks.apply")
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
-PAST = {PlanAction.CREATE: "created", PlanAction.UPDATE: "updated", PlanAction.UNCHANGED: "unchanged",
-        PlanAction.DELETE: "deleted"}
-FUTURE = {PlanAction.CREATE: "to create", PlanAction.UPDATE: "to update", PlanAction.UNCHANGED: "unchanged",
-          PlanAction.DELETE: "to delete"}
 
 
 @app.command()
@@ -110,7 +106,7 @@ def _confirm_prune(tenant: str, doomed: list[Subscription]) -> set[int]:
 def _report(tenant: str, steps: list[Step], dry_run: bool, json: bool) -> None:
     """The plan (table or JSON) on stdout, a summary on stderr."""
     entries = [plans.step_json(step) for step in steps]
-    words = FUTURE if dry_run else PAST
+    words = plans.FUTURE if dry_run else plans.PAST
     if json:
         output.print_json(entries)
     elif entries:
@@ -118,7 +114,7 @@ def _report(tenant: str, steps: list[Step], dry_run: bool, json: bool) -> None:
         output.show(output.plan_table(entries, title=title))
     counts = ", ".join(f"{sum(step.action == action for step in steps)} {word}" for action, word in words.items())
     output.message(f"{tenant}: {counts}" + ("; dry run: nothing was written." if dry_run else "."))
-    if not dry_run and any(step.action == PlanAction.CREATE for step in steps):
+    if not dry_run and any(step.action == plans.PlanAction.CREATE for step in steps):
         output.message(f"note: each new subscription has a signing secret; `alpana-hooks secret show ID -t {tenant}`"
                        " reveals it.")
 

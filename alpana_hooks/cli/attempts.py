@@ -21,12 +21,10 @@ from alpana_hooks.cli.app import (
 )
 from alpana_hooks.cli.context import Run, duration, opened, run_for, settings_for, since_option
 from alpana_hooks.errors import ExitCode, UsageError
-from alpana_hooks.model import Status
 
 if TYPE_CHECKING:
     from alpana_hooks.api import Hooks
 
-UNFINISHED = (Status.PENDING, Status.SENDING)
 AttemptId = Annotated[int, typer.Argument(help="Send attempt id.", min=1, max=MAX_ID, show_default=False)]
 SubscriptionOpt = Annotated[Optional[int], typer.Option("--subscription", "-s", help="Only this subscription.", min=1, max=MAX_ID, show_default=False)]
 EventOpt = Annotated[Optional[str], typer.Option("--event", "-e", help="Only this event type.", show_default=False)]
@@ -71,18 +69,22 @@ def _live(hooks: Hooks, tenant: str, filters: dict, limit: int, interval: float)
 
 def _stream(hooks: Hooks, tenant: str, filters: dict, limit: int, interval: float) -> None:
     """NDJSON: the latest attempts first, then every new attempt and every change of an unfinished one."""
-    seen: dict[int, tuple] = {}
+    seen: dict[int, tuple] = {}  # what a reader sees change: status, status code, next retry
+    changing: set[int] = set()
     rows = list(reversed(hooks.attempts(tenant, limit=limit, **filters)))
     while True:
         for row in rows:
-            state = (row.status, row.status_code, row.next_attempt_at)
-            if seen.get(row.id) != state:
-                seen[row.id] = state
+            shown = (row.status, row.status_code, row.next_attempt_at)
+            if seen.get(row.id) != shown:
+                seen[row.id] = shown
                 output.print_json_line(output.attempt_json(row))
+            if row.may_change:
+                changing.add(row.id)
+            else:
+                changing.discard(row.id)
         time.sleep(interval)
-        unfinished = [i for i, state in seen.items() if state[0] in UNFINISHED or state[2]]
         newest = max(seen, default=0)
-        rows = hooks.attempts_by_ids(tenant, unfinished)
+        rows = hooks.attempts_by_ids(tenant, sorted(changing))
         rows += list(reversed(hooks.attempts(tenant, after_id=newest, limit=None, **filters)))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json as jsonlib
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -12,7 +12,9 @@ from alpana_hooks.cli import inputs
 from alpana_hooks.cli.app import MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, events_app, lazy
 from alpana_hooks.cli.context import opened, run_for, since_option
 from alpana_hooks.errors import ExitCode, UsageError
-from alpana_hooks.model import EmitResult
+
+if TYPE_CHECKING:
+    from alpana_hooks.model import EmitResult
 
 events = lazy("alpana_hooks.events")
 

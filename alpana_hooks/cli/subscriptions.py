@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -24,7 +24,9 @@ from alpana_hooks.cli.app import (
 )
 from alpana_hooks.cli.context import duration, opened, run_for
 from alpana_hooks.errors import UsageError
-from alpana_hooks.model import State, Subscription
+
+if TYPE_CHECKING:
+    from alpana_hooks.model import Subscription
 
 SubId = Annotated[int, typer.Argument(help="Subscription id.", min=1, max=MAX_ID, show_default=False)]
 
@@ -117,19 +119,19 @@ def delete(
 @app.command()
 def enable(sub_id: SubId, tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False):
     """Enable a subscription: its event triggers the webhook again."""
-    _set_state(sub_id, State.ACTIVE, tenant, db, config, json)
+    _set_state(sub_id, True, tenant, db, config, json)
 
 
 @app.command()
 def disable(sub_id: SubId, tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False):
     """Disable a subscription: its event no longer triggers the webhook."""
-    _set_state(sub_id, State.DISABLED, tenant, db, config, json)
+    _set_state(sub_id, False, tenant, db, config, json)
 
 
-def _set_state(sub_id: int, state: State, tenant, db, config, json: bool) -> None:
+def _set_state(sub_id: int, active: bool, tenant, db, config, json: bool) -> None:
     run = run_for(db, config, tenant)
     with opened(run.settings) as hooks:
-        sub = hooks.set_state(run.tenant, sub_id, state)
+        sub = hooks.enable(run.tenant, sub_id) if active else hooks.disable(run.tenant, sub_id)
     _print_subscription(sub, json, f"Subscription {sub_id} is {output.state_label(sub)}.")
 
 
