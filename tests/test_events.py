@@ -664,16 +664,21 @@ def test_schemas_are_draft_2020_12_and_refuse_unknown_data_fields():
 
 
 def test_events_imports_only_the_standard_library():
-    tree = ast.parse(Path(events.__file__).read_text(encoding="utf-8"))
+    """Every module of the events package imports the standard library and its sibling modules only."""
+    modules = sorted(Path(events.__file__).parent.glob("*.py"))
+    assert len(modules) > 1, modules
     imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "events imports nothing of the package"
-            imported.add(node.module.split(".")[0])
-    imported.discard("__future__")
-    assert imported <= set(sys.stdlib_module_names), imported - set(sys.stdlib_module_names)
+    for module in modules:
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"{module.name}: a relative import"
+                imported.add(node.module)
+    ours = {name for name in imported if name.split(".")[0] == "alpana_hooks"}
+    assert all(name.startswith("alpana_hooks.events.") for name in ours), ours
+    others = {name.split(".")[0] for name in imported - ours} - {"__future__"}
+    assert others <= set(sys.stdlib_module_names), others - set(sys.stdlib_module_names)
 
 
 def test_payload_errors_are_value_errors_with_one_line():
