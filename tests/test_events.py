@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ast
 import copy
+import json
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import jsonschema
@@ -13,7 +15,6 @@ from event_schema import FORMAT_CHECKER, schema_problems, validator
 
 from alpana_hooks import events
 from alpana_hooks.api import EVENT_ID
-from alpana_hooks.dispatch import new_event_id
 from alpana_hooks.events import (
     CATALOG,
     EVENT_TYPES,
@@ -23,8 +24,10 @@ from alpana_hooks.events import (
     PayloadError,
     UnknownEventType,
     build_data,
+    event_body,
     get_event_type,
     id_field,
+    new_event_id,
     resource_of,
     validate_data,
 )
@@ -609,6 +612,24 @@ def test_event_ids_generated_and_given():
     generated = new_event_id(utcnow())
     for event_id in (generated, "evt_abc-DEF_123", "order-2024-0001", "6f1c7b9e-8a5d-4a1e-9d3f-0c2b7e4a1f55"):
         assert schema_problems({**body("widget.deleted"), "id": event_id}, schema) == []
+
+
+def test_event_ids_sort_by_time_and_differ():
+    now = datetime(2026, 11, 28, 17, 48, 17, 123456, tzinfo=timezone.utc)
+    first, again, later = new_event_id(now), new_event_id(now), new_event_id(now + timedelta(milliseconds=1))
+    assert first != again
+    assert max(first, again) < later
+    assert all(len(i) == 30 and i.startswith("evt_") and EVENT_ID.fullmatch(i) for i in (first, again, later))
+
+
+def test_event_body_is_the_compact_envelope_its_schema_describes():
+    now = datetime(2026, 11, 28, 17, 48, 17, 123456, tzinfo=timezone.utc)
+    data = {**valid_sample("dashboard.updated"), "name": "Ventes é"}
+    raw = event_body(event_type="dashboard.updated", event_id="evt_1", tenant="t1", data=data, now=now)
+    assert raw == json.dumps(json.loads(raw), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    assert json.loads(raw) == {"type": "dashboard.updated", "id": "evt_1", "timestamp": "2026-11-28T17:48:17.123456Z",
+                               "tenant": "t1", "data": data}
+    assert schema_problems(json.loads(raw)) == []
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ and ``EventType.json_schema()`` describes it (JSON Schema draft 2020-12). ``vali
 checks ``data`` by the same rules, with one readable message per problem.
 
 - ``catalog``: the types, their fields and JSON Schemas, lookups by name;
-- ``data``: an event's ``data`` built from the CLI flags of ``emit``, validated, measured.
+- ``data``: an event's ``data`` built from the CLI flags of ``emit``, validated, measured;
+- ``envelope``: new event ids and the exact body bytes around ``data``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from alpana_hooks.events.catalog import (
     resource_of,
 )
 from alpana_hooks.events.data import PayloadError, build_data, data_bytes, validate_data
+from alpana_hooks.events.envelope import event_body, new_event_id
 
 __all__ = [
     "CATALOG",
@@ -38,8 +40,10 @@ __all__ = [
     "UnknownEventType",
     "build_data",
     "data_bytes",
+    "event_body",
     "get_event_type",
     "id_field",
+    "new_event_id",
     "resource_of",
     "validate_data",
 ]
