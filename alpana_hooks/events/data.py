@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import quote
 
 from alpana_hooks.events.catalog import (
@@ -166,7 +166,7 @@ def _build_url(
 # --- validation -------------------------------------------------------------------------------
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -177,9 +177,9 @@ def _field_problem(field: Field, value: object) -> str | None:
     if field.type == "integer":
         if not _is_int(value):
             return f"{label} must be an integer"
-        if value < 1:  # type: ignore[operator]
+        if value < 1:
             return f"{label} must be an integer >= 1"
-        if value > 2**63 - 1:  # type: ignore[operator]  # SQLite's INTEGER (the rename rule stores it)
+        if value > 2**63 - 1:  # SQLite's INTEGER (the rename rule stores it)
             return f"{label} must be at most {2**63 - 1}"
         return None
     if field.type == "enum":
