@@ -2,6 +2,7 @@
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -71,10 +72,10 @@ def app_dir() -> Path:
 
 
 def load_settings(db: str | None = None, config: str | None = None, tenant: str | None = None,
-                  env: dict[str, str] | None = None) -> Settings:
-    """Resolve every setting from the flags given, the environment and the config file."""
-    env = os.environ if env is None else env
-    config_file, config_source = _pick(config, env.get(ENV_CONFIG), None, None, ENV_CONFIG)
+                  env: Mapping[str, str] | None = None) -> Settings:
+    """Resolve every setting from the flags given, the environment (``env``, os.environ by default) and the config file."""
+    environ: Mapping[str, str] = os.environ if env is None else env
+    config_file, config_source = _pick(config, environ.get(ENV_CONFIG), None, None, ENV_CONFIG)
     if config_file is None:
         default_config = app_dir() / "config.toml"
         config_file = str(default_config) if default_config.exists() else None
@@ -84,8 +85,8 @@ def load_settings(db: str | None = None, config: str | None = None, tenant: str 
     sources = {"config_file": config_source}
     values: dict = {}
 
-    values["database"], sources["database"] = _database(db, env.get(ENV_DB), file_values.get("database"), where)
-    values["tenant"], sources["tenant"] = _pick(tenant, env.get(ENV_TENANT), file_values.get("default_tenant"), where, ENV_TENANT)
+    values["database"], sources["database"] = _database(db, environ.get(ENV_DB), file_values.get("database"), where)
+    values["tenant"], sources["tenant"] = _pick(tenant, environ.get(ENV_TENANT), file_values.get("default_tenant"), where, ENV_TENANT)
     for key in ("server_url",):
         if key in file_values:
             values[key], sources[key] = file_values[key], where

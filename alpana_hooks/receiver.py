@@ -103,7 +103,14 @@ class _Server(ThreadingHTTPServer):
 
     def server_bind(self) -> None:
         socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        self.server_name, self.server_port = self.host_port
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        """The address bound: its host (an IPv4 or IPv6 address) and port, without an IPv6 flow info and scope id."""
+        host, port = self.server_address[:2]
+        # getsockname() gives AF_INET and AF_INET6 hosts as str; the stubs also allow the bytes an address may be given as
+        return (host if isinstance(host, str) else bytes(host).decode("ascii")), port
 
     def report(self, record: dict) -> None:
         """Show one delivery, never interleaved with another."""
@@ -120,7 +127,7 @@ class _Receiver(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         """Every read and write on the connection waits at most the idle timeout; then it is closed."""
-        self.timeout = self.server.options.idle_timeout
+        self.request.settimeout(self.server.options.idle_timeout)  # what setup() does with a class-wide `timeout`
         super().setup()
 
     def do_POST(self) -> None:
@@ -134,12 +141,15 @@ class _Receiver(BaseHTTPRequestHandler):
         length = self.headers.get("Content-Length")
         if length is None:
             if self.headers.get("Transfer-Encoding"):
-                return self._refuse(411, "a Content-Length is required")
+                self._refuse(411, "a Content-Length is required")
+                return None
             return b""
         if not CONTENT_LENGTH.fullmatch(length.strip()):
-            return self._refuse(400, "invalid Content-Length")
+            self._refuse(400, "invalid Content-Length")
+            return None
         if int(length) > MAX_BODY:
-            return self._refuse(413, f"body of {int(length)} bytes is over the {MAX_BODY} bytes limit")
+            self._refuse(413, f"body of {int(length)} bytes is over the {MAX_BODY} bytes limit")
+            return None
         return self.rfile.read(int(length))
 
     def _refuse(self, status: int, why: str) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ast
 import copy
+import json
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import jsonschema
@@ -13,7 +15,6 @@ from event_schema import FORMAT_CHECKER, schema_problems, validator
 
 from alpana_hooks import events
 from alpana_hooks.api import EVENT_ID
-from alpana_hooks.dispatch import new_event_id
 from alpana_hooks.events import (
     CATALOG,
     EVENT_TYPES,
@@ -23,8 +24,10 @@ from alpana_hooks.events import (
     PayloadError,
     UnknownEventType,
     build_data,
+    event_body,
     get_event_type,
     id_field,
+    new_event_id,
     resource_of,
     validate_data,
 )
@@ -611,6 +614,24 @@ def test_event_ids_generated_and_given():
         assert schema_problems({**body("widget.deleted"), "id": event_id}, schema) == []
 
 
+def test_event_ids_sort_by_time_and_differ():
+    now = datetime(2026, 11, 28, 17, 48, 17, 123456, tzinfo=timezone.utc)
+    first, again, later = new_event_id(now), new_event_id(now), new_event_id(now + timedelta(milliseconds=1))
+    assert first != again
+    assert max(first, again) < later
+    assert all(len(i) == 30 and i.startswith("evt_") and EVENT_ID.fullmatch(i) for i in (first, again, later))
+
+
+def test_event_body_is_the_compact_envelope_its_schema_describes():
+    now = datetime(2026, 11, 28, 17, 48, 17, 123456, tzinfo=timezone.utc)
+    data = {**valid_sample("dashboard.updated"), "name": "Ventes é"}
+    raw = event_body(event_type="dashboard.updated", event_id="evt_1", tenant="t1", data=data, now=now)
+    assert raw == json.dumps(json.loads(raw), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    assert json.loads(raw) == {"type": "dashboard.updated", "id": "evt_1", "timestamp": "2026-11-28T17:48:17.123456Z",
+                               "tenant": "t1", "data": data}
+    assert schema_problems(json.loads(raw)) == []
+
+
 @pytest.mark.parametrize(
     "event_id",
     ["evt_abc", "order:2024:0001", "a" * 128, "a" * 129, "", "evt.1", "a b", "a/b", "é", "a\tb", "a\x00b"],
@@ -664,16 +685,21 @@ def test_schemas_are_draft_2020_12_and_refuse_unknown_data_fields():
 
 
 def test_events_imports_only_the_standard_library():
-    tree = ast.parse(Path(events.__file__).read_text(encoding="utf-8"))
+    """Every module of the events package imports the standard library and its sibling modules only."""
+    modules = sorted(Path(events.__file__).parent.glob("*.py"))
+    assert len(modules) > 1, modules
     imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "events imports nothing of the package"
-            imported.add(node.module.split(".")[0])
-    imported.discard("__future__")
-    assert imported <= set(sys.stdlib_module_names), imported - set(sys.stdlib_module_names)
+    for module in modules:
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"{module.name}: a relative import"
+                imported.add(node.module)
+    ours = {name for name in imported if name.split(".")[0] == "alpana_hooks"}
+    assert all(name.startswith("alpana_hooks.events.") for name in ours), ours
+    others = {name.split(".")[0] for name in imported - ours} - {"__future__"}
+    assert others <= set(sys.stdlib_module_names), others - set(sys.stdlib_module_names)
 
 
 def test_payload_errors_are_value_errors_with_one_line():

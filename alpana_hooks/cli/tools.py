@@ -64,7 +64,7 @@ def listen(
     server = bound(host, port, Options(secret=secret, status=status, report=report, note=output.message,
                                       idle_timeout=idle_timeout))
     checking = "checking signatures" if secret else "not checking signatures (no secret given)"
-    output.message(f"listening on {url(*server.server_address[:2])} ({checking}; answering {status}; Ctrl-C to stop)")
+    output.message(f"listening on {url(*server.host_port)} ({checking}; answering {status}; Ctrl-C to stop)")
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
