@@ -194,11 +194,9 @@ class Hooks:
 
     def _fire(self, tenant: str, event_type: str, data: dict, event_id: str | None, *, send: bool,
               only_subscription: int | None = None) -> EmitResult:
-        from alpana_hooks.dispatch import event_body, new_event_id
-
         now = utcnow()
-        event_id = event_id or new_event_id(now)
-        body = event_body(event_type=event_type, event_id=event_id, tenant=tenant, data=data, now=now)
+        event_id = event_id or events.new_event_id(now)
+        body = events.event_body(event_type=event_type, event_id=event_id, tenant=tenant, data=data, now=now)
         with self._engine() if send else nullcontext() as dispatcher:
             recorded = self.store.record_event(
                 tenant=tenant, event_id=event_id, event_type=event_type, data=data, body=body, now=now,

@@ -31,24 +31,6 @@ LEASE_MARGIN = timedelta(seconds=30)  # a claim outlives its send's deadline by 
 RENEW_EVERY = 5.0  # seconds between renewals of the leases a working process holds
 RECORD_PATIENCE = 300.0  # seconds the results of sends that went out wait for a store that is locked or full
 FIRST_PAUSE, LONGEST_PAUSE = 0.5, 5.0  # seconds between tries to write them, doubling
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-def new_event_id(now: datetime) -> str:
-    """'evt_' + a ULID: 48 bits of milliseconds then 80 random bits, so ids sort by time; no '.'."""
-    value = (int(now.timestamp() * 1000) << 80) | secrets_module.randbits(80)
-    chars = []
-    for _ in range(26):
-        value, digit = divmod(value, 32)
-        chars.append(_CROCKFORD[digit])
-    return "evt_" + "".join(reversed(chars))
-
-
-def event_body(*, event_type: str, event_id: str, tenant: str, data: dict, now: datetime) -> bytes:
-    """The exact bytes every delivery of an event carries (and signs)."""
-    envelope = {"type": event_type, "id": event_id, "timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "tenant": tenant, "data": data}
-    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def retry_delay(attempt_number: int, schedule: tuple[timedelta, ...], status_code: int | None,

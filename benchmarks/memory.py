@@ -39,7 +39,7 @@ GROWTH_LIMIT = 1.05      # "does not grow after warm-up": RSS at 100% within 5% 
 
 def build(db, url: str, attempts: int) -> bytes:
     """A store with `attempts` pending attempts (attempts/100 events x 100 subscriptions); returns one body."""
-    from alpana_hooks.dispatch import event_body
+    from alpana_hooks.events import event_body
     from alpana_hooks.store import Store
     from alpana_hooks.timeutil import utcnow
 

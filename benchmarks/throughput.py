@@ -22,7 +22,8 @@ _events = itertools.count(1)  # each emit is a new version of a dashboard, so th
 
 def emit_once(store, settings) -> tuple[int, int]:
     """One in-process emit: record the event and its attempts, send them. Returns (sent, succeeded)."""
-    from alpana_hooks.dispatch import Dispatcher, event_body, new_event_id
+    from alpana_hooks.dispatch import Dispatcher
+    from alpana_hooks.events import event_body, new_event_id
     from alpana_hooks.timeutil import utcnow
 
     now = utcnow()
@@ -46,7 +47,7 @@ def emit_once(store, settings) -> tuple[int, int]:
 def signed_body_and_headers(store, url: str):
     """The body and headers one real delivery carries, for the baseline to send verbatim."""
     from alpana_hooks.delivery import build_request
-    from alpana_hooks.dispatch import event_body, new_event_id
+    from alpana_hooks.events import event_body, new_event_id
     from alpana_hooks.timeutil import utcnow
 
     now = utcnow()

@@ -19,7 +19,8 @@ import pytest
 import requests
 
 from alpana_hooks.config import Settings, load_settings
-from alpana_hooks.dispatch import LEASE_MARGIN, Dispatcher, event_body, new_event_id
+from alpana_hooks.dispatch import LEASE_MARGIN, Dispatcher
+from alpana_hooks.events import event_body, new_event_id
 from alpana_hooks.signing import generate_secret
 from alpana_hooks.store import Store
 from alpana_hooks.timeutil import from_iso, utcnow

@@ -14,7 +14,8 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from alpana_hooks.config import Settings, load_settings
-from alpana_hooks.dispatch import Dispatcher, event_body, new_event_id, retry_delay
+from alpana_hooks.dispatch import Dispatcher, retry_delay
+from alpana_hooks.events import event_body, new_event_id
 from alpana_hooks.store import Store
 from alpana_hooks.timeutil import from_iso, parse_duration, utcnow
 from conftest import db_rows, run_cli

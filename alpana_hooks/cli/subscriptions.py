@@ -152,8 +152,10 @@ def headers_add(
     if (value is None) == (value_file is None):
         raise UsageError("give the header value either as VALUE or with --value-file FILE (- reads stdin)")
     name = header_rules.header_name(key)
+    text = inputs.read_value(value_file, "--value-file") if value_file is not None else value
+    assert text is not None  # one of the two was given (checked above)
     with opened(run.settings) as hooks:
-        sub = hooks.set_header(run.tenant, sub_id, name, value if value_file is None else inputs.read_value(value_file, "--value-file"))
+        sub = hooks.set_header(run.tenant, sub_id, name, text)
     _print_headers(sub, json, False)
 
 
