@@ -48,9 +48,22 @@ class HooksApp(ApiCalls, App[int]):
         self.leaving = False
 
     def on_mount(self) -> None:
-        from alpana_hooks.ui.webhooks import TenantScreen, WebhooksScreen
+        from alpana_hooks.ui.webhooks import TenantScreen, WebhooksScreen, read_webhooks
 
-        self.push_screen(WebhooksScreen(self.tenant) if self.tenant else TenantScreen())
+        tenant = self.tenant
+        if tenant is None:
+            self.push_screen(TenantScreen())
+            return
+
+        def read(rows) -> None:
+            self.push_screen(WebhooksScreen(tenant, rows))
+
+        def failed(error) -> None:
+            self.push_screen(WebhooksScreen(tenant))
+            self.report_error(error)
+
+        # the first screen's data is read while Textual starts, so that its first frame already shows it
+        self.api(lambda hooks: read_webhooks(hooks, tenant), read, failed, any_error=True)
 
     # -- sends -------------------------------------------------------------------------------
 

@@ -61,6 +61,16 @@ class TenantScreen(ApiCalls, Screen):
         self.query_one(OptionList).focus()
 
 
+Rows = list[tuple[Subscription, list[Attempt]]]
+
+
+def read_webhooks(hooks, tenant: str) -> Rows:
+    """What the list shows: the tenant's subscriptions (the list command), each with its latest attempts
+    (attempts list --subscription N --limit 10)."""
+    return [(sub, hooks.attempts(tenant, subscription_id=sub.id, limit=cells.SPARK_LENGTH))
+            for sub in hooks.subscriptions(tenant)]
+
+
 class WebhooksTable(Table):
     BINDINGS = [Binding("enter", "select_cursor", "Details")]
 
@@ -82,11 +92,12 @@ class WebhooksScreen(ApiCalls, Screen):
     ]
     COLUMNS = ("ID", "Event", "State", "Last delivery", "Recent", "URL")
 
-    def __init__(self, tenant: str):
+    def __init__(self, tenant: str, rows: Rows | None = None):
         super().__init__()
         self.tenant = tenant
         self.subscriptions: dict[str, Subscription] = {}
-        self.rows: list[tuple[Subscription, list[Attempt]]] = []
+        self.rows: Rows = []
+        self.first_rows = rows  # read already (the app's first screen): shown in its first frame
         self._loading = False
 
     def compose(self) -> ComposeResult:
@@ -99,11 +110,16 @@ class WebhooksScreen(ApiCalls, Screen):
     def on_mount(self) -> None:
         self.sub_title = self.tenant
         self.query_one(WebhooksTable).focus()
-        self.refresh_data()
+        if self.first_rows is not None:
+            self.show(self.first_rows)
+        else:
+            self.refresh_data()
         self.set_interval(self.app.poll_interval * 2, self.poll)  # type: ignore[attr-defined]
 
     def on_screen_resume(self) -> None:
-        self.refresh_data()
+        if self.first_rows is None:
+            self.refresh_data()
+        self.first_rows = None
 
     def poll(self) -> None:
         if self.is_current:  # a screen under another one reads again when it is back on top
@@ -114,18 +130,14 @@ class WebhooksScreen(ApiCalls, Screen):
             return
         self._loading = True
         tenant = self.tenant
-
-        def read(hooks) -> list[tuple[Subscription, list[Attempt]]]:
-            return [(sub, hooks.attempts(tenant, subscription_id=sub.id, limit=cells.SPARK_LENGTH))
-                    for sub in hooks.subscriptions(tenant)]
-
-        self.api(read, self.show, self.failed, group="read-webhooks", any_error=True)
+        self.api(lambda hooks: read_webhooks(hooks, tenant), self.show, self.failed, group="read-webhooks",
+                 any_error=True)
 
     def failed(self, error) -> None:
         self._loading = False
         self.app.report_error(error)  # type: ignore[attr-defined]
 
-    def show(self, rows: list[tuple[Subscription, list[Attempt]]]) -> None:
+    def show(self, rows: Rows) -> None:
         self._loading = False
         self.rows = rows
         self.subscriptions = {str(sub.id): sub for sub, _ in rows}

@@ -12,6 +12,7 @@ from typing import Any
 
 from textual.worker import Worker, WorkerState
 
+import alpana_hooks.store  # noqa: F401 - what Hooks imports on first use: here, once, not in the first worker
 from alpana_hooks.api import Hooks
 from alpana_hooks.errors import HooksError
 
