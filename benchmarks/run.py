@@ -14,7 +14,7 @@ from pathlib import Path
 import common
 from common import Row
 
-FIGURES = ("startup", "throughput", "fanout", "history", "memory")
+FIGURES = ("startup", "throughput", "fanout", "history", "memory", "ui_startup")
 RESULTS = common.HERE / "RESULTS.md"
 
 
