@@ -160,11 +160,16 @@ class AttemptsPanel(ApiCalls, Vertical):
         self.app.push_screen(ResendFailedScreen(self.tenant, self.sub_id))
 
 
+class TenantAttemptsPanel(AttemptsPanel):
+    """The panel alone on its screen: room in the footer for its filter and resend-failed keys."""
+
+    BINDINGS = [Binding("f", "filter", "Filter"), Binding("F", "resend_failed", "Resend failed…")]
+
+
 class AttemptsScreen(Screen):
     """The whole tenant's send attempts."""
 
-    BINDINGS = [Binding("escape", "back", "Back", show=False), Binding("f", "filter", "Filter"),
-                Binding("F", "resend_failed", "Resend failed…"), KEYS]
+    BINDINGS = [Binding("escape", "back", "Back", show=False), KEYS]
 
     def __init__(self, tenant: str):
         super().__init__()
@@ -172,7 +177,7 @@ class AttemptsScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield AttemptsPanel(self.tenant, title=f"Send Attempts of {self.tenant} (all subscriptions)")
+        yield TenantAttemptsPanel(self.tenant, title=f"Send Attempts of {self.tenant} (all subscriptions)")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -184,12 +189,6 @@ class AttemptsScreen(Screen):
 
     def action_back(self) -> None:
         self.dismiss()
-
-    def action_filter(self) -> None:
-        self.query_one(AttemptsPanel).action_filter()
-
-    def action_resend_failed(self) -> None:
-        self.query_one(AttemptsPanel).action_resend_failed()
 
 
 # -- resend --------------------------------------------------------------------------------------
