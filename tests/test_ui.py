@@ -352,6 +352,27 @@ def test_leaving_with_a_send_in_flight_waits_until_it_is_recorded(receiver):
     assert row == {"status": "succeeded", "status_code": 200, "claimed_by": None}
 
 
+def test_q_twice_leaves_at_once_and_the_send_in_flight_is_still_recorded(receiver):
+    release = threading.Event()
+    rx = receiver(lambda path, headers, body: release.wait(5) and None)
+    with hooks() as api:
+        sub = api.add_subscription("acme", "dashboard.updated", rx.url("/slow")).subscription
+
+    async def scenario(app, pilot):
+        await until(pilot, lambda: table_keys(app) == [str(sub.id)], "the webhooks list")
+        await pilot.press("enter")
+        await until(pilot, lambda: type(app.screen).__name__ == "DetailsScreen", "the details")
+        await pilot.press("p")
+        await until(pilot, lambda: len(rx.requests) == 1, "the ping on the wire")
+        await pilot.press("q", "q")
+        await until(pilot, lambda: not app.is_running, "the app gone at once")
+        threading.Timer(0.3, release.set).start()  # the receiver answers after the screen is gone
+
+    run_app(scenario)  # returns once the send's worker has recorded it
+    [row] = db_rows(load_settings().database, "SELECT status, status_code, claimed_by FROM attempts")
+    assert row == {"status": "succeeded", "status_code": 200, "claimed_by": None}
+
+
 def test_the_tenant_picker(receiver):
     with hooks() as api:
         api.add_subscription("globex", "dashboard.updated", "https://hooks.example.com/g")
