@@ -184,6 +184,9 @@ class AttemptsScreen(Screen):
         self.sub_title = f"{self.tenant} · send attempts"
         self.query_one(AttemptsPanel).focus_table()
 
+    def on_screen_resume(self) -> None:
+        self.refresh_data()  # back from Show Data or a dialog: read again at once
+
     def refresh_data(self) -> None:
         self.query_one(AttemptsPanel).refresh_data()
 
