@@ -388,6 +388,7 @@ def test_the_tenant_picker():
         await type_into(pilot, "tenant", "no such!")
         await pilot.press("enter")
         await until(pilot, lambda: "invalid tenant 'no such!'" in static_text(app, "#error"), "the inline message")
+        assert app.screen.query_one("#error").display
         options.focus()
         options.highlighted = 1
         await pilot.press("enter")

@@ -42,8 +42,14 @@ class TenantScreen(ApiCalls, Screen):
         options.clear_options()
         options.add_options([Text(name) for name in tenants])
         if not tenants:
-            self.query_one("#error", Static).update(Text("this store has no tenant yet: type one above", style="dim"))
+            self.say(Text("this store has no tenant yet: type one above", style="dim"))
             self.query_one(Input).focus()
+
+    def say(self, message: Text) -> None:
+        """A line under the name field (an error class line is hidden while empty)."""
+        line = self.query_one("#error", Static)
+        line.update(message)
+        line.add_class("shown")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.open(str(event.option.prompt))
@@ -52,7 +58,7 @@ class TenantScreen(ApiCalls, Screen):
         name = event.value.strip()
         # the API checks the name (the CLI's message when it is not one)
         self.api(lambda hooks: hooks.subscriptions(name), lambda _: self.open(name),
-                 lambda error: self.query_one("#error", Static).update(cells.text(str(error))))
+                 lambda error: self.say(cells.text(str(error))))
 
     def open(self, tenant: str) -> None:
         self.app.push_screen(WebhooksScreen(tenant))
