@@ -90,6 +90,10 @@ class Hooks:
 
     # -- subscriptions -----------------------------------------------------------------------
 
+    def tenants(self) -> list[str]:
+        """The tenants this store knows (those with a subscription or a recorded event), sorted."""
+        return self.store.tenants()
+
     def add_subscription(self, tenant: str, event_type: str, url: str, *, headers: Iterable[tuple[str, str]] = (),
                          description: str = "", disabled: bool = False) -> NewSubscription:
         """Add a subscription (checked like the CLI's input) with a new signing secret."""

@@ -210,3 +210,13 @@ def test_arguments_that_are_not_utf8_are_refused(cli, add_sub, db_path, args):
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [result.stderr.strip()] and "is not valid UTF-8" in result.stderr
     assert table_rows(db_path) == before
+
+
+def test_tenants_lists_the_tenants_with_subscriptions_or_events(cli, add_sub):
+    assert cli("tenants").stderr.strip() == "no tenants yet: add a subscription with `alpana-hooks add -t TENANT …`"
+    add_sub("https://e.com/b", tenant="beta")
+    add_sub("https://e.com/a", tenant="alpha")
+    cli("emit", "widget.deleted", "--tenant", "gamma", "--id", "1", "--name", "W")
+    result = cli("tenants")
+    assert (result.exit_code, result.stdout) == (0, "alpha\nbeta\ngamma\n")
+    assert cli.json("tenants") == ["alpha", "beta", "gamma"]

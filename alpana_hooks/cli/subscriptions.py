@@ -22,7 +22,7 @@ from alpana_hooks.cli.app import (
     headers_app,
     secret_app,
 )
-from alpana_hooks.cli.context import duration, opened, run_for
+from alpana_hooks.cli.context import duration, opened, run_for, settings_for
 from alpana_hooks.errors import UsageError
 
 if TYPE_CHECKING:
@@ -65,6 +65,15 @@ def list_(
         subs = hooks.subscriptions(run.tenant, event_type=event, state=state)
     output.render(subs, json=json, as_json=lambda subs: [output.subscription_json(sub) for sub in subs],
                   as_table=output.subscriptions_table, empty=f"no subscriptions in {run.tenant}")
+
+
+@app.command()
+def tenants(db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False):
+    """List the tenants this store knows: those with a subscription or a recorded event."""
+    with opened(settings_for(db, config)) as hooks:
+        known = hooks.tenants()
+    output.render(known, json=json, as_json=list, as_table=lambda names: "\n".join(names),
+                  empty="no tenants yet: add a subscription with `alpana-hooks add -t TENANT …`")
 
 
 @app.command()

@@ -53,6 +53,13 @@ class SubscriptionStore(Connection):
         ).fetchall()
         return self._with_headers(rows)
 
+    def tenants(self) -> list[str]:
+        """Every tenant that has a subscription or a recorded event, sorted."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT tenant FROM subscriptions UNION SELECT DISTINCT tenant FROM events ORDER BY tenant"
+        ).fetchall()
+        return [row[0] for row in rows]
+
     def get_subscription(self, tenant: str, sub_id: int) -> Subscription:
         """One subscription of this tenant, with its headers; NotFound otherwise."""
         row = self.conn.execute(

@@ -1,0 +1,116 @@
+"""Widgets the screens share: a row table that updates in place, a yes/no question, a secret shown once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+from alpana_hooks.output import escape_block
+
+Row = tuple[str, Sequence[Text]]
+KEYS = Binding("question_mark", "app.keys", "Keys")  # every screen's last footer key: all its keys
+
+
+class Table(DataTable):
+    """A row-cursor DataTable whose rows are keyed by record id; `sync` updates it in place."""
+
+    def __init__(self, columns: Sequence[str], **kwargs):
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self._columns = columns
+
+    def on_mount(self) -> None:
+        for name in self._columns:
+            self.add_column(Text(name), key=name)
+
+    @property
+    def selected_key(self) -> str | None:
+        """The key of the row under the cursor (None when empty)."""
+        if not self.row_count:
+            return None
+        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+
+    def sync(self, rows: list[Row]) -> None:
+        """Show these rows in this order: cells that changed are updated in place; when rows come or go,
+        the table is rebuilt and the cursor stays on the same record."""
+        self._fit_columns(rows)
+        keys = [key for key, _ in rows]
+        if keys == [row.key.value for row in self.ordered_rows]:
+            for key, cells in rows:
+                for column, old, new in zip(self.ordered_columns, self.get_row(key), cells, strict=True):
+                    if old != new:
+                        self.update_cell(key, column.key, new)
+            return
+        selected = self.selected_key
+        self.clear()
+        for key, cells in rows:
+            self.add_row(*cells, key=key)
+        if selected in keys:
+            self.move_cursor(row=keys.index(selected), animate=False)
+
+    def _fit_columns(self, rows: list[Row]) -> None:
+        """Each column as wide as its widest cell, set before the rows change: DataTable measures auto-width
+        columns only when idle, and a frame drawn before that would keep the labels' widths."""
+        for index, column in enumerate(self.ordered_columns):
+            width = max([column.label.cell_len] + [cells[index].cell_len for _, cells in rows if index < len(cells)])
+            if column.auto_width or column.width != width:
+                column.auto_width, column.width = False, width
+                self.refresh()
+
+class Confirm(ModalScreen[bool]):
+    """A yes/no question (y or enter: yes; n or escape: no)."""
+
+    DEFAULT_CSS = """
+    Confirm { align: center middle; }
+    Confirm > Vertical { width: 70; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
+    """
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+
+    def __init__(self, question: str, detail: str = ""):
+        super().__init__()
+        self.question, self.detail = question, detail
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(escape_block(self.question), style="bold"))
+            if self.detail:
+                yield Static(Text(escape_block(self.detail)), classes="hint")
+            yield Static(Text("y: yes    n: no"), classes="hint")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class SecretShown(ModalScreen[None]):
+    """A signing secret shown once in full (after add or rotate); c copies it (OSC 52)."""
+
+    DEFAULT_CSS = """
+    SecretShown { align: center middle; }
+    SecretShown > Vertical { width: 76; height: auto; border: thick $success; background: $surface; padding: 1 2; }
+    """
+    BINDINGS = [Binding("c", "copy", "Copy"), Binding("escape,enter", "close", "Close")]
+
+    def __init__(self, title: str, secret: str, note: str):
+        super().__init__()
+        self.title_text, self.secret, self.note = title, secret, note
+
+    def compose(self) -> ComposeResult:
+        from alpana_hooks.output import escape
+
+        with Vertical():
+            yield Static(Text(self.title_text, style="bold"))
+            yield Static(Text(escape(self.secret), style="bold green"))
+            yield Static(Text(self.note), classes="hint")
+            yield Static(Text("c: copy to the clipboard    enter: close"), classes="hint")
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.secret)
+        self.notify("secret copied to the clipboard (OSC 52)")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
