@@ -13,6 +13,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 
 from alpana_hooks import netpolicy
 from alpana_hooks.delivery.request import SendPolicy
+from alpana_hooks.model import ErrorClass
 
 # What Sender.send catches from an exchange and reports as a failed attempt.
 NETWORK_ERRORS = (
@@ -37,42 +38,42 @@ class HandshakeTimeout(ConnectTimeoutError):
     """The TLS handshake did not complete within the connect timeout."""
 
 
-def classify(exc: BaseException, url: str, policy: SendPolicy) -> tuple[str, str]:
+_BROKEN = "connection to {target} broken: {leaf}"
+
+# (exception types, error class, message) walked in order: the first rule with a type anywhere in the
+# exception's chain names the error. Messages are str.format templates over the fields of _fields().
+_RULES: tuple[tuple[tuple[type[BaseException], ...], ErrorClass, str], ...] = (
+    ((DNSTimeout,), ErrorClass.DNS, "DNS lookup of {host} did not finish within {connect_timeout:g} s"),
+    ((HandshakeTimeout,), ErrorClass.TIMEOUT,
+     "TLS handshake with {target} did not complete within {connect_timeout:g} s"),
+    ((NameResolutionError, socket.gaierror), ErrorClass.DNS, "cannot resolve {target}: {leaf}"),
+    ((ssl.SSLError, ssl.CertificateError, urllib3.exceptions.SSLError, requests.exceptions.SSLError),
+     ErrorClass.TLS, "TLS failure with {target}: {leaf}"),
+    ((NewConnectionError, ConnectionRefusedError), ErrorClass.CONNECT, "cannot connect to {target}: {leaf}"),
+    ((requests.ConnectTimeout, ConnectTimeoutError), ErrorClass.TIMEOUT,
+     "no connection to {target} within {connect_timeout:g} s"),
+    ((requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError), ErrorClass.TIMEOUT,
+     "no data from {target} for {timeout:g} s"),
+    ((ConnectionError, http.client.IncompleteRead, requests.exceptions.ChunkedEncodingError),
+     ErrorClass.RESET, _BROKEN),
+    ((http.client.HTTPException,), ErrorClass.INVALID_RESPONSE, "invalid HTTP response from {target}: {leaf}"),
+    ((urllib3.exceptions.ProtocolError,), ErrorClass.RESET, _BROKEN),
+)
+
+
+def classify(exc: BaseException, url: str, policy: SendPolicy) -> tuple[ErrorClass, str]:
     """Map an exception from an exchange to (error_class, one line of text)."""
     chain = exception_chain(exc)
-    leaf = _text(chain[-1])
-    target = _target(url)
-
-    def has(*types: type) -> bool:
-        return any(isinstance(item, types) for item in chain)
-
     blocked = next((item for item in chain if isinstance(item, netpolicy.BlockedAddress)), None)
     if blocked is not None:
         host = _host(url)
         prefix = "" if host == blocked.address else f"{host} resolves to {blocked.address}: "
-        return "blocked", _one_line(prefix + str(blocked))
-    if has(DNSTimeout):
-        return "dns", f"DNS lookup of {_host(url)} did not finish within {policy.connect_timeout:g} s"
-    if has(HandshakeTimeout):
-        return "timeout", f"TLS handshake with {target} did not complete within {policy.connect_timeout:g} s"
-    if has(NameResolutionError, socket.gaierror):
-        return "dns", _one_line(f"cannot resolve {target}: {leaf}")
-    if has(ssl.SSLError, ssl.CertificateError, urllib3.exceptions.SSLError,
-           requests.exceptions.SSLError):
-        return "tls", _one_line(f"TLS failure with {target}: {leaf}")
-    if has(NewConnectionError, ConnectionRefusedError):
-        return "connect", _one_line(f"cannot connect to {target}: {leaf}")
-    if has(requests.ConnectTimeout, ConnectTimeoutError):
-        return "timeout", f"no connection to {target} within {policy.connect_timeout:g} s"
-    if has(requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError):
-        return "timeout", f"no data from {target} for {policy.timeout_seconds:g} s"
-    if has(ConnectionError, http.client.IncompleteRead, requests.exceptions.ChunkedEncodingError):
-        return "reset", _one_line(f"connection to {target} broken: {leaf}")
-    if has(http.client.HTTPException):
-        return "invalid_response", _one_line(f"invalid HTTP response from {target}: {leaf}")
-    if has(urllib3.exceptions.ProtocolError):
-        return "reset", _one_line(f"connection to {target} broken: {leaf}")
-    return "error", _one_line(f"{type(chain[-1]).__name__}: {leaf}")
+        return ErrorClass.BLOCKED, _one_line(prefix + str(blocked))
+    fields = _fields(chain[-1], url, policy)
+    for types, error_class, template in _RULES:
+        if any(isinstance(item, types) for item in chain):
+            return error_class, _one_line(template.format(**fields))
+    return ErrorClass.ERROR, _one_line("{kind}: {leaf}".format(**fields))
 
 
 def names_its_timer(exc: BaseException | None) -> bool:
@@ -88,6 +89,18 @@ def exception_chain(exc: BaseException) -> list[BaseException]:
         chain.append(current)
         current = _wrapped(current)
     return chain
+
+
+def _fields(leaf: BaseException, url: str, policy: SendPolicy) -> dict[str, object]:
+    """What the messages of _RULES may name."""
+    return {
+        "target": _target(url),
+        "host": _host(url),
+        "leaf": _text(leaf),
+        "kind": type(leaf).__name__,
+        "connect_timeout": policy.connect_timeout,
+        "timeout": policy.timeout_seconds,
+    }
 
 
 def _wrapped(exc: BaseException) -> BaseException | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from alpana_hooks.delivery.errors import classify, names_its_timer
 from alpana_hooks.delivery.request import OutgoingRequest, SendPolicy, SendResult
+from alpana_hooks.model import ErrorClass
 
 
 @dataclass
@@ -23,10 +24,10 @@ class Outcome:
 
     def result(self, policy: SendPolicy, request: OutgoingRequest, timed_out: bool, started: float) -> SendResult:
         """Freeze into a SendResult, naming the error class if the exchange failed."""
-        error_class: str | None = None
+        error_class: ErrorClass | None = None
         error: str | None = None
         if timed_out and not names_its_timer(self.exc):
-            error_class, error = "timeout", f"deadline of {policy.timeout_seconds:g} s exceeded"
+            error_class, error = ErrorClass.TIMEOUT, f"deadline of {policy.timeout_seconds:g} s exceeded"
         elif self.exc is not None:
             error_class, error = classify(self.exc, request.url, policy)
         limit = policy.max_response_bytes

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alpana_hooks import signing
+from alpana_hooks.model import ErrorClass
 
 # Names a subscription header may never set: ours, and those that frame the HTTP message.
 _FRAMING_HEADERS = frozenset(
@@ -55,7 +56,7 @@ class SendResult:
     headers_truncated: bool  # response header lines were cut or dropped
     response_body: bytes
     truncated: bool  # the response body was cut
-    error_class: str | None
+    error_class: ErrorClass | None
     error: str | None
     duration_ms: int
 
