@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from alpana_hooks import signing
 from alpana_hooks.model import ErrorClass
+
+if TYPE_CHECKING:
+    from alpana_hooks.config import Settings
 
 # Names a subscription header may never set: ours, and those that frame the HTTP message.
 _FRAMING_HEADERS = frozenset(
@@ -16,13 +20,14 @@ _FRAMING_HEADERS = frozenset(
 
 @dataclass(frozen=True)
 class SendPolicy:
-    """How one delivery may behave on the network."""
+    """How one delivery may behave on the network. The values come from Settings (see from_settings),
+    which holds their defaults."""
 
-    timeout_seconds: float = 15.0
-    connect_timeout_seconds: float = 5.0
-    max_response_bytes: int = 20000
-    allowed_networks: tuple[str, ...] = ()
-    user_agent: str = "alpana-hooks"
+    timeout_seconds: float
+    connect_timeout_seconds: float
+    max_response_bytes: int
+    allowed_networks: tuple[str, ...]
+    user_agent: str
 
     def __post_init__(self) -> None:
         """Refuse limits that would make a send meaningless."""
@@ -30,6 +35,17 @@ class SendPolicy:
             raise ValueError("timeouts must be positive")
         if self.max_response_bytes < 0:
             raise ValueError("max_response_bytes must not be negative")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SendPolicy:
+        """The policy the effective settings of this run describe."""
+        return cls(
+            timeout_seconds=settings.timeout_seconds,
+            connect_timeout_seconds=settings.connect_timeout_seconds,
+            max_response_bytes=settings.max_response_bytes,
+            allowed_networks=settings.allowed_networks,
+            user_agent=settings.user_agent,
+        )
 
     @property
     def connect_timeout(self) -> float:
