@@ -93,11 +93,7 @@ class Dispatcher:
         self.rng = rng or random.Random()
         # one owner per engine, not per process: another thread's engine never releases this one's claims
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets_module.token_hex(4)}"
-        self.sender = Sender(SendPolicy(
-            timeout_seconds=settings.timeout_seconds, connect_timeout_seconds=settings.connect_timeout_seconds,
-            max_response_bytes=settings.max_response_bytes, allowed_networks=settings.allowed_networks,
-            user_agent=settings.user_agent,
-        ))
+        self.sender = Sender(SendPolicy.from_settings(settings))
         self.recorded = {Status.SUCCEEDED: 0, Status.FAILED: 0}  # sends whose results this dispatcher wrote
         self._held: list[tuple] = []  # results of sends that went out, not written yet
         self._pool: ThreadPoolExecutor | None = None

@@ -11,6 +11,8 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import requests
@@ -18,6 +20,7 @@ import standardwebhooks
 from pytest_httpserver import HTTPServer
 
 from alpana_hooks import delivery
+from alpana_hooks.config import Settings
 from alpana_hooks.delivery import SendPolicy, Sender
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -39,9 +42,15 @@ def make_request(url, body=BODY, custom_headers=(), secrets=(SECRET,)):
     )
 
 
+def make_policy(**overrides):
+    """The policy of the default Settings, with these fields changed."""
+    defaults = SendPolicy.from_settings(Settings(database=Path("unused.db"), config_file=None, tenant=None))
+    return replace(defaults, **overrides)
+
+
 def make_sender(**overrides):
     settings = dict(timeout_seconds=1.0, connect_timeout_seconds=0.5, allowed_networks=LOOPBACK)
-    return Sender(SendPolicy(**(settings | overrides)))
+    return Sender(make_policy(**(settings | overrides)))
 
 
 @pytest.fixture
@@ -331,14 +340,26 @@ def test_our_headers_win_case_insensitively():
 
 def test_policy_refuses_nonsense_limits():
     with pytest.raises(ValueError):
-        SendPolicy(timeout_seconds=0)
+        make_policy(timeout_seconds=0)
     with pytest.raises(ValueError):
-        SendPolicy(max_response_bytes=-1)
+        make_policy(max_response_bytes=-1)
+
+
+def test_policy_takes_its_values_from_settings():
+    settings = Settings(database=Path("unused.db"), config_file=None, tenant=None, timeout_seconds=7.0,
+                        connect_timeout_seconds=9.0, max_response_bytes=10, allowed_networks=LOOPBACK,
+                        user_agent="ua/1")
+    policy = SendPolicy.from_settings(settings)
+    assert (policy.timeout_seconds, policy.connect_timeout_seconds, policy.max_response_bytes) == (7.0, 9.0, 10)
+    assert (policy.allowed_networks, policy.user_agent) == (LOOPBACK, "ua/1")
+    assert policy.connect_timeout == 7.0  # never longer than the whole deadline
+    with pytest.raises(TypeError):
+        SendPolicy()  # no defaults of its own: Settings holds them
 
 
 def test_sender_refuses_bad_allowed_networks():
     with pytest.raises(ValueError, match="'127.0.0.1/8'"):
-        Sender(SendPolicy(allowed_networks=("127.0.0.1/8",)))
+        Sender(make_policy(allowed_networks=("127.0.0.1/8",)))
 
 
 # ================================================================= what arrives

@@ -1,0 +1,145 @@
+"""The exceptions a send raises of its own, and the mapping of any exception from an exchange to
+(error class, one line of text)."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+
+import requests
+import urllib3
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+from alpana_hooks import netpolicy
+from alpana_hooks.delivery.request import SendPolicy
+from alpana_hooks.model import ErrorClass
+
+# What Sender.send catches from an exchange and reports as a failed attempt.
+NETWORK_ERRORS = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    netpolicy.BlockedAddress,
+    OSError,
+    ValueError,
+)
+
+
+class DNSTimeout(Exception):
+    """The DNS lookup did not finish within the connect timeout (it goes on in its resolver thread)."""
+
+
+class ResolverBusy(Exception):
+    """Too many DNS lookups are still pending to start another."""
+
+
+class HandshakeTimeout(ConnectTimeoutError):
+    """The TLS handshake did not complete within the connect timeout."""
+
+
+_BROKEN = "connection to {target} broken: {leaf}"
+
+# (exception types, error class, message) walked in order: the first rule with a type anywhere in the
+# exception's chain names the error. Messages are str.format templates over the fields of _fields().
+_RULES: tuple[tuple[tuple[type[BaseException], ...], ErrorClass, str], ...] = (
+    ((DNSTimeout,), ErrorClass.DNS, "DNS lookup of {host} did not finish within {connect_timeout:g} s"),
+    ((HandshakeTimeout,), ErrorClass.TIMEOUT,
+     "TLS handshake with {target} did not complete within {connect_timeout:g} s"),
+    ((NameResolutionError, socket.gaierror), ErrorClass.DNS, "cannot resolve {target}: {leaf}"),
+    ((ssl.SSLError, ssl.CertificateError, urllib3.exceptions.SSLError, requests.exceptions.SSLError),
+     ErrorClass.TLS, "TLS failure with {target}: {leaf}"),
+    ((NewConnectionError, ConnectionRefusedError), ErrorClass.CONNECT, "cannot connect to {target}: {leaf}"),
+    ((requests.ConnectTimeout, ConnectTimeoutError), ErrorClass.TIMEOUT,
+     "no connection to {target} within {connect_timeout:g} s"),
+    ((requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError), ErrorClass.TIMEOUT,
+     "no data from {target} for {timeout:g} s"),
+    ((ConnectionError, http.client.IncompleteRead, requests.exceptions.ChunkedEncodingError),
+     ErrorClass.RESET, _BROKEN),
+    ((http.client.HTTPException,), ErrorClass.INVALID_RESPONSE, "invalid HTTP response from {target}: {leaf}"),
+    ((urllib3.exceptions.ProtocolError,), ErrorClass.RESET, _BROKEN),
+)
+
+
+def classify(exc: BaseException, url: str, policy: SendPolicy) -> tuple[ErrorClass, str]:
+    """Map an exception from an exchange to (error_class, one line of text)."""
+    chain = exception_chain(exc)
+    blocked = next((item for item in chain if isinstance(item, netpolicy.BlockedAddress)), None)
+    if blocked is not None:
+        host = _host(url)
+        prefix = "" if host == blocked.address else f"{host} resolves to {blocked.address}: "
+        return ErrorClass.BLOCKED, _one_line(prefix + str(blocked))
+    fields = _fields(chain[-1], url, policy)
+    for types, error_class, template in _RULES:
+        if any(isinstance(item, types) for item in chain):
+            return error_class, _one_line(template.format(**fields))
+    return ErrorClass.ERROR, _one_line("{kind}: {leaf}".format(**fields))
+
+
+def names_its_timer(exc: BaseException | None) -> bool:
+    """True if the exchange failed on a connect-phase timer whose message says which (DNS, TLS handshake)."""
+    return exc is not None and any(isinstance(item, (DNSTimeout, HandshakeTimeout)) for item in exception_chain(exc))
+
+
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """The exception and the causes it wraps, outermost first."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and not any(current is seen for seen in chain):
+        chain.append(current)
+        current = _wrapped(current)
+    return chain
+
+
+def _fields(leaf: BaseException, url: str, policy: SendPolicy) -> dict[str, object]:
+    """What the messages of _RULES may name."""
+    return {
+        "target": _target(url),
+        "host": _host(url),
+        "leaf": _text(leaf),
+        "kind": type(leaf).__name__,
+        "connect_timeout": policy.connect_timeout,
+        "timeout": policy.timeout_seconds,
+    }
+
+
+def _wrapped(exc: BaseException) -> BaseException | None:
+    """The exception that `exc` wraps (urllib3 reason, cause, argument or context)."""
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, BaseException):
+        return reason
+    if exc.__cause__ is not None:
+        return exc.__cause__
+    inner = next((arg for arg in exc.args if isinstance(arg, BaseException)), None)
+    if inner is not None:
+        return inner
+    return None if exc.__suppress_context__ else exc.__context__
+
+
+def _text(exc: BaseException) -> str:
+    """The human part of an exception's message."""
+    strerror = getattr(exc, "strerror", None)
+    return str(strerror) if strerror else (str(exc) or type(exc).__name__)
+
+
+def _target(url: str) -> str:
+    """host:port of a URL, for messages."""
+    try:
+        parsed = urllib3.util.parse_url(url)
+    except ValueError:
+        return url
+    return f"{parsed.host}:{parsed.port}" if parsed.port else str(parsed.host)
+
+
+def _host(url: str) -> str:
+    """The host of a URL without IPv6 brackets, for messages."""
+    try:
+        return str(urllib3.util.parse_url(url).host).strip("[]")
+    except ValueError:
+        return url
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    """Collapse whitespace so the text fits on one line, and cap its length."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
