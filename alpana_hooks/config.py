@@ -1,6 +1,7 @@
 """Settings: flag > environment > config file > built-in default, and where each came from."""
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -43,7 +44,7 @@ SCHEMA: dict[str, dict[str, str]] = {
 class Settings:
     """The effective settings of one command run."""
 
-    database: Path
+    database: Path | str  # a SQLite file, or a postgresql:// URL (kept as text)
     config_file: Path | None
     tenant: str | None
     server_url: str | None = None
@@ -81,7 +82,10 @@ def load_settings(db: str | None = None, config: str | None = None, tenant: str 
     values: dict = {}
 
     database, sources["database"] = _pick(db, env.get(ENV_DB), file_values.get("database"), where, ENV_DB)
-    values["database"] = Path(database).expanduser() if database else app_dir() / "hooks.db"
+    if is_postgres_url(database):
+        values["database"] = database
+    else:
+        values["database"] = Path(database).expanduser() if database else app_dir() / "hooks.db"
     values["tenant"], sources["tenant"] = _pick(tenant, env.get(ENV_TENANT), file_values.get("default_tenant"), where, ENV_TENANT)
     for key in ("server_url",):
         if key in file_values:
@@ -170,3 +174,22 @@ def _convert(path: Path, section: str, key: str, value):
         return value
     except ValueError as exc:
         raise ConfigError(f"config {path}: key '{dotted}': {exc}") from None
+
+
+def is_postgres_url(value: object) -> bool:
+    """Whether a `database` value names a PostgreSQL database rather than a SQLite file."""
+    return isinstance(value, str) and value.startswith(("postgresql://", "postgres://"))
+
+
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*):[^/@?#]*@")
+_PASSWORD_PARAM = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+
+
+def masked_url(url: str) -> str:
+    """A database URL fit to print: its password (in the user part or a password= parameter) as ****."""
+    return _PASSWORD_PARAM.sub(r"\1****", _USERINFO.sub(r"\1:****@", url))
+
+
+def display_database(value: "Path | str") -> str:
+    """The `database` setting as messages and `config show` print it."""
+    return masked_url(value) if isinstance(value, str) else str(value)
