@@ -11,13 +11,13 @@ import time
 from datetime import timedelta
 
 import pytest
+from conftest import db_exec, db_rows, run_cli
 from standardwebhooks.webhooks import Webhook
 
 from alpana_hooks.config import Settings, load_settings
 from alpana_hooks.dispatch import Dispatcher, event_body, new_event_id, retry_delay
 from alpana_hooks.store import Store
 from alpana_hooks.timeutil import from_iso, parse_duration, utcnow
-from conftest import db_exec, db_rows, run_cli
 
 S = timedelta(seconds=1)
 SCHEDULE = tuple(parse_duration(d) for d in ("5s", "5m", "30m", "2h", "5h", "10h", "10h"))
