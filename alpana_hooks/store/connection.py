@@ -25,6 +25,7 @@ class Connection:
 
     backend = "sqlite"
     BEGIN = "BEGIN IMMEDIATE"  # takes the write lock at once: a read-then-write never races another process
+    BEGIN_SNAPSHOT = "BEGIN"  # deferred: in WAL mode a reader's snapshot blocks no writer
 
     def __init__(self, conn):
         self.conn = conn
@@ -129,6 +130,16 @@ class Connection:
 
     # -- whole tables: db status and db copy ---------------------------------------------------------------
 
+    @contextmanager
+    def snapshot(self) -> Iterator:
+        """A read-only transaction: every read inside sees the same moment; writers go on meanwhile."""
+        self.conn.execute(self.BEGIN_SNAPSHOT)
+        try:
+            yield self.conn
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("COMMIT")
+
     def table_counts(self) -> dict[str, int]:
         """Rows per table."""
         return {table: self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in TABLES}
@@ -159,9 +170,17 @@ class Connection:
         for table in reversed(TABLES):
             self.conn.execute(f"DELETE FROM {table}")
 
-    def after_copy(self) -> None:
-        """After rows were inserted with their ids: the next ids follow the copied ones (nothing on SQLite,
-        whose AUTOINCREMENT counters follow inserted ids by themselves)."""
+    def id_counters(self) -> dict[str, int]:
+        """Per table, the largest id ever given (deleted rows included): ids are never reused, also in a copy."""
+        return {row["name"]: row["seq"] for row in self.conn.execute("SELECT name, seq FROM sqlite_sequence")}
+
+    def after_copy(self, counters: dict[str, int]) -> None:
+        """After rows were inserted with their ids (inside write()): the next ids follow the source's
+        counters, so an id deleted there is not handed out here either."""
+        for table, seq in counters.items():
+            if not self.conn.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?",
+                                     (seq, table)).rowcount:
+                self.conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table, seq))
 
 
 def _key(table: str) -> str:

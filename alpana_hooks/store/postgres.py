@@ -156,6 +156,7 @@ class PostgresConnection(Connection):
 
     backend = "postgresql"
     BEGIN = "BEGIN"  # READ COMMITTED; the rows a read-then-write depends on are locked explicitly (for_update)
+    BEGIN_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
     conn: PgConnection
 
@@ -255,13 +256,25 @@ class PostgresConnection(Connection):
             [tuple(row[c] for c in columns) for row in rows],
         )
 
-    def after_copy(self) -> None:
+    def id_counters(self) -> dict[str, int]:
+        counters = {}
+        for table in TABLES:
+            if table != "resources":
+                row = self.conn.execute("SELECT last_value FROM pg_sequences WHERE"
+                                        " quote_ident(schemaname) || '.' || quote_ident(sequencename)"
+                                        " = pg_get_serial_sequence(?, 'id')", (table,)).fetchone()
+                if row is not None and row[0] is not None:
+                    counters[table] = row[0]
+        return counters
+
+    def after_copy(self, counters: dict[str, int]) -> None:
         for table in TABLES:
             if table == "resources":
                 continue
-            self.conn.execute(  # is_called false on an empty table: its next id is 1
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 1), max(id) IS NOT NULL)"
-                f" FROM {table}")
+            self.conn.execute(  # is_called false when nothing was ever given: the next id is 1
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), greatest(coalesce(max(id), 0), ?, 1),"
+                f" greatest(coalesce(max(id), 0), ?) > 0) FROM {table}",
+                (counters.get(table, 0), counters.get(table, 0)))
 
 
 # attempts list --watch listens on this channel: the new or changed attempt's tenant and id.
