@@ -524,3 +524,61 @@ def test_write_after_a_failed_write_commits(db_path):
     reopened = Store.open(db_path)
     assert [s.url for s in reopened.list_subscriptions("t1")] == ["https://e.com/after"]
     reopened.close()
+
+
+# -- PostgreSQL: notifications and a lost connection ----------------------------------------------------
+
+@pytest.mark.postgres_only
+def test_watch_is_woken_by_notify_not_by_polling(cli, add_sub, receiver, sigint_stops_children):
+    rx = receiver()
+    add_sub(rx.url(), "widget.deleted")
+    watcher = subprocess.Popen([sys.executable, "-m", "alpana_hooks", "attempts", "list", "--tenant", "t1", "--watch",
+                                "--json", "--interval", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=os.environ)
+    try:
+        time.sleep(1.5)
+        started = time.monotonic()
+        emitted = cli.json("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W", "--no-send")
+        line = json.loads(watcher.stdout.readline())
+        assert line["id"] == emitted["attempts"][0]["id"] and line["status"] == "pending"
+        cli("deliver")
+        assert json.loads(watcher.stdout.readline())["status"] in ("sending", "succeeded")
+        assert time.monotonic() - started < 20  # a poll would have waited 60 s
+        watcher.send_signal(signal.SIGINT)
+        assert watcher.wait(10) == 0
+    finally:
+        watcher.kill()
+
+
+@pytest.mark.postgres_only
+def test_deliver_loop_survives_a_lost_connection(cli, add_sub, receiver, db_path, sigint_stops_children):
+    rx = receiver()
+    add_sub(rx.url(), "widget.deleted")
+    loop = subprocess.Popen([sys.executable, "-m", "alpana_hooks", "deliver", "--loop", "--interval", "0.2", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ)
+    try:
+        time.sleep(1.5)
+        killed = db_rows(db_path, "SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity"
+                                  " WHERE datname = current_database() AND application_name LIKE ?",
+                         (f"alpana-hooks %:{loop.pid}",))
+        assert killed and all(r["done"] for r in killed)
+        cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W", "--no-send")
+        deadline = time.monotonic() + 20
+        while not rx.requests and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(rx.requests) == 1
+        loop.send_signal(signal.SIGINT)
+        out, err = loop.communicate(timeout=20)
+        assert loop.returncode == 0, err
+        assert json.loads(out)["succeeded"] == 1
+    finally:
+        loop.kill()
+
+
+@pytest.mark.postgres_only
+def test_a_server_that_is_gone_is_one_line_and_exit_1(cli, db_path):
+    cli("list", "-t", "t1")
+    gone = db_path.replace("?host=", "?port=1&host=")
+    result = cli("list", "-t", "t1", "--db", gone)
+    assert result.exit_code == 1 and result.stderr.startswith("error: cannot connect to postgresql://")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -21,7 +21,7 @@ from alpana_hooks.cli.app import (
     stop_on_sigterm,
 )
 from alpana_hooks.cli.context import Run, duration, opened, run_for, settings_for, since_option
-from alpana_hooks.errors import ExitCode, UsageError
+from alpana_hooks.errors import ExitCode, StoreUnavailable, UsageError
 from alpana_hooks.model import Status, Totals
 
 if TYPE_CHECKING:
@@ -167,9 +167,19 @@ def deliver(
     stop_on_sigterm()
     with opened(settings) as hooks:
         dispatcher = hooks.dispatcher()
+        backoff = interval
         try:
             while True:
-                totals += hooks.deliver_round(dispatcher)
+                try:
+                    totals += hooks.deliver_round(dispatcher)
+                except StoreUnavailable as exc:  # PostgreSQL went away: nothing half-written; the loop waits
+                    if not loop:
+                        raise
+                    backoff = min(max(backoff * 2, 1.0), 60.0)
+                    output.message(f"{exc}; trying again in {backoff:g}s")
+                    time.sleep(backoff)
+                    continue
+                backoff = interval
                 if not loop:
                     break
                 time.sleep(interval)
