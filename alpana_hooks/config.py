@@ -1,6 +1,7 @@
 """Settings: flag > environment > config file > built-in default, and where each came from."""
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ SCHEMA: dict[str, dict[str, str]] = {
 class Settings:
     """The effective settings of one command run."""
 
-    database: Path
+    database: Path | str  # a SQLite file, or a postgresql:// URL (kept as text)
     config_file: Path | None
     tenant: str | None
     server_url: str | None = None
@@ -109,14 +110,15 @@ def _pick(flag, env_value, file_value, where, env_name):
     return None, "default"
 
 
-def _database(flag: str | None, env_value: str | None, file_value: str | None, where: str) -> tuple[Path, str]:
-    """The database path and its source; an empty one is an error, never a silent switch to the default store."""
+def _database(flag: str | None, env_value: str | None, file_value: str | None, where: str) -> tuple[Path | str, str]:
+    """The database path (or PostgreSQL URL) and its source; an empty one is an error, never a silent switch to
+    the default store."""
     given = ((flag, "--db", "flag"), (env_value, ENV_DB, f"env {ENV_DB}"), (file_value, f"{where}: key 'database'", where))
     for value, name, source in given:
         if value == "":
             raise ConfigError(f"{name} is empty: give the database file's path")
         if value is not None:
-            return Path(value).expanduser(), source
+            return (value if is_postgres_url(value) else Path(value).expanduser()), source
     return app_dir() / "hooks.db", "default"
 
 
@@ -195,3 +197,22 @@ def _convert(path: Path, section: str, key: str, value):
         return value
     except (ValueError, UsageError) as exc:
         raise ConfigError(f"config {path}: key '{dotted}': {exc}") from None
+
+
+def is_postgres_url(value: object) -> bool:
+    """Whether a `database` value names a PostgreSQL database rather than a SQLite file."""
+    return isinstance(value, str) and value.startswith(("postgresql://", "postgres://"))
+
+
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*):[^/@?#]*@")
+_PASSWORD_PARAM = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+
+
+def masked_url(url: str) -> str:
+    """A database URL fit to print: its password (in the user part or a password= parameter) as ****."""
+    return _PASSWORD_PARAM.sub(r"\1****", _USERINFO.sub(r"\1:****@", url))
+
+
+def display_database(value: "Path | str") -> str:
+    """The `database` setting as messages and `config show` print it."""
+    return masked_url(value) if isinstance(value, str) else str(value)

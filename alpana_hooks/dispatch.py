@@ -19,7 +19,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from alpana_hooks.config import Settings
-from alpana_hooks.errors import HooksError
+from alpana_hooks.errors import HooksError, StoreUnavailable
 from alpana_hooks.headers import shown
 from alpana_hooks.model import NOT_RETRIED, ErrorClass, SendingContext, State, Status
 from alpana_hooks.store import Store
@@ -29,6 +29,7 @@ JITTER = 0.2
 OVERLOAD_PENALTY = timedelta(seconds=60)
 LEASE_MARGIN = timedelta(seconds=30)  # a claim outlives its send's deadline by this: several missed renewals
 RENEW_EVERY = 5.0  # seconds between renewals of the leases a working process holds
+LONGEST_WAIT = 60.0  # seconds: deliver --loop waits at most this long after rounds that found the store unwritable
 RECORD_PATIENCE = 300.0  # seconds the results of sends that went out wait for a store that is locked or full
 FIRST_PAUSE, LONGEST_PAUSE = 0.5, 5.0  # seconds between tries to write them, doubling
 
@@ -149,6 +150,29 @@ class Dispatcher:
         self._flush()
         return self._run(claim)
 
+    def rounds(self, loop: bool, interval: float, on_failed_round: Callable[[str], None]) -> None:
+        """One round, or one every interval until interrupted, waiting longer after rounds that found the store
+        unwritable."""
+        wait = interval
+        while True:
+            try:
+                self.deliver_due()
+                wait = interval
+            except StoreUnwritable as exc:
+                if not loop or exc.interrupted:
+                    raise
+                wait = min(2 * wait, max(LONGEST_WAIT, interval))
+                held = f"; results of attempts {', '.join(map(str, exc.held))} held until it can" if exc.held else ""
+                on_failed_round(f"round failed, the store cannot be written: {exc.reason}{held}; next round in {wait:g} s")
+            except StoreUnavailable as exc:  # PostgreSQL went away: nothing half-written; the loop waits
+                if not loop:
+                    raise
+                wait = min(2 * wait, max(LONGEST_WAIT, interval))
+                on_failed_round(f"round failed: {exc}; next round in {wait:g} s")
+            if not loop:
+                return
+            time.sleep(wait)
+
     def record_held(self) -> None:
         """Write the results a failed round left in memory, before the process ends; StoreUnwritable if it
         cannot (Ctrl-C or SIGTERM meanwhile gives up at once)."""
@@ -195,7 +219,7 @@ class Dispatcher:
     def _workers(self) -> ThreadPoolExecutor:
         """Start (once) the lease keeper and the worker threads that live as long as this dispatcher."""
         if self._keeper is None:
-            self._keeper = _LeaseKeeper(self.store.path(), self.owner, self._lease_until)
+            self._keeper = _LeaseKeeper(self.store.location(), self.owner, self._lease_until)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="alpana-send")
         return self._pool
@@ -343,9 +367,9 @@ class _LeaseKeeper:
     working process keeps its claims however long its queue (or a store it waits for) holds them, and a dead
     one's expire within one lease."""
 
-    def __init__(self, path: Path, owner: str, lease_until: Callable[[], datetime]):
+    def __init__(self, location: Path | str, owner: str, lease_until: Callable[[], datetime]):
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(path, owner, lease_until), daemon=True,
+        self._thread = threading.Thread(target=self._run, args=(location, owner, lease_until), daemon=True,
                                         name="alpana-hooks-leases")
         self._thread.start()
 
@@ -354,15 +378,15 @@ class _LeaseKeeper:
         self._stopped.set()
         self._thread.join()
 
-    def _run(self, path: Path, owner: str, lease_until: Callable[[], datetime]) -> None:
+    def _run(self, location: Path | str, owner: str, lease_until: Callable[[], datetime]) -> None:
         store = None
         try:
             while not self._stopped.wait(RENEW_EVERY):
                 try:
-                    store = store or Store.open(path)
+                    store = store or Store.open(location)
                     store.extend_leases(owner, lease_until())
-                except sqlite3.Error:
-                    pass  # locked or full: the next tick tries again, well within the lease margin
+                except Exception:  # noqa: BLE001 - locked, full or unreachable: the next tick tries again
+                    pass
         finally:
             if store is not None:
                 store.close()

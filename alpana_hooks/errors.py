@@ -45,3 +45,7 @@ class VerifyFailed(HooksError):
     """A signature or timestamp did not verify."""
 
     exit_code = ExitCode.VERIFY_FAILED
+
+
+class StoreUnavailable(HooksError):
+    """The database cannot be reached (PostgreSQL down, the connection lost): nothing half-written."""

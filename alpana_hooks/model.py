@@ -210,3 +210,22 @@ class RotatedSecret:
 
     secret: str
     old_expires_at: datetime
+
+
+@dataclass(frozen=True)
+class DatabaseStatus:
+    """What `db status` shows: the backend, where the data is (password masked), schema version, rows."""
+
+    backend: str
+    location: str
+    schema_version: int
+    rows: dict[str, int]
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    """Rows per table in the source and in the target after `db copy` (equal when it succeeded)."""
+
+    source: str
+    target: str
+    rows: dict[str, tuple[int, int]]

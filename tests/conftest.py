@@ -1,10 +1,18 @@
-"""Each test gets its own database file and config, through the environment (like llm's autouse fixture)."""
+"""Each test gets its own database and config, through the environment (like llm's autouse fixture).
 
+The store's tests run on both backends: in the modules of BOTH_BACKENDS, every test that touches the store is
+parametrised over `backend` ("sqlite", "postgres"). The postgres variant gets a fresh database on one PostgreSQL
+server per test session: pgserver's (started here, no root or system package needed), or the server at
+ALPANA_HOOKS_TEST_POSTGRES=URL (a role that may CREATE DATABASE). With CI=true a PostgreSQL that cannot start
+fails those tests; elsewhere they are skipped with the reason."""
+
+import itertools
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from typer.testing import CliRunner
@@ -12,26 +20,156 @@ from typer.testing import CliRunner
 from alpana_hooks.cli import app
 
 ALLOW_LOOPBACK = '[security]\nallowed_networks = ["127.0.0.0/8", "::1/128"]\n'
+BOTH_BACKENDS = {"test_store", "test_emit", "test_oncall", "test_apply", "test_load", "test_db"}
+STORE_FIXTURES = {"cli", "db_path", "add_sub", "engine"}  # a test that uses none of these never opens the store
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: a test of SQLite itself (the file, WAL, PRAGMAs)")
+    config.addinivalue_line("markers", "postgres_only: a test of PostgreSQL itself (several hosts, LISTEN)")
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" not in metafunc.fixturenames or metafunc.module.__name__.rsplit(".", 1)[-1] not in BOTH_BACKENDS:
+        return
+    if metafunc.definition.get_closest_marker("postgres_only"):
+        metafunc.parametrize("backend", ["postgres"], indirect=True)
+    elif STORE_FIXTURES & set(metafunc.fixturenames) and not metafunc.definition.get_closest_marker("sqlite_only"):
+        metafunc.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+
+
+@pytest.fixture
+def backend(request) -> str:
+    """The store's backend for this test: "sqlite" unless parametrised (see BOTH_BACKENDS)."""
+    return getattr(request, "param", "sqlite")
+
+
+class PgDatabase(str):
+    """A PostgreSQL database URL that answers exists() like a Path: whether the store created its schema."""
+
+    def exists(self) -> bool:
+        import psycopg
+
+        with psycopg.connect(self, autocommit=True) as conn:
+            return conn.execute("SELECT to_regclass('alpana_hooks_schema') IS NOT NULL").fetchone()[0]
+
+
+class PostgresServer:
+    """One PostgreSQL for the session; each test gets a fresh, empty database of its own on it. CREATE DATABASE
+    takes ~0.2 s, so a thread keeps the next two made while tests run."""
+
+    AHEAD = 2
+
+    def __init__(self, admin_url: str, server=None):
+        import queue
+        import threading
+
+        import psycopg
+
+        self.admin_url, self.server = admin_url, server
+        self.admin = psycopg.connect(admin_url, autocommit=True)
+        self.names = itertools.count()
+        self.ready: queue.Queue = queue.Queue(maxsize=self.AHEAD)
+        self.stopping = threading.Event()
+        self.maker = threading.Thread(target=self._make_ahead, args=(psycopg.connect(admin_url, autocommit=True),),
+                                      daemon=True)
+        self.maker.start()
+
+    def _make_ahead(self, conn) -> None:
+        import queue
+
+        with conn:
+            while not self.stopping.is_set():
+                name = f"alpana_test_{os.getpid()}_{next(self.names)}"
+                try:
+                    conn.execute(f'CREATE DATABASE "{name}"')
+                except Exception as exc:  # noqa: BLE001 - handed to the test that takes it
+                    self.ready.put(exc)
+                    return
+                while not self.stopping.is_set():
+                    try:
+                        self.ready.put(name, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+
+    def create(self) -> PgDatabase:
+        name = self.ready.get(timeout=60)
+        if isinstance(name, Exception):
+            raise name
+        return PgDatabase(urlunsplit(urlsplit(self.admin_url)._replace(path="/" + name)))
+
+    def drop(self, url: str) -> None:
+        name = urlsplit(url).path.lstrip("/")
+        self.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.maker.join(10)
+        self.admin.close()
+        if self.server is not None:
+            self.server.cleanup()
+
+
+def _start_postgres(tmp_path_factory) -> PostgresServer:
+    given = os.environ.get("ALPANA_HOOKS_TEST_POSTGRES")
+    if given:
+        return PostgresServer(given)
+    import tempfile
+
+    import pgserver
+
+    # not under pytest's tmp folder: as root, pgserver runs postgres as its own user, who must reach the folder
+    server = pgserver.get_server(tempfile.mkdtemp(prefix="alpana-pg-"), cleanup_mode="delete")
+    started = PostgresServer(server.get_uri(), server)
+    for setting in ("fsync", "synchronous_commit", "full_page_writes"):  # throwaway data: no need to hit the disk
+        started.admin.execute(f"ALTER SYSTEM SET {setting} = off")
+    started.admin.execute("SELECT pg_reload_conf()")
+    return started
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """The session's PostgreSQL (started once, on first use)."""
+    try:
+        server = _start_postgres(tmp_path_factory)
+    except Exception as exc:  # noqa: BLE001 - reported as the skip or failure reason
+        message = f"PostgreSQL could not start: {type(exc).__name__}: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (CI=true: a failure, never a skip)")
+        pytest.skip(message)
+    yield server
+    server.close()
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path, monkeypatch):
-    """A private database path, no inherited settings, and a config that lets tests reach 127.0.0.1."""
+def isolated_env(tmp_path, monkeypatch, request, backend):
+    """A private database (a file, or a fresh PostgreSQL database), no inherited settings, and a config that
+    lets tests reach 127.0.0.1."""
     for name in ("ALPANA_HOOKS_DB", "ALPANA_HOOKS_CONFIG", "ALPANA_HOOKS_TENANT", "ALPANA_HOOKS_SECRET"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
-    db = tmp_path / "hooks.db"
     config = tmp_path / "config.toml"
     config.write_text(ALLOW_LOOPBACK)
-    monkeypatch.setenv("ALPANA_HOOKS_DB", str(db))
     monkeypatch.setenv("ALPANA_HOOKS_CONFIG", str(config))
+    if backend == "postgres":
+        server = request.getfixturevalue("postgres_server")
+        database = server.create()
+        request.addfinalizer(lambda: server.drop(database))
+        monkeypatch.setenv("ALPANA_HOOKS_DB", database)
+        tmp_path.joinpath("database").write_text(database)
+    else:
+        monkeypatch.setenv("ALPANA_HOOKS_DB", str(tmp_path / "hooks.db"))
     return tmp_path
 
 
 @pytest.fixture
-def db_path(isolated_env) -> Path:
+def db_path(isolated_env, backend):
+    """The test's database: a Path to the SQLite file, or a PgDatabase (a URL) on PostgreSQL."""
+    if backend == "postgres":
+        return PgDatabase((isolated_env / "database").read_text())
     return isolated_env / "hooks.db"
 
 
@@ -141,7 +279,7 @@ class Receiver:
 
         self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def url(self, path: str = "/hook") -> str:
@@ -169,7 +307,15 @@ def receiver():
 
 
 def db_rows(db_path, sql, params=()):
-    """Rows of a query on the test database, as dicts."""
+    """Rows of a query on the test database, as dicts (`?` placeholders; times as ISO text on both backends)."""
+    if isinstance(db_path, str):
+        from alpana_hooks.store.postgres import PgConnection
+
+        conn = PgConnection(db_path)
+        try:
+            return [dict(r) for r in conn.execute(sql, params)]
+        finally:
+            conn.close()
     import sqlite3
 
     conn = sqlite3.connect(db_path)
@@ -178,6 +324,30 @@ def db_rows(db_path, sql, params=()):
         return [dict(r) for r in conn.execute(sql, params)]
     finally:
         conn.close()
+
+
+def db_exec(db_path, sql, params=()) -> None:
+    """Run one write on the test database (to set up what a test needs, such as old timestamps)."""
+    if isinstance(db_path, str):
+        from alpana_hooks.store.postgres import PgConnection
+
+        conn = PgConnection(db_path)
+        conn.execute(sql, params)
+        conn.close()
+        return
+    import sqlite3
+
+    conn = sqlite3.connect(db_path)
+    conn.execute(sql, params)
+    conn.commit()
+    conn.close()
+
+
+def applied_migrations(db_path) -> list[str]:
+    """The names of the migrations applied, in order."""
+    if isinstance(db_path, str):
+        return [r["name"] for r in db_rows(db_path, "SELECT name FROM alpana_hooks_schema ORDER BY version")]
+    return [r["name"] for r in db_rows(db_path, "SELECT name FROM _sqlite_migrations ORDER BY rowid")]
 
 
 @pytest.fixture
@@ -192,11 +362,24 @@ def sigint_stops_children():
 
 
 def table_rows(db_path):
-    """Every row of every table (None when there is no file): to prove a command wrote nothing."""
-    import sqlite3
-
+    """Every row of every table (None when the store was never created): to prove a command wrote nothing."""
     if not db_path.exists():
         return None
+    if isinstance(db_path, str):
+        from alpana_hooks.store.postgres import PgConnection
+
+        conn = PgConnection(db_path)
+        names = [r["table_name"] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1")]
+        rows = {}
+        for name in names:
+            width = len(conn.execute(f"SELECT * FROM {name} LIMIT 0").description)
+            order = ", ".join(str(n) for n in range(1, width + 1))
+            rows[name] = [tuple(r) for r in conn.execute(f"SELECT * FROM {name} ORDER BY {order}")]
+        conn.close()
+        return rows
+    import sqlite3
+
     conn = sqlite3.connect(db_path)
     names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
     rows = {name: conn.execute(f"SELECT * FROM [{name}]").fetchall() for name in names}

@@ -145,6 +145,7 @@ def test_dry_run_writes_nothing(cli, env, add_sub, db_path, tmp_path):
     assert table_rows(db_path) == before
 
 
+@pytest.mark.sqlite_only  # file parsing and output, not the store
 def test_export_masks_sensitive_values_unless_reveal(cli, env):
     apply_json(cli, EXAMPLE)
     result = cli("export", "--tenant", "acme")
@@ -159,6 +160,7 @@ def test_export_masks_sensitive_values_unless_reveal(cli, env):
     assert cli.json("export", "--tenant", "acme", "--reveal") == revealed
 
 
+@pytest.mark.sqlite_only  # file parsing and output, not the store
 def test_export_warns_when_one_placeholder_stands_for_two_values(cli, add_sub):
     add_sub("https://a.example.com", "widget.added", "t1", "-H", "Authorization: one")
     add_sub("https://b.example.com", "widget.added", "t1", "-H", "Authorization: two")
@@ -205,6 +207,7 @@ def test_missing_variable_names_it_and_writes_nothing(cli, env, add_sub, db_path
     assert table_rows(db_path) == before
 
 
+@pytest.mark.sqlite_only  # file parsing and output, not the store
 def test_empty_variable_counts_as_missing(cli, env, monkeypatch, db_path):
     monkeypatch.setenv("BI_TOKEN", "")
     monkeypatch.delenv("CHAT_API_KEY")
@@ -217,6 +220,7 @@ def test_empty_variable_counts_as_missing(cli, env, monkeypatch, db_path):
 SUB = '[[subscription]]\nevent = "widget.added"\nurl = "https://x.example.com"\n'
 
 
+@pytest.mark.sqlite_only  # file parsing and output, not the store
 @pytest.mark.parametrize("text, message", [
     ("tenant = ", "invalid TOML"),
     ('tenat = "acme"\n', "unknown key 'tenat' (known keys: tenant, subscription)"),
@@ -252,6 +256,7 @@ def test_invalid_file_is_one_line_exit_2_and_writes_nothing(cli, add_sub, db_pat
     assert table_rows(db_path) == before
 
 
+@pytest.mark.sqlite_only  # file parsing and output, not the store
 @pytest.mark.parametrize("args, message", [
     (["--tenant", "other"], "the file is for tenant 'acme' but --tenant is 'other'"),
     (["--db", "/dev/null/x.db", "--tenant", "acme", "--config", "/nonexistent.toml"], "config /nonexistent.toml"),
@@ -263,6 +268,7 @@ def test_tenant_or_config_conflicts_exit_2(cli, env, args, message, db_path):
     assert not db_path.exists()
 
 
+@pytest.mark.sqlite_only  # file parsing and output, not the store
 def test_missing_file_exits_2(cli, tmp_path):
     result = cli("apply", tmp_path / "nope.toml", "--tenant", "t1")
     assert result.exit_code == 2
@@ -326,6 +332,7 @@ def test_exported_header_values_round_trip(value):
     assert plans.expand(raw, {}, {}, "here") == value
 
 
+@pytest.mark.sqlite_only  # file parsing and output, not the store
 def test_apply_from_stdin_that_is_not_utf8_is_bad_input(cli, db_path):
     result = cli.runner.invoke(__import__("alpana_hooks.cli", fromlist=["app"]).app,
                                ["apply", "-", "--tenant", "t1"], input=b'tenant = "t1"\n# caf\xe9\n')

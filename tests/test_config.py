@@ -90,3 +90,29 @@ def test_example_config_lists_every_key_with_its_default(tmp_path):
     for name in ("timeout_seconds", "connect_timeout_seconds", "max_response_bytes", "max_payload_bytes", "concurrency", "retry_schedule",
                  "disable_after", "require_https"):
         assert getattr(loaded, name) == getattr(defaults, name), name
+
+
+def test_postgres_url_is_kept_as_text_and_shown_masked(cli, config_path, monkeypatch):
+    url = "postgresql://alpana:s3cret@db.example.com:5432/hooks?sslmode=require"
+    monkeypatch.setenv("ALPANA_HOOKS_DB", url)
+    assert load_settings().database == url
+    shown = cli.json("config", "show")
+    assert shown["settings"]["database"]["value"] == "postgresql://alpana:****@db.example.com:5432/hooks?sslmode=require"
+    table = cli("config", "show")
+    assert "s3cret" not in table.stdout + table.stderr and "alpana:****@db.example.com" in table.stdout
+
+
+def test_masked_url_hides_every_form_of_password():
+    from alpana_hooks.config import masked_url
+
+    assert masked_url("postgresql://u:p@h/db") == "postgresql://u:****@h/db"
+    assert masked_url("postgres://h/db?user=u&password=p&sslmode=require") == "postgres://h/db?user=u&password=****&sslmode=require"
+    assert masked_url("postgresql://u@h/db") == "postgresql://u@h/db"
+    assert masked_url("postgresql://u:p%40x@[::1]:5/d") == "postgresql://u:****@[::1]:5/d"
+
+
+def test_unreachable_postgres_is_one_line_exit_1_with_the_password_masked(cli):
+    result = cli("list", "-t", "t1", "--db", "postgresql://u:s3cret@127.0.0.1:9/db?connect_timeout=2")
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "s3cret" not in result.stderr
+    assert "cannot connect to postgresql://u:****@127.0.0.1:9/db" in result.stderr

@@ -36,6 +36,7 @@ EVENTS = [
 ]
 
 
+@pytest.mark.sqlite_only  # payloads, not the store: one backend is enough
 @pytest.mark.parametrize("event_type, flags, data", EVENTS, ids=[e[0] for e in EVENTS])
 def test_each_event_arrives_with_its_payload(cli, add_sub, receiver, event_type, flags, data):
     rx = receiver()
@@ -48,6 +49,7 @@ def test_each_event_arrives_with_its_payload(cli, add_sub, receiver, event_type,
     assert set(body) == {"type", "id", "timestamp", "tenant", "data"}
 
 
+@pytest.mark.sqlite_only
 def test_urls_are_built_from_server_url(cli, add_sub, receiver, config_path):
     config_path.write_text('server_url = "https://bi.example.com/"\n' + config_path.read_text())
     rx = receiver()
@@ -97,6 +99,7 @@ def test_rename_rule_is_per_tenant_and_deleted_forgets(cli, add_sub, receiver):
     assert cli.json("emit", *args, "--tenant", "t1")["fired"]
 
 
+@pytest.mark.sqlite_only
 def test_copied_dashboard_carries_copied_from(cli, add_sub, receiver):
     rx = receiver()
     add_sub(rx.url(), "dashboard.added")
@@ -144,6 +147,7 @@ def test_event_id_makes_a_repeat_a_no_op(cli, add_sub, receiver):
     (["widget.deleted", "--id", "1", "--name", "n", "--event-id", "has.dot"], "invalid --event-id"),
     (["dashboard.added", "--id", "1", "--name", "n"], "give --url or set server_url"),
 ])
+@pytest.mark.sqlite_only  # input parsing
 def test_bad_emit_input_exits_2_and_records_nothing(cli, add_sub, db_path, args, message):
     add_sub("http://127.0.0.1:9/", "dashboard.added")
     result = cli("emit", *args, "--tenant", "t1")
@@ -152,6 +156,7 @@ def test_bad_emit_input_exits_2_and_records_nothing(cli, add_sub, db_path, args,
     assert db_rows(db_path, "SELECT * FROM events") == []
 
 
+@pytest.mark.sqlite_only
 def test_data_from_file(cli, add_sub, receiver, tmp_path):
     rx = receiver()
     add_sub(rx.url(), "datasource.added")
@@ -186,12 +191,14 @@ def test_receiver_down(cli, add_sub):
     assert attempt["next_attempt_at"] is not None
 
 
+@pytest.mark.sqlite_only  # HTTP handling: the store sees the same as for any failure
 def test_http_500_is_a_failure_with_its_body(cli, add_sub, receiver):
     rx = receiver(lambda *a: (500, {}, b"boom"))
     code, attempt = _emit_one(cli, add_sub, rx.url())
     assert code == 4 and (attempt["status"], attempt["status_code"], attempt["response"]) == ("failed", 500, "boom")
 
 
+@pytest.mark.sqlite_only
 def test_redirect_is_not_followed(cli, add_sub, receiver):
     target = receiver()
     rx = receiver(lambda *a: (302, {"Location": target.url("/elsewhere")}, b""))
@@ -212,6 +219,7 @@ def test_big_body_is_capped_and_non_utf8_kept(cli, add_sub, receiver, db_path):
     assert "\\xff\\xfe ok" in cli("attempts", "list", "--tenant", "t1").stdout
 
 
+@pytest.mark.sqlite_only
 def test_slow_drip_hits_the_deadline(cli, add_sub, receiver, config_path):
     config_path.write_text(config_path.read_text() + "\n[delivery]\ntimeout_seconds = 1\n")
 
@@ -225,6 +233,7 @@ def test_slow_drip_hits_the_deadline(cli, add_sub, receiver, config_path):
     assert attempt["duration_ms"] < 2500
 
 
+@pytest.mark.sqlite_only
 def test_loopback_is_blocked_unless_allowed(cli, add_sub, receiver, config_path):
     rx = receiver()
     config_path.write_text("")

@@ -14,11 +14,13 @@ import time
 from collections import Counter
 from datetime import timedelta
 
+import pytest
+from conftest import db_rows
+
 from alpana_hooks.config import load_settings
 from alpana_hooks.dispatch import Dispatcher
 from alpana_hooks.store import Store
 from alpana_hooks.timeutil import from_iso, utcnow
-from conftest import db_rows
 
 PROCESSES, EMITS_EACH = 8, 25
 
@@ -52,7 +54,16 @@ def _popen(*args, **kwargs) -> subprocess.Popen:
 
 
 def _wait_until_open(pid: int, path, timeout: float = 20.0) -> None:
-    """Wait until process `pid` has the file open (the watcher's first poll follows at once)."""
+    """Wait until process `pid` has the file open, or is connected to the PostgreSQL database (the watcher's
+    first poll follows at once)."""
+    if isinstance(path, str):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if db_rows(path, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+                             " AND application_name LIKE ?", (f"alpana-hooks %:{pid}",)):
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"process {pid} never connected to {path}")
     target = os.path.realpath(path)
     if not os.path.isdir("/proc/self/fd"):  # not Linux: give it time instead
         time.sleep(3)
@@ -133,11 +144,12 @@ def test_eight_processes_emit_while_watch_and_deliver_run(add_sub, receiver, db_
         assert {line["id"] for line in lines if line["status"] == "succeeded"} == ids
 
         # --watch holds no transaction between polls: a TRUNCATE checkpoint gets through while it runs.
-        conn = sqlite3.connect(db_path)
-        try:
-            assert conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
-        finally:
-            conn.close()
+        if not isinstance(db_path, str):
+            conn = sqlite3.connect(db_path)
+            try:
+                assert conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+            finally:
+                conn.close()
         watcher.send_signal(signal.SIGINT)
         assert watcher.wait(20) == 0
         assert "database is locked" not in watch_err.read_text()
@@ -146,6 +158,8 @@ def test_eight_processes_emit_while_watch_and_deliver_run(add_sub, receiver, db_
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+    if isinstance(db_path, str):
+        return
     conn = sqlite3.connect(db_path)
     try:
         assert conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
@@ -341,3 +355,109 @@ def test_emit_killed_with_requests_in_flight_loses_nothing(add_sub, tmp_path, db
         _assert_each_delivered_once(db_path, crash, in_flight)
     finally:
         crash.close()
+
+
+# -- several hosts on one PostgreSQL: 4 `deliver --loop` and 8 emitters, then a deliverer SIGKILLed --------------
+
+EMIT_NO_SEND = WORKER.replace('"--json"])', '"--json", "--no-send"])')
+assert EMIT_NO_SEND != WORKER
+
+# `deliver --loop` with a short lease margin (a test knob: the claim outlives a send by this many seconds instead of
+# 30), so the survivors take a killed deliverer's claims over within seconds, on the real clock.
+DELIVER_SHORT_LEASE = r"""
+import sys
+from datetime import timedelta
+import alpana_hooks.dispatch as dispatch
+dispatch.LEASE_MARGIN = timedelta(seconds=float(sys.argv[1]))
+from alpana_hooks.cli import main
+sys.argv = ["alpana-hooks", *sys.argv[2:]]
+main()
+"""
+
+
+def _wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def _succeeded_once(db_path) -> Counter:
+    """(event id, subscription) -> how many succeeded attempts it has."""
+    rows = db_rows(db_path, "SELECT e.event_id, a.subscription_id FROM attempts a JOIN events e ON e.id = a.event_pk"
+                            " WHERE a.status = 'succeeded'")
+    return Counter((r["event_id"], r["subscription_id"]) for r in rows)
+
+
+@pytest.mark.postgres_only
+def test_four_deliver_hosts_and_eight_emitters_on_one_postgres(  # noqa: PLR0915 - one scenario, in order
+        add_sub, receiver, db_path, config_path, backend, sigint_stops_children):
+    config_path.write_text(config_path.read_text() + "\n[delivery]\ntimeout_seconds = 2\n")
+    hold = {"seconds": 0.02}
+    rx = receiver(lambda *a: time.sleep(hold["seconds"]))
+    subs = {path: add_sub(rx.url(path), "datasource.added")["id"] for path in ("/a", "/b")}
+    deliverers = [_popen("-c", DELIVER_SHORT_LEASE, "2", "deliver", "--loop", "--interval", "0.2", "--json",
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    workers: list = []
+    try:
+        # 1. 8 emitters record 200 events (400 attempts) while 4 deliverers race for them.
+        workers = [_popen("-c", EMIT_NO_SEND, f"w{n}", str(EMITS_EACH), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) for n in range(PROCESSES)]
+        outs = [w.communicate(timeout=120) for w in workers]
+        assert [w.returncode for w in workers] == [0] * PROCESSES, [e for _, e in outs if e]
+        emitted = [i for o, _ in outs for i in json.loads(o.strip().splitlines()[-1])]
+        assert len(set(emitted)) == PROCESSES * EMITS_EACH
+        _wait_for(lambda: not _unfinished(db_path), 60, "the deliverers to send everything")
+        events = db_rows(db_path, "SELECT event_id FROM events")
+        assert sorted(e["event_id"] for e in events) == sorted(emitted)
+        assert _succeeded_once(db_path) == Counter({(e, s): 1 for e in emitted for s in subs.values()})
+        sent = Counter((r["headers"]["webhook-id"], r["path"]) for r in rx.requests)
+        assert set(sent) == {(e, p) for e in emitted for p in subs} and set(sent.values()) == {1}
+        assert all(d.poll() is None for d in deliverers)
+
+        # 2. SIGKILL one deliverer with sends in flight: the others finish its claims once its lease is over.
+        hold["seconds"] = 0.5
+        before = len(rx.requests)
+        batch = _popen("-c", EMIT_NO_SEND, "k", "40", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        late, err = batch.communicate(timeout=60)
+        assert batch.returncode == 0, err
+        late_ids = json.loads(late.strip().splitlines()[-1])
+        by_pid = {d.pid: d for d in deliverers}
+        holders = "SELECT DISTINCT claimed_by FROM attempts WHERE status = 'sending'"
+        _wait_for(lambda: rx.in_flight and db_rows(db_path, holders), 30, "a deliverer to be mid-send")
+        owner_pid = int(db_rows(db_path, holders)[0]["claimed_by"].split(":")[-2])
+        victim = by_pid[owner_pid]  # whichever deliverer holds claims with sends in flight
+        victim.kill()
+        victim.wait(10)
+        mine = ("SELECT e.event_id, a.url, a.lease_until FROM attempts a JOIN events e ON e.id = a.event_pk"
+                " WHERE a.status = 'sending' AND a.claimed_by LIKE ?")
+        claimed = db_rows(db_path, mine, (f"%:{owner_pid}:%",))
+        assert claimed
+        orphans = {(r["event_id"], "/" + r["url"].rsplit("/", 1)[1]) for r in claimed}
+        lease_over = max(from_iso(r["lease_until"]) for r in claimed)
+        assert lease_over - utcnow() < timedelta(seconds=30)  # the short lease is in force
+        _wait_for(lambda: not _unfinished(db_path), 60, "the survivors to finish the victim's claims")
+        all_ids = emitted + late_ids
+        assert _succeeded_once(db_path) == Counter({(e, s): 1 for e in all_ids for s in subs.values()})
+        taken_over = db_rows(db_path, "SELECT e.event_id, a.url, a.started_at FROM attempts a JOIN events e"
+                                      " ON e.id = a.event_pk WHERE a.status = 'succeeded'")
+        for row in taken_over:
+            if (row["event_id"], "/" + row["url"].rsplit("/", 1)[1]) in orphans:
+                assert from_iso(row["started_at"]) >= lease_over - timedelta(seconds=1)  # not before the lease
+        received = Counter((r["headers"]["webhook-id"], r["path"]) for r in rx.requests[before:])
+        assert set(received) == {(e, p) for e in late_ids for p in subs}
+        assert {pair for pair, n in received.items() if n > 1} <= orphans  # only what was in flight, at most twice
+        assert max(received.values()) <= 2
+
+        survivors = [d for d in deliverers if d is not victim]
+        for d in survivors:
+            d.send_signal(signal.SIGINT)
+        for d in survivors:
+            out, err = d.communicate(timeout=30)
+            assert d.returncode == 0, err
+    finally:
+        for proc in (*deliverers, *workers):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

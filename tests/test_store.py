@@ -1,4 +1,5 @@
-"""The SQLite file: created private, WAL, durable, migrated once, safe with several processes."""
+"""The store: a SQLite file created private, WAL, durable; on both backends migrated once, safe with several
+processes, one transaction per write()."""
 
 import os
 import sqlite3
@@ -6,25 +7,36 @@ import stat
 import subprocess
 import sys
 
+import pytest
+from conftest import applied_migrations, db_rows, run_cli
+
 from alpana_hooks import migrations as migrations_module
 from alpana_hooks.store import SCHEMA_VERSION, Store
 
-from conftest import run_cli
+MIGRATIONS = ["m001_initial", "m002_attempts_by_tenant_subscription", "m003_response_headers_truncated",
+              "m004_header_ids"]
 
 
+@pytest.mark.sqlite_only
 def test_file_is_0600_wal_and_migrated_once(cli, db_path):
     assert cli("list", "--tenant", "t1").exit_code == 0
     assert stat.S_IMODE(os.stat(db_path).st_mode) == 0o600
     conn = sqlite3.connect(db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    applied = conn.execute("SELECT name FROM _sqlite_migrations").fetchall()
-    assert applied == [("m001_initial",), ("m002_attempts_by_tenant_subscription",),
-                       ("m003_response_headers_truncated",)]
     conn.close()
+    assert applied_migrations(db_path) == MIGRATIONS
     assert cli("list", "--tenant", "t1").exit_code == 0
-    conn = sqlite3.connect(db_path)
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == SCHEMA_VERSION
-    conn.close()
+    assert applied_migrations(db_path) == MIGRATIONS
+
+
+def test_migrated_once_with_the_schema_version(cli, db_path):
+    assert not db_path.exists()
+    assert cli("list", "--tenant", "t1").exit_code == 0
+    assert cli("list", "--tenant", "t1").exit_code == 0
+    assert applied_migrations(db_path) == MIGRATIONS
+    store = Store.open(db_path)
+    assert store.schema_version() == SCHEMA_VERSION
+    store.close()
 
 
 def test_folder_is_created_private(tmp_path):
@@ -34,6 +46,7 @@ def test_folder_is_created_private(tmp_path):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
+@pytest.mark.sqlite_only
 def test_every_connection_is_durable_with_a_busy_timeout(db_path):
     store = Store.open(db_path)
     assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
@@ -45,9 +58,11 @@ def test_every_connection_is_durable_with_a_busy_timeout(db_path):
 def test_schema_version_matches_the_migrations(db_path):
     store = Store.open(db_path)
     assert store.schema_version() == SCHEMA_VERSION == len(migrations_module.migrations._migrations)
+    assert [name for name, _ in migrations_module.POSTGRES] == MIGRATIONS
     store.close()
 
 
+@pytest.mark.sqlite_only
 def test_m003_upgrades_a_store_with_attempts(db_path):
     from sqlite_utils import Database
 
@@ -58,11 +73,12 @@ def test_m003_upgrades_a_store_with_attempts(db_path):
     conn.commit()
     conn.close()
     store = Store.open(db_path)
-    assert store.schema_version() == 3
+    assert store.schema_version() == SCHEMA_VERSION
     assert [tuple(row) for row in store.conn.execute("SELECT response_headers_truncated FROM attempts")] == [(0,)]
     store.close()
 
 
+@pytest.mark.sqlite_only
 def test_indexes_serve_the_attempt_queries(db_path):
     store = Store.open(db_path)
     plans = {
@@ -99,9 +115,7 @@ def test_two_processes_adding_at_once_on_a_fresh_file(db_path):
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errors
     assert not any("locked" in e for e in errors)
-    conn = sqlite3.connect(db_path)
-    assert conn.execute("SELECT count(*) FROM subscriptions").fetchone()[0] == 100
-    conn.close()
+    assert db_rows(db_path, "SELECT count(*) AS n FROM subscriptions")[0]["n"] == 100
 
 
 def test_eight_processes_start_on_a_missing_file(db_path):
@@ -109,9 +123,7 @@ def test_eight_processes_start_on_a_missing_file(db_path):
                               stderr=subprocess.PIPE, text=True) for _ in range(8)]
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 8, errors
-    conn = sqlite3.connect(db_path)
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == SCHEMA_VERSION
-    conn.close()
+    assert applied_migrations(db_path) == MIGRATIONS
 
 
 def imported_modules(*args):
@@ -119,6 +131,7 @@ def imported_modules(*args):
     return {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
 
 
+@pytest.mark.sqlite_only
 def test_help_and_list_do_not_import_requests(cli):
     cli("add", "--tenant", "t1", "--event", "widget.added", "--url", "https://e.com/")
     for args in (["--help"], ["list", "--tenant", "t1"]):
@@ -136,8 +149,6 @@ def _add(store, url):
 
 
 def test_domain_writes_inside_one_write_commit_or_fail_together(db_path):
-    import pytest
-
     store = Store.open(db_path)
     with pytest.raises(RuntimeError):
         with store.write():

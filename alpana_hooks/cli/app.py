@@ -30,10 +30,12 @@ class ErrorBoundary(TyperGroup):
             output.error(str(exc))
             raise typer.Exit(int(exc.exit_code)) from None
         except Exception as exc:
-            sqlite3 = sys.modules.get("sqlite3")  # only a command that opened the database can fail in it
-            if sqlite3 is None or not isinstance(exc, sqlite3.DatabaseError):
+            # only a command that opened the database can fail in it
+            errors = tuple(m.DatabaseError if m.__name__ == "sqlite3" else m.Error
+                           for m in (sys.modules.get("sqlite3"), sys.modules.get("psycopg")) if m is not None)
+            if not errors or not isinstance(exc, errors):
                 raise
-            output.error(f"database error: {exc}")
+            output.error("database error: " + " ".join(str(exc).split()))
             raise typer.Exit(int(ExitCode.UNEXPECTED)) from None
         except KeyboardInterrupt:
             output.error("interrupted")
@@ -64,7 +66,7 @@ app.add_typer(events_app, name="events")
 app.add_typer(attempts_app, name="attempts")
 
 MAX_ID = 2**63 - 1  # SQLite's largest integer: a larger id or limit is exit 2, not an OverflowError
-DbOpt = Annotated[Optional[str], typer.Option("--db", help="Database file [env ALPANA_HOOKS_DB].", show_default=False)]
+DbOpt = Annotated[Optional[str], typer.Option("--db", help="Database file or postgresql:// URL [env ALPANA_HOOKS_DB].", show_default=False)]
 ConfigOpt = Annotated[
     Optional[str], typer.Option("--config", help="Config file [env ALPANA_HOOKS_CONFIG].", show_default=False)
 ]

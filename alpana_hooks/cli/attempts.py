@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -57,35 +56,20 @@ def attempts_list(
 
 
 def _live(hooks: Hooks, tenant: str, filters: dict, limit: int, interval: float) -> None:
-    """Redraw the table in place every interval; each poll is its own short read."""
+    """Redraw the table in place on every change (PostgreSQL: notified) or interval; each read is short."""
     from rich.live import Live
 
     with Live(output.attempts_table([]), console=output.console(), auto_refresh=False, transient=False) as live:
-        while True:
+        for _ in hooks.watch_attempts(tenant, interval=interval, limit=limit, **filters):
             rows = hooks.attempts(tenant, limit=limit, **filters)
             live.update(output.attempts_table(rows, title=f"Send attempts in {tenant} (Ctrl-C to stop)"), refresh=True)
-            time.sleep(interval)
 
 
 def _stream(hooks: Hooks, tenant: str, filters: dict, limit: int, interval: float) -> None:
     """NDJSON: the latest attempts first, then every new attempt and every change of an unfinished one."""
-    seen: dict[int, tuple] = {}  # what a reader sees change: status, status code, next retry
-    changing: set[int] = set()
-    rows = list(reversed(hooks.attempts(tenant, limit=limit, **filters)))
-    while True:
+    for rows in hooks.watch_attempts(tenant, interval=interval, limit=limit, **filters):
         for row in rows:
-            shown = (row.status, row.status_code, row.next_attempt_at)
-            if seen.get(row.id) != shown:
-                seen[row.id] = shown
-                output.print_json_line(output.attempt_json(row))
-            if row.may_change:
-                changing.add(row.id)
-            else:
-                changing.discard(row.id)
-        time.sleep(interval)
-        newest = max(seen, default=0)
-        rows = hooks.attempts_by_ids(tenant, sorted(changing))
-        rows += list(reversed(hooks.attempts(tenant, after_id=newest, limit=None, **filters)))
+            output.print_json_line(output.attempt_json(row))
 
 
 @attempts_app.command("show")

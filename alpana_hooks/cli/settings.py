@@ -5,6 +5,7 @@ from __future__ import annotations
 from alpana_hooks import output
 from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, config_app
 from alpana_hooks.cli.context import settings_for
+from alpana_hooks.config import display_database
 from alpana_hooks.timeutil import format_duration
 
 # SQLite releases with the WAL-reset race (sqlite.org/wal.html#walresetbug): 3.7.0 to 3.51.2, except these backports.
@@ -28,6 +29,8 @@ def _rows(settings) -> list[tuple[str, str, str]]:
             return format_duration(raw)
         if name == "allowed_networks":
             return ", ".join(raw) or "(none)"
+        if name == "database":
+            return display_database(raw)
         return "(none)" if raw is None else str(raw)
 
     names = [n for n in type(settings).__dataclass_fields__ if n != "sources"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
 from alpana_hooks.errors import NotFound
@@ -21,9 +20,14 @@ class AttemptStore(Connection):
 
     def list_attempts(self, tenant: str, *, subscription_id: int | None = None, event_type: str | None = None,
                       status: str | None = None, since: datetime | None = None, event_pk: int | None = None,
-                      after_id: int | None = None, limit: int | None = 50) -> list[Attempt]:
-        """The tenant's attempts, newest first, filtered."""
+                      after_id: int | None = None, limit: int | None = 50, ids: list[int] | None = None) -> list[Attempt]:
+        """The tenant's attempts, newest first, filtered (ids: only among these)."""
         where, params = ["a.tenant = ?"], [tenant]  # type: list[str], list[object]
+        if ids is not None:
+            if not ids:
+                return []
+            where.append(f"a.id IN ({','.join('?' * len(ids))})")
+            params.extend(ids)
         for clause, value in (("a.subscription_id = ?", subscription_id), ("e.type = ?", event_type),
                               ("a.status = ?", status), ("a.created_at >= ?", iso_or_none(since)),
                               ("a.event_pk = ?", event_pk), ("a.id > ?", after_id)):
@@ -49,8 +53,8 @@ class AttemptStore(Connection):
         (bulk recovery), None when another attempt of that delivery was made meanwhile (say by a second
         engineer's resend --failed). claim=(owner, lease_until) stores it already claimed by the caller."""
         with self.write() as conn:
-            original = conn.execute(
-                "SELECT * FROM attempts WHERE tenant = ? AND id = ?", (tenant, attempt_id)
+            original = conn.execute(  # locked: two hosts resending it take turns, the second sees the first's
+                f"SELECT * FROM attempts WHERE tenant = ? AND id = ?{self.for_update()}", (tenant, attempt_id)
             ).fetchone()
             if original is None:
                 raise NotFound(f"attempt {attempt_id} not found in tenant {tenant}")
@@ -76,9 +80,10 @@ class AttemptStore(Connection):
         for start in range(0, len(attempt_ids), 500):
             chunk = attempt_ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
+            in_tenant = "" if tenant is None else " AND a.tenant = ?"
             rows += self.conn.execute(
-                f"{ATTEMPT_SELECT} WHERE a.id IN ({marks}) AND (? IS NULL OR a.tenant = ?) ORDER BY a.id",
-                (*chunk, tenant, tenant),
+                f"{ATTEMPT_SELECT} WHERE a.id IN ({marks}){in_tenant} ORDER BY a.id",
+                (*chunk, *([] if tenant is None else [tenant])),
             ).fetchall()
         return [_attempt(row) for row in rows]
 
@@ -86,16 +91,20 @@ class AttemptStore(Connection):
                              event_type: str | None, limit: int | None, include_disabled: bool = False) -> list[Attempt]:
         """For each (event, subscription) whose latest attempt failed, that attempt; oldest first.
         Subscriptions that were deleted, or (unless include_disabled) disabled, are left out."""
+        where, params = ["a.tenant = ?", "a.status = 'failed'"], [tenant]  # type: list[str], list[object]
+        for clause, value in (("a.created_at >= ?", iso_or_none(since)), ("a.subscription_id = ?", subscription_id),
+                              ("e.type = ?", event_type)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        active = "" if include_disabled else " AND s.state = 'active'"
         sql = (
-            f"{ATTEMPT_SELECT} WHERE a.tenant = ? AND a.status = 'failed'"
-            " AND (? IS NULL OR a.created_at >= ?) AND (? IS NULL OR a.subscription_id = ?) AND (? IS NULL OR e.type = ?)"
+            f"{ATTEMPT_SELECT} WHERE {' AND '.join(where)}"
             " AND a.id = (SELECT max(b.id) FROM attempts b WHERE b.event_pk = a.event_pk"
             " AND b.subscription_id = a.subscription_id)"
-            " AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = a.subscription_id AND (? OR s.state = 'active'))"
+            f" AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = a.subscription_id{active})"
             " AND a.trigger != 'ping' ORDER BY a.id"
         )
-        params = [tenant, iso_or_none(since), iso_or_none(since), subscription_id, subscription_id,
-                  event_type, event_type, int(include_disabled)]
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
@@ -117,7 +126,7 @@ class AttemptStore(Connection):
         return removed
 
 
-def _attempt(row: sqlite3.Row) -> Attempt:
+def _attempt(row) -> Attempt:
     """An Attempt from a row of _ATTEMPT_SELECT."""
     values = dict(row)
     values.update(

@@ -24,7 +24,7 @@ class ClaimStore(Connection):
             if attempt_ids is None:
                 attempt_ids = [row["id"] for row in conn.execute(
                     "SELECT id FROM attempts WHERE status IN ('pending', 'sending') AND (status = 'pending' OR lease_until < ?)"
-                    " ORDER BY id LIMIT ?",
+                    f" ORDER BY id LIMIT ?{self.for_update(skip_locked=True)}",
                     (stamp, limit),
                 ).fetchall()]
             won = []
@@ -59,7 +59,7 @@ class ClaimStore(Connection):
             due = conn.execute(
                 "SELECT a.*, s.state, s.url AS current_url FROM attempts a LEFT JOIN subscriptions s"
                 " ON s.id = a.subscription_id WHERE a.next_attempt_at IS NOT NULL AND a.next_attempt_at <= ?"
-                " ORDER BY a.next_attempt_at LIMIT ?",
+                f" ORDER BY a.next_attempt_at LIMIT ?{self.for_update('a', skip_locked=True)}",
                 (stamp, limit),
             ).fetchall()
             created = []
@@ -84,7 +84,7 @@ class ClaimStore(Connection):
             (attempt_id,),
         ).fetchone()
         headers = tuple((h["name"], h["value"]) for h in self.conn.execute(
-            "SELECT name, value FROM subscription_headers WHERE subscription_id = ? ORDER BY rowid",
+            "SELECT name, value FROM subscription_headers WHERE subscription_id = ? ORDER BY id",
             (row["subscription_id"],),
         ))
         return SendingContext(
@@ -101,11 +101,12 @@ class ClaimStore(Connection):
         Returns the ids written: those whose claim this owner still held."""
         written_ids = set()
         with self.write() as conn:
+            self.lock_subscriptions_of(conn, [item[0] for item in items])
             for attempt_id, outcome, disable_reason in items:
                 columns = ", ".join(f"{name} = ?" for name in outcome)
                 written = conn.execute(  # only while this process still holds the claim
                     f"UPDATE attempts SET {columns}, lease_until = NULL, claimed_by = NULL WHERE id = ?"
-                    " AND status = 'sending' AND claimed_by IS ?",
+                    " AND status = 'sending' AND claimed_by IS NOT DISTINCT FROM ?",
                     (*outcome.values(), attempt_id, owner),
                 ).rowcount
                 if not written:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime
 
 from alpana_hooks import rules
@@ -25,6 +24,9 @@ class OutboxStore(Connection):
         Returns {event_pk, attempt_ids, duplicate, fired}."""
         stamp = to_iso(now)
         with self.write() as conn:
+            self.serialize(conn, f"event {tenant} {event_id}")  # a repeated event id waits, then sees the first
+            if resource:  # the rename rule reads then writes what it remembers of this resource
+                self.serialize(conn, f"resource {tenant} {resource[0]} {resource[1]}")
             existing = conn.execute(
                 "SELECT id FROM events WHERE tenant = ? AND event_id = ?", (tenant, event_id)
             ).fetchone()
@@ -81,12 +83,16 @@ class OutboxStore(Connection):
     def list_events(self, tenant: str, *, event_type: str | None = None, since: datetime | None = None,
                     limit: int = 50) -> list[Event]:
         """The tenant's events, newest first, with how many attempts each caused."""
+        where, params = ["e.tenant = ?"], [tenant]  # type: list[str], list[object]
+        for clause, value in (("e.type = ?", event_type), ("e.created_at >= ?", iso_or_none(since))):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
         rows = self.conn.execute(
             "SELECT e.*,"
             " (SELECT count(*) FROM attempts a WHERE a.event_pk = e.id) AS attempts"
-            " FROM events e WHERE e.tenant = ? AND (? IS NULL OR e.type = ?) AND (? IS NULL OR e.created_at >= ?)"
-            " ORDER BY e.created_at DESC, e.id DESC LIMIT ?",
-            (tenant, event_type, event_type, iso_or_none(since), iso_or_none(since), limit),
+            f" FROM events e WHERE {' AND '.join(where)} ORDER BY e.created_at DESC, e.id DESC LIMIT ?",
+            [*params, limit],
         ).fetchall()
         return [_event(row) for row in rows]
 
@@ -100,7 +106,7 @@ class OutboxStore(Connection):
         return _event(row)
 
 
-def _event(row: sqlite3.Row) -> Event:
+def _event(row) -> Event:
     """An Event from its row (with the attempt count when the query has one)."""
     return Event(id=row["id"], tenant=row["tenant"], event_id=row["event_id"], type=row["type"],
                  data=json.loads(row["data"]), body=bytes(row["body"]), created_at=row["created_at"],

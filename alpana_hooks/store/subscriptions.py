@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
 from alpana_hooks.errors import Conflict, NotFound
@@ -19,6 +18,7 @@ class SubscriptionStore(Connection):
         """Insert a subscription with its headers and first secret; refuse a duplicate."""
         stamp = to_iso(now)
         with self.write() as conn:
+            self.serialize(conn, f"subscription {tenant} {event_type} {url}")
             self._refuse_duplicate(conn, tenant, event_type, url, None)
             sub_id = conn.execute(
                 "INSERT INTO subscriptions (tenant, event_type, url, description, state, created_at, updated_at)"
@@ -38,7 +38,7 @@ class SubscriptionStore(Connection):
     @staticmethod
     def _refuse_duplicate(conn, tenant, event_type, url, own_id) -> None:
         row = conn.execute(
-            "SELECT id FROM subscriptions WHERE tenant = ? AND event_type = ? AND url = ? AND id IS NOT ?",
+            "SELECT id FROM subscriptions WHERE tenant = ? AND event_type = ? AND url = ? AND id IS DISTINCT FROM ?",
             (tenant, event_type, url, own_id),
         ).fetchone()
         if row:
@@ -46,10 +46,13 @@ class SubscriptionStore(Connection):
 
     def list_subscriptions(self, tenant: str, event_type: str | None = None, state: str | None = None) -> list[Subscription]:
         """The tenant's subscriptions, oldest first, with their headers."""
+        where, params = ["tenant = ?"], [tenant]
+        for clause, value in (("event_type = ?", event_type), ("state = ?", state)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
         rows = self.conn.execute(
-            "SELECT * FROM subscriptions WHERE tenant = ? AND (? IS NULL OR event_type = ?)"
-            " AND (? IS NULL OR state = ?) ORDER BY id",
-            (tenant, event_type, event_type, state, state),
+            f"SELECT * FROM subscriptions WHERE {' AND '.join(where)} ORDER BY id", params
         ).fetchall()
         return self._with_headers(rows)
 
@@ -69,14 +72,14 @@ class SubscriptionStore(Connection):
             raise NotFound(f"subscription {sub_id} not found in tenant {tenant}")
         return self._with_headers([row])[0]
 
-    def _with_headers(self, rows: list[sqlite3.Row]) -> list[Subscription]:
+    def _with_headers(self, rows: list) -> list[Subscription]:
         """Subscriptions from their rows, each with its headers (one query for all)."""
         headers: dict[int, list[tuple[str, str]]] = {row["id"]: [] for row in rows}
         if rows:
             marks = ",".join("?" * len(headers))
             for found in self.conn.execute(
                 f"SELECT subscription_id, name, value FROM subscription_headers"
-                f" WHERE subscription_id IN ({marks}) ORDER BY rowid",
+                f" WHERE subscription_id IN ({marks}) ORDER BY id",
                 list(headers),
             ):
                 headers[found["subscription_id"]].append((found["name"], found["value"]))
@@ -89,6 +92,7 @@ class SubscriptionStore(Connection):
             current = self._locked_subscription(conn, tenant, sub_id)
             new_url = url if url is not None else current["url"]
             new_type = event_type if event_type is not None else current["event_type"]
+            self.serialize(conn, f"subscription {tenant} {new_type} {new_url}")
             self._refuse_duplicate(conn, tenant, new_type, new_url, sub_id)
             conn.execute(
                 "UPDATE subscriptions SET url = ?, event_type = ?, description = ?, updated_at = ? WHERE id = ?",
@@ -115,9 +119,9 @@ class SubscriptionStore(Connection):
             self._locked_subscription(conn, tenant, sub_id)
             set_state(conn, sub_id, state, now, reason)
 
-    @staticmethod
-    def _locked_subscription(conn, tenant: str, sub_id: int) -> sqlite3.Row:
-        row = conn.execute("SELECT * FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id)).fetchone()
+    def _locked_subscription(self, conn, tenant: str, sub_id: int):
+        row = conn.execute(f"SELECT * FROM subscriptions WHERE tenant = ? AND id = ?{self.for_update()}",
+                           (tenant, sub_id)).fetchone()
         if row is None:
             raise NotFound(f"subscription {sub_id} not found in tenant {tenant}")
         return row
@@ -126,7 +130,8 @@ class SubscriptionStore(Connection):
         """Add or replace one header (names are case-insensitive: the new spelling wins)."""
         with self.write() as conn:
             self._locked_subscription(conn, tenant, sub_id)
-            conn.execute("DELETE FROM subscription_headers WHERE subscription_id = ? AND name = ?", (sub_id, name))
+            conn.execute("DELETE FROM subscription_headers WHERE subscription_id = ? AND lower(name) = lower(?)",
+                         (sub_id, name))
             conn.execute(
                 "INSERT INTO subscription_headers (subscription_id, name, value) VALUES (?, ?, ?)", (sub_id, name, value)
             )
@@ -137,7 +142,7 @@ class SubscriptionStore(Connection):
         with self.write() as conn:
             self._locked_subscription(conn, tenant, sub_id)
             removed = conn.execute(
-                "DELETE FROM subscription_headers WHERE subscription_id = ? AND name = ?", (sub_id, name)
+                "DELETE FROM subscription_headers WHERE subscription_id = ? AND lower(name) = lower(?)", (sub_id, name)
             ).rowcount
             if not removed:
                 raise NotFound(f"subscription {sub_id} has no header {name!r}")
@@ -162,7 +167,7 @@ class SubscriptionStore(Connection):
             )
 
 
-def _subscription(row: sqlite3.Row, headers: list[tuple[str, str]]) -> Subscription:
+def _subscription(row, headers: list[tuple[str, str]]) -> Subscription:
     """A Subscription from its row and its headers."""
     return Subscription(
         id=row["id"], tenant=row["tenant"], event_type=row["event_type"], url=row["url"],
@@ -188,7 +193,7 @@ def set_state(conn, sub_id: int, state: str, now: datetime, reason: str | None) 
         )
 
 
-def signing_secrets(conn: sqlite3.Connection, sub_id: int, now: datetime) -> list[Secret]:
+def signing_secrets(conn, sub_id: int, now: datetime) -> list[Secret]:
     """The secrets that sign a delivery now: the current one first, then those in their grace period."""
     rows = conn.execute(
         "SELECT secret, created_at, expires_at FROM subscription_secrets WHERE subscription_id = ?"

@@ -1,11 +1,4 @@
-"""The public Python API: `Hooks` does what the commands do, returns records and raises HooksError.
-
-    from alpana_hooks import Hooks
-
-    with Hooks.open(database="hooks.db") as hooks:
-        hooks.add_subscription("acme", "dashboard.updated", "https://hooks.example.com/bi")
-        result = hooks.emit("acme", "dashboard.updated", {"dashboard_id": "42", "name": "Sales",
-                                                          "url": "https://bi.example.com/d/42", "version": 3})
+"""`Hooks`: what the commands do, as methods that return records and raise HooksError (README: Python API).
 
 One `Hooks` holds one database connection: use it from one thread at a time (in a web server, one
 `Hooks` per request thread, or per request). Sends inside one call run on the engine's own threads.
@@ -14,17 +7,19 @@ One `Hooks` holds one database connection: use it from one thread at a time (in 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from alpana_hooks import events, rules, validate
 from alpana_hooks import headers as header_rules
 from alpana_hooks.errors import NotFound, UsageError
 from alpana_hooks.model import (
     Attempt,
+    CopyResult,
+    DatabaseStatus,
     EmitResult,
     Event,
     NewSubscription,
@@ -44,7 +39,6 @@ if TYPE_CHECKING:
     from alpana_hooks.dispatch import Dispatcher
     from alpana_hooks.store import Store
 
-LONGEST_WAIT = 60.0  # seconds: deliver --loop waits at most this long after rounds that found the store unwritable
 EVENT_ID = re.compile(events.EVENT_ID_PATTERN)  # the same rule as the payload schemas
 
 
@@ -59,9 +53,9 @@ class Hooks:
     def store(self) -> Store:
         """The store, opened (created and migrated) on first use, so bad input creates no file."""
         if self._store is None:
-            from alpana_hooks.store import Store
+            from alpana_hooks.store import open_store
 
-            self._store = Store.open(self.settings.database)
+            self._store = open_store(self.settings.database)
         return self._store
 
     @classmethod
@@ -236,6 +230,13 @@ class Hooks:
             status=checked_status, since=since, after_id=after_id, limit=limit,
         )
 
+    def watch_attempts(self, tenant: str, *, interval: float = 2.0, limit: int | None = 50,
+                       **filters: Any) -> Iterator[list[Attempt]]:
+        """Live attempts: the latest first, then after every wake-up the new or changed ones (see api.watch)."""
+        from alpana_hooks.api.watch import watch_attempts
+
+        return watch_attempts(self, tenant, interval=interval, limit=limit, **filters)
+
     def attempt(self, tenant: str, attempt_id: int) -> Attempt:
         """One send attempt of the tenant, with its payload and response."""
         return self.store.get_attempt(validate.tenant(tenant), attempt_id)
@@ -305,7 +306,7 @@ class Hooks:
         and the next waits twice as long (at most LONGEST_WAIT); the loop goes on once the store clears."""
         with self._engine() as dispatcher:
             try:
-                _rounds(dispatcher, loop, interval, on_failed_round)
+                dispatcher.rounds(loop, interval, on_failed_round)
             except KeyboardInterrupt:
                 if not loop:
                     raise  # a one-shot run that was cut short
@@ -332,6 +333,21 @@ class Hooks:
         finally:
             dispatcher.close()
 
+    # -- the database ----------------------------------------------------------------------
+
+    def database_status(self) -> DatabaseStatus:
+        """The backend, location, schema version and row counts of this store."""
+        from alpana_hooks.api.database import database_status
+
+        return database_status(self)
+
+    def copy_to(self, target: str | Path, *, force: bool = False,
+                progress: Callable[[str, int, int], None] | None = None) -> CopyResult:
+        """Copy every row of this store into another, keeping ids (see api.database.copy_to)."""
+        from alpana_hooks.api.database import copy_to
+
+        return copy_to(self, target, force=force, progress=progress)
+
     # -- subscriptions as code ---------------------------------------------------------------
 
     def export(self, tenant: str, *, reveal: bool = False) -> dict:
@@ -357,24 +373,3 @@ class Hooks:
             refuse_unagreed_deletions(steps, agreed)
             steps = [carry_out(self.store, tenant, step, utcnow()) for step in steps]
         return steps, unlisted(wanted.subscriptions, current)
-
-
-def _rounds(dispatcher: Dispatcher, loop: bool, interval: float, on_failed_round: Callable[[str], None]) -> None:
-    """One round, or one every interval until interrupted, waiting longer after rounds that found the store
-    unwritable."""
-    from alpana_hooks.dispatch import StoreUnwritable
-
-    wait = interval
-    while True:
-        try:
-            dispatcher.deliver_due()
-            wait = interval
-        except StoreUnwritable as exc:
-            if not loop or exc.interrupted:
-                raise
-            wait = min(2 * wait, max(LONGEST_WAIT, interval))
-            held = f"; results of attempts {', '.join(map(str, exc.held))} held until it can" if exc.held else ""
-            on_failed_round(f"round failed, the store cannot be written: {exc.reason}{held}; next round in {wait:g} s")
-        if not loop:
-            return
-        time.sleep(wait)
