@@ -1,7 +1,6 @@
 """The delivery engine: claim attempts from the outbox, send them concurrently, record each result,
 schedule retries and disable dead endpoints. No printing; the CLI renders what it returns."""
 
-import concurrent.futures
 import json
 import os
 import queue
@@ -96,8 +95,11 @@ class Dispatcher:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets_module.token_hex(4)}"
         self.sender = Sender(SendPolicy.from_settings(settings))
         self.recorded = {Status.SUCCEEDED: 0, Status.FAILED: 0}  # sends whose results this dispatcher wrote
-        self._held: list[tuple] = []  # results of sends that went out, not written yet
+        # results of sends that went out, not written yet: workers append, the main thread copies it and deletes
+        # the prefix it wrote, each one list operation (atomic under the GIL), so no interrupt can lose one
+        self._held: list[tuple] = []
         self._pool: ThreadPoolExecutor | None = None
+        self._stopping = threading.Event()  # set: the pool's workers start no more sends
         self._keeper: _LeaseKeeper | None = None
 
     def close(self) -> None:
@@ -105,6 +107,7 @@ class Dispatcher:
         if self._keeper is not None:
             self._keeper.stop()
         if self._pool is not None:
+            self._stopping.set()
             self._pool.shutdown(wait=True, cancel_futures=True)
         self.sender.close()
 
@@ -188,7 +191,7 @@ class Dispatcher:
         pool = self._workers()
         width = self.settings.concurrency
         sent: list[int] = []
-        in_flight: dict = {}
+        in_flight: set = set()
         done: queue.SimpleQueue = queue.SimpleQueue()  # futures put themselves here when they finish
         exhausted = False
         claim_failure: sqlite3.OperationalError | None = None
@@ -213,7 +216,7 @@ class Dispatcher:
                     futures.append(done.get_nowait())
                 sent += self._finish(in_flight, futures)
         except BaseException as exc:
-            self._wind_down(exc, in_flight)
+            self._wind_down(exc)
             raise
 
     def _workers(self) -> ThreadPoolExecutor:
@@ -222,19 +225,23 @@ class Dispatcher:
             self._keeper = _LeaseKeeper(self.store.location(), self.owner, self._lease_until)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="alpana-send")
+            self._stopping = threading.Event()
         return self._pool
 
-    def _wind_down(self, cause: BaseException, in_flight: dict) -> None:
+    def _wind_down(self, cause: BaseException) -> None:
         """Start nothing more, wait for the sends on the wire, record them and hand the rest back. Raises
         StoreUnwritable when results of sends that went out cannot be written (the store was locked or full
-        for RECORD_PATIENCE, or a second interrupt gave up waiting for it)."""
+        for RECORD_PATIENCE, or a second interrupt gave up waiting for it).
+
+        It waits for the whole pool, not for the futures _run knows of: an interrupt can land inside
+        pool.submit after the work was queued and before its future was kept, and that send still happens."""
         reason = cause.reason if isinstance(cause, StoreUnwritable) else str(cause)
         give_up_at = time.monotonic() + (0 if isinstance(cause, StoreUnwritable) else RECORD_PATIENCE)
         try:
-            for future in in_flight:
-                future.cancel()
-            concurrent.futures.wait(list(in_flight))
-            self._hold(in_flight, [future for future in in_flight if not future.cancelled()])
+            self._stopping.set()  # queued work ends without sending; sends on the wire finish and hold results
+            pool, self._pool = self._pool, None  # the next round starts a new pool
+            if pool is not None:
+                pool.shutdown(wait=True)
             self._flush(give_up_at)
         except StoreUnwritable as exc:
             reason = exc.reason
@@ -245,24 +252,17 @@ class Dispatcher:
         if self._held or Store.unwritable_for_now(cause):
             raise StoreUnwritable(reason, self._held_ids(), interrupted=isinstance(cause, KeyboardInterrupt))
 
-    def _finish(self, in_flight: dict, futures: list) -> list[int]:
-        """Record these finished sends."""
-        sent = self._hold(in_flight, futures)
+    def _finish(self, in_flight: set, futures: list) -> list[int]:
+        """Record these finished sends (their workers hold the results); the ids of those that went out."""
+        in_flight.difference_update(futures)
+        sent = [attempt_id for attempt_id in (future.result() for future in futures) if attempt_id is not None]
         self._flush()
         return sent
-
-    def _hold(self, in_flight: dict, futures: list) -> list[int]:
-        """Turn finished sends into results held in memory, and forget them as in flight."""
-        finished = [(in_flight[future], future.result()) for future in futures]
-        self._held += self._outcomes(finished)
-        for future in futures:
-            in_flight.pop(future)
-        return [context.id for context, _ in finished]
 
     def _flush(self, give_up_at: float | None = None) -> None:
         """Write the results held in memory, retrying while the store is locked or full (RECORD_PATIENCE, or
         until give_up_at). If it gives up they stay held and StoreUnwritable names them."""
-        held = self._held
+        held = self._held[:]
         if not held:
             return
         try:
@@ -272,21 +272,21 @@ class Dispatcher:
                 time.monotonic() + RECORD_PATIENCE if give_up_at is None else give_up_at)
         except sqlite3.OperationalError as exc:
             raise StoreUnwritable(str(exc), self._held_ids()) from None
-        self._held = []
+        del self._held[:len(held)]  # workers only append: what was written is the prefix
         for attempt_id, outcome, _ in held:
             if attempt_id in written and outcome["error_class"] != ErrorClass.DISCARDED:
                 self.recorded[outcome["status"]] += 1
 
     def _held_ids(self) -> list[int]:
         """The attempts whose sends went out and whose results are held (discarded ones were never sent)."""
-        return sorted(attempt_id for attempt_id, outcome, _ in self._held
+        return sorted(attempt_id for attempt_id, outcome, _ in self._held[:]
                       if outcome["error_class"] != ErrorClass.DISCARDED)
 
     def _lease_until(self) -> datetime:
         """A claim outlives its send's deadline by a margin; the lease keeper renews it while the work goes on."""
         return self.clock() + timedelta(seconds=self.settings.timeout_seconds) + LEASE_MARGIN
 
-    def _start(self, pool, in_flight: dict, done, attempt_id: int) -> None:
+    def _start(self, pool, in_flight: set, done, attempt_id: int) -> None:
         context = self.store.sending_context(attempt_id, self.clock())
         deleted = context.state is None
         if deleted or (context.state != State.ACTIVE and context.trigger not in NOT_RETRIED):
@@ -294,58 +294,60 @@ class Dispatcher:
             self._discard(context, f"subscription {context.subscription_id} "
                                    f"{'was deleted' if deleted else 'is disabled'}; not sent")
             return
-        future = pool.submit(self._send, context)
-        in_flight[future] = context
+        future = pool.submit(self._send, context, self._stopping)
+        in_flight.add(future)
         future.add_done_callback(done.put)
 
-    def _send(self, context: SendingContext):
-        """In a worker thread: sign with a fresh timestamp and send."""
+    def _send(self, context: SendingContext, stopping: threading.Event) -> int | None:
+        """In a worker thread: sign with a fresh timestamp, send and hold the result; the attempt's id, or None
+        when the dispatcher stopped before this send began (its claim is handed back)."""
         from alpana_hooks.delivery import build_request
 
+        if stopping.is_set():
+            return None
         started = self.clock()
         request = build_request(
             url=context.url or "", body=context.body, msg_id=context.event_id, secrets=list(context.secrets),
             custom_headers=list(context.headers), timestamp=int(started.timestamp()), user_agent=self.settings.user_agent,
         )
-        return started, request, self.sender.send(request)
+        result = self.sender.send(request)
+        self._held.append(self._outcome(context, started, request, result))
+        return context.id
 
     def _discard(self, context: SendingContext, why: str) -> None:
         outcome = {"status": Status.FAILED, "error_class": ErrorClass.DISCARDED, "error": why, "finished_at": to_iso(self.clock())}
         self._held.append((context.id, outcome, None))
         self._flush()
 
-    def _outcomes(self, finished: list) -> list[tuple]:
-        """(attempt id, columns to set, reason to disable) for each finished send, its retry scheduled."""
+    def _outcome(self, context: SendingContext, started: datetime, request, result) -> tuple:
+        """(attempt id, columns to set, reason to disable) for a finished send, its retry scheduled."""
         now = self.clock()
-        items = []
-        for context, (started, request, result) in finished:
-            outcome = {
-                "status": Status.SUCCEEDED if result.succeeded else Status.FAILED,
-                "started_at": to_iso(started),
-                "finished_at": to_iso(now),
-                "duration_ms": result.duration_ms,
-                "url": request.url,
-                "request_headers": json.dumps([[n, shown(n, v)] for n, v in result.request_headers]),
-                "status_code": result.status_code,
-                "response_headers": json.dumps(list(result.response_headers.items())),
-                "response_headers_truncated": int(result.headers_truncated),
-                "response_body": result.response_body,
-                "response_truncated": int(result.truncated),
-                "error_class": result.error_class,
-                "error": result.error,
-                "next_attempt_at": None,
-            }
-            disable_reason = None
-            if result.status_code == 410:
-                disable_reason = "the endpoint answered 410 Gone"
-            elif not result.succeeded and context.trigger not in NOT_RETRIED:
-                retry_after = next((v for k, v in result.response_headers.items() if k.lower() == "retry-after"), None)
-                delay = retry_delay(context.attempt_number, self.settings.retry_schedule, result.status_code,
-                                    result.error_class, retry_after, self.rng)
-                if delay is not None:
-                    outcome["next_attempt_at"] = to_iso(now + delay)
-            items.append((context.id, outcome, disable_reason))
-        return items
+        outcome = {
+            "status": Status.SUCCEEDED if result.succeeded else Status.FAILED,
+            "started_at": to_iso(started),
+            "finished_at": to_iso(now),
+            "duration_ms": result.duration_ms,
+            "url": request.url,
+            "request_headers": json.dumps([[n, shown(n, v)] for n, v in result.request_headers]),
+            "status_code": result.status_code,
+            "response_headers": json.dumps(list(result.response_headers.items())),
+            "response_headers_truncated": int(result.headers_truncated),
+            "response_body": result.response_body,
+            "response_truncated": int(result.truncated),
+            "error_class": result.error_class,
+            "error": result.error,
+            "next_attempt_at": None,
+        }
+        disable_reason = None
+        if result.status_code == 410:
+            disable_reason = "the endpoint answered 410 Gone"
+        elif not result.succeeded and context.trigger not in NOT_RETRIED:
+            retry_after = next((v for k, v in result.response_headers.items() if k.lower() == "retry-after"), None)
+            delay = retry_delay(context.attempt_number, self.settings.retry_schedule, result.status_code,
+                                result.error_class, retry_after, self.rng)
+            if delay is not None:
+                outcome["next_attempt_at"] = to_iso(now + delay)
+        return context.id, outcome, disable_reason
 
 
 def _patiently(write: Callable, give_up_at: float):

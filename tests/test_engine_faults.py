@@ -12,12 +12,14 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
 
+from alpana_hooks import Hooks
 from alpana_hooks.config import Settings, load_settings
 from alpana_hooks.dispatch import LEASE_MARGIN, Dispatcher
 from alpana_hooks.events import event_body, new_event_id
@@ -419,3 +421,29 @@ def test_deliver_loop_stopped_mid_round_counts_what_it_recorded(cli, add_sub, re
     assert loop.returncode == 0, err
     assert statuses(db_path) == ["succeeded"] * 4
     assert json.loads(out) == {"sent": 4, "succeeded": 4, "failed": 0}
+
+
+# -- an interrupt inside pool.submit: the send was queued, its future never kept -------------------------
+
+class InterruptedSubmitPool(ThreadPoolExecutor):
+    """A real pool whose first submit queues the work and then raises KeyboardInterrupt, as a Ctrl-C or SIGTERM
+    landing between the worker starting and the caller keeping the future does."""
+
+    def submit(self, *args, **kwargs):
+        future = super().submit(*args, **kwargs)
+        if not getattr(self, "interrupted", False):
+            self.interrupted = True
+            raise KeyboardInterrupt
+        return future
+
+
+def test_a_send_whose_submit_was_interrupted_is_recorded_and_the_rest_handed_back(
+        add_sub, receiver, db_path, monkeypatch):
+    rx = receiver(lambda *a: time.sleep(0.3))  # still on the wire when the interrupt is handled
+    for n in range(3):
+        add_sub(rx.url(f"/s{n}"), "widget.deleted")
+    monkeypatch.setattr("alpana_hooks.dispatch.ThreadPoolExecutor", InterruptedSubmitPool)
+    with Hooks.open() as hooks, pytest.raises(KeyboardInterrupt):
+        hooks.emit("t1", "widget.deleted", {"widget_id": "7", "name": "W"})
+    assert [r["path"] for r in rx.requests] == ["/s0"]
+    assert statuses(db_path) == ["succeeded", "pending", "pending"]  # recorded once; never sent twice

@@ -475,13 +475,7 @@ def test_bulk_resend_skips_a_delivery_resent_meanwhile(engine):
 
 @pytest.mark.parametrize("command", ["deliver", "emit"])
 def test_interrupted_send_records_what_went_out_and_hands_back_the_rest(cli, add_sub, receiver, config_path,
-                                                                       db_path, sigint_stops_children, command,
-                                                                       request, backend):
-    if backend == "postgres":  # its slower sending_context moves the interrupt into the window below; not PG's fault
-        request.applymarker(pytest.mark.xfail(strict=False, reason=(
-            "dispatch._start: a Ctrl-C inside pool.submit (starting a worker thread) lands after the send began"
-            " but before in_flight[future] is set, so that send is neither recorded nor waited for and goes back"
-            " to pending (sent twice later); seen on both backends' timing, most often on PostgreSQL")))
+                                                                       db_path, sigint_stops_children, command):
     config_path.write_text(config_path.read_text() + "\n[delivery]\nconcurrency = 2\n")
     rx = receiver(lambda *a: time.sleep(1.0))
     if command == "deliver":  # 6 events, one subscription
