@@ -352,3 +352,18 @@ def test_outbox_can_store_attempts_already_claimed(db_path):
     later = now + timedelta(seconds=46)
     assert store.claim(None, now=later, lease_until=later + timedelta(minutes=1), owner="deliver") == [row["id"]]
     store.close()
+
+
+@pytest.mark.postgres_only
+def test_nul_that_postgres_cannot_store_is_bad_input_and_records_nothing(cli, add_sub, db_path):
+    add_sub("http://127.0.0.1:9/", "datasource.added")
+    result = cli("emit", "datasource.added", "--tenant", "t1", "--no-send",
+                 "--data", '{"datasource_id": "d\\u0000", "name": "N"}')
+    assert result.exit_code == 2 and "cannot store this input" in result.stderr
+    assert db_rows(db_path, "SELECT * FROM events") == []
+    from alpana_hooks import Hooks
+
+    with Hooks.open() as hooks:
+        with pytest.raises(Exception, match="cannot store this input"):
+            hooks.add_subscription("t1", "widget.added", "https://e.com/x", description="a\x00b")
+    assert len(db_rows(db_path, "SELECT * FROM subscriptions")) == 1

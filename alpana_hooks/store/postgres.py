@@ -16,12 +16,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+import psycopg.errors
 from psycopg.pq import TransactionStatus
 from psycopg.types.datetime import TimestamptzLoader
 from psycopg.types.string import TextLoader
 
 from alpana_hooks.config import masked_url
-from alpana_hooks.errors import StoreUnavailable
+from alpana_hooks.errors import StoreUnavailable, UsageError
 from alpana_hooks.store import Store
 from alpana_hooks.store.connection import SCHEMA_VERSION, TABLES, Connection
 from alpana_hooks.timeutil import to_iso
@@ -122,6 +123,13 @@ class PgConnection:
         raw = self._usable()
         try:
             return raw.execute(translate(sql), tuple(params))
+        except (psycopg.errors.UntranslatableCharacter, psycopg.errors.CharacterNotInRepertoire) as exc:
+            raise UsageError(f"PostgreSQL cannot store this input: {_one_line(exc).split(' DETAIL:')[0]}"
+                             " (text there cannot hold the NUL character)") from None
+        except psycopg.DataError as exc:
+            if "NUL" not in str(exc):
+                raise
+            raise UsageError(f"PostgreSQL cannot store this input: {_one_line(exc)}") from None
         except psycopg.OperationalError as exc:
             if raw.broken or raw.closed:
                 raise StoreUnavailable(f"lost the connection to {masked_url(self.url)}: {_one_line(exc)}") from None
