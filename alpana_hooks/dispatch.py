@@ -8,7 +8,6 @@ import random
 import re
 import secrets as secrets_module
 import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -134,9 +133,13 @@ class Dispatcher:
         keep = self._held_ids()
         try:
             _patiently(lambda: self.store.release_all(owner=self.owner, keep=keep),
-                       time.monotonic() + RECORD_PATIENCE if give_up_at is None else give_up_at)
-        except (sqlite3.OperationalError, KeyboardInterrupt):
+                       time.monotonic() + RECORD_PATIENCE if give_up_at is None else give_up_at,
+                       self.store.unwritable_for_now)
+        except KeyboardInterrupt:
             pass
+        except Exception as exc:
+            if not self.store.unwritable_for_now(exc):
+                raise
 
     def deliver_due(self) -> list[int]:
         """Send everything due: pending attempts, expired claims, retries whose time has come (after writing
@@ -194,14 +197,14 @@ class Dispatcher:
         in_flight: set = set()
         done: queue.SimpleQueue = queue.SimpleQueue()  # futures put themselves here when they finish
         exhausted = False
-        claim_failure: sqlite3.OperationalError | None = None
+        claim_failure: Exception | None = None
         try:
             while True:
                 while not exhausted and len(in_flight) < 2 * width:
                     try:
                         claimed = claim(width, self._lease_until())
-                    except sqlite3.OperationalError as exc:
-                        if not in_flight or not Store.unwritable_for_now(exc):
+                    except Exception as exc:
+                        if not in_flight or not self.store.unwritable_for_now(exc):
                             raise
                         claim_failure, claimed = exc, []  # claim no more; finish what is on the wire first
                     exhausted = not claimed
@@ -269,8 +272,10 @@ class Dispatcher:
             written = _patiently(
                 lambda: self.store.record_results(held, now=self.clock(), disable_after=self.settings.disable_after,
                                                   owner=self.owner),
-                time.monotonic() + RECORD_PATIENCE if give_up_at is None else give_up_at)
-        except sqlite3.OperationalError as exc:
+                time.monotonic() + RECORD_PATIENCE if give_up_at is None else give_up_at, self.store.unwritable_for_now)
+        except Exception as exc:
+            if not self.store.unwritable_for_now(exc):
+                raise
             raise StoreUnwritable(str(exc), self._held_ids()) from None
         del self._held[:len(held)]  # workers only append: what was written is the prefix
         for attempt_id, outcome, _ in held:
@@ -350,15 +355,16 @@ class Dispatcher:
         return context.id, outcome, disable_reason
 
 
-def _patiently(write: Callable, give_up_at: float):
-    """Run a store write, retrying with doubling pauses while the store is locked or full, until give_up_at;
-    then (or at once for any other error) the error is raised. Each try waits up to the busy timeout for a lock."""
+def _patiently(write: Callable, give_up_at: float, for_now: Callable[[BaseException], bool]):
+    """Run a store write, retrying with doubling pauses while the store is locked, full or (PostgreSQL)
+    unreachable — errors `for_now` says may pass — until give_up_at; then (or at once for any other error) the
+    error is raised. Each try waits up to the busy timeout for a lock."""
     pause = FIRST_PAUSE
     while True:
         try:
             return write()
-        except sqlite3.OperationalError as exc:
-            if not Store.unwritable_for_now(exc) or time.monotonic() + pause > give_up_at:
+        except Exception as exc:
+            if not for_now(exc) or time.monotonic() + pause > give_up_at:
                 raise
         time.sleep(pause)
         pause = min(2 * pause, LONGEST_PAUSE)

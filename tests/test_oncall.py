@@ -579,3 +579,22 @@ def test_a_server_that_is_gone_is_one_line_and_exit_1(cli, db_path):
     result = cli("list", "-t", "t1", "--db", gone)
     assert result.exit_code == 1 and result.stderr.startswith("error: cannot connect to postgresql://")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.postgres_only
+def test_results_of_sends_made_while_the_connection_was_lost_are_recorded_after_reconnecting(add_sub, receiver,
+                                                                                              db_path):
+    """The server drops emit's connections while its send is on the wire: the result is written once it has
+    reconnected (the retry of held results knows PostgreSQL's errors, not only SQLite's)."""
+    def drop_emitters_connections(*_):
+        killed = db_rows(db_path, "SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity"
+                                  " WHERE datname = current_database() AND application_name LIKE 'alpana-hooks %'"
+                                  " AND pid <> pg_backend_pid()")
+        assert killed and all(r["done"] for r in killed)
+
+    rx = receiver(drop_emitters_connections)
+    add_sub(rx.url(), "widget.deleted")
+    emitted = run_cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W", "--json")
+    assert emitted.returncode == 0, emitted.stderr
+    assert len(rx.requests) == 1
+    assert [r["status"] for r in db_rows(db_path, "SELECT status FROM attempts")] == ["succeeded"]

@@ -2,6 +2,8 @@
 processes, one transaction per write()."""
 
 import os
+import random
+import signal
 import sqlite3
 import stat
 import subprocess
@@ -163,3 +165,29 @@ def test_domain_writes_inside_one_write_commit_or_fail_together(db_path):
         _add(store, "https://e.com/b")
     assert [s.url for s in store.list_subscriptions("t1")] == ["https://e.com/a", "https://e.com/b"]
     store.close()
+
+
+@pytest.mark.postgres_only
+def test_an_interrupt_at_any_point_of_a_query_leaves_the_store_usable(db_path):
+    """Ctrl-C or SIGTERM can land anywhere inside a PostgreSQL exchange; what the engine then writes (results,
+    hand-back) must still go through, not fail with 'another command is already in progress'."""
+    def interrupt(*_):
+        raise KeyboardInterrupt
+    store = Store.open(db_path)
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    rng = random.Random(7)
+    interrupted = 0
+    try:
+        for _ in range(300):
+            try:
+                signal.setitimer(signal.ITIMER_REAL, rng.uniform(0.00005, 0.001))
+                store.tenants()
+            except KeyboardInterrupt:
+                interrupted += 1
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            assert store.tenants() == []
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        store.close()
+    assert interrupted >= 10  # the interrupts did land mid-query

@@ -134,6 +134,9 @@ class PgConnection:
             if raw.broken or raw.closed:
                 raise StoreUnavailable(f"lost the connection to {masked_url(self.url)}: {_one_line(exc)}") from None
             raise
+        except KeyboardInterrupt:
+            _abandon_if_mid_exchange(raw)
+            raise
 
     def executemany(self, sql: str, rows) -> None:
         raw = self._usable()
@@ -144,6 +147,9 @@ class PgConnection:
             if raw.broken or raw.closed:
                 raise StoreUnavailable(f"lost the connection to {masked_url(self.url)}: {_one_line(exc)}") from None
             raise
+        except KeyboardInterrupt:
+            _abandon_if_mid_exchange(raw)
+            raise
 
     @property
     def in_transaction(self) -> bool:
@@ -153,6 +159,14 @@ class PgConnection:
 
     def close(self) -> None:
         self.raw.close()
+
+
+def _abandon_if_mid_exchange(raw: psycopg.Connection[Any]) -> None:
+    """Ctrl-C or SIGTERM can land between sending a statement and reading its answer, where psycopg cannot
+    cancel it: the connection then refuses every later statement ("another command is already in progress").
+    Close it, so the next statement reconnects (a transaction on it is rolled back by the server)."""
+    if not raw.closed and raw.info.transaction_status == TransactionStatus.ACTIVE:
+        raw.close()
 
 
 def _one_line(exc: BaseException) -> str:
@@ -220,6 +234,15 @@ class PostgresConnection(Connection):
                 yield conn
         finally:
             self.conn.pinned = False
+
+    @staticmethod
+    def unwritable_for_now(exc: BaseException) -> bool:
+        """A connection lost (the next write reconnects), or the server short of disk, memory or connections
+        (SQLSTATE class 53), or a lock wait that gave up (55P03): a later try may succeed."""
+        if isinstance(exc, StoreUnavailable):
+            return True
+        sqlstate = getattr(exc, "sqlstate", None) or ""
+        return isinstance(exc, psycopg.OperationalError) and (sqlstate.startswith("53") or sqlstate == "55P03")
 
     def for_update(self, of: str | None = None, *, skip_locked: bool = False) -> str:
         return " FOR UPDATE" + (f" OF {of}" if of else "") + (" SKIP LOCKED" if skip_locked else "")
