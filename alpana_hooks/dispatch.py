@@ -99,6 +99,8 @@ class Dispatcher:
         self._held: list[tuple] = []
         self._pool: ThreadPoolExecutor | None = None
         self._stopping = threading.Event()  # set: the pool's workers start no more sends
+        self._sends_changed = threading.Condition()  # guards _sending and the start of a send against _stopping
+        self._sending = 0  # sends on the wire, counted by the workers themselves
         self._keeper: _LeaseKeeper | None = None
 
     def close(self) -> None:
@@ -106,7 +108,7 @@ class Dispatcher:
         if self._keeper is not None:
             self._keeper.stop()
         if self._pool is not None:
-            self._stopping.set()
+            self._stop_sending()
             self._pool.shutdown(wait=True, cancel_futures=True)
         self.sender.close()
 
@@ -236,15 +238,15 @@ class Dispatcher:
         StoreUnwritable when results of sends that went out cannot be written (the store was locked or full
         for RECORD_PATIENCE, or a second interrupt gave up waiting for it).
 
-        It waits for the whole pool, not for the futures _run knows of: an interrupt can land inside
-        pool.submit after the work was queued and before its future was kept, and that send still happens."""
+        It waits for every send the workers counted, not for the futures _run knows of: an interrupt can land
+        inside pool.submit after the work was queued (even while its thread starts) and that send still happens."""
         reason = cause.reason if isinstance(cause, StoreUnwritable) else str(cause)
         give_up_at = time.monotonic() + (0 if isinstance(cause, StoreUnwritable) else RECORD_PATIENCE)
         try:
-            self._stopping.set()  # queued work ends without sending; sends on the wire finish and hold results
+            self._stop_sending()
             pool, self._pool = self._pool, None  # the next round starts a new pool
             if pool is not None:
-                pool.shutdown(wait=True)
+                pool.shutdown(wait=False, cancel_futures=True)
             self._flush(give_up_at)
         except StoreUnwritable as exc:
             reason = exc.reason
@@ -254,6 +256,12 @@ class Dispatcher:
             self.hand_back(give_up_at)
         if self._held or Store.unwritable_for_now(cause):
             raise StoreUnwritable(reason, self._held_ids(), interrupted=isinstance(cause, KeyboardInterrupt))
+
+    def _stop_sending(self) -> None:
+        """Let no queued send begin, and wait until the sends on the wire have finished and hold their results."""
+        with self._sends_changed:
+            self._stopping.set()
+            self._sends_changed.wait_for(lambda: self._sending == 0)
 
     def _finish(self, in_flight: set, futures: list) -> list[int]:
         """Record these finished sends (their workers hold the results); the ids of those that went out."""
@@ -308,16 +316,24 @@ class Dispatcher:
         when the dispatcher stopped before this send began (its claim is handed back)."""
         from alpana_hooks.delivery import build_request
 
-        if stopping.is_set():
-            return None
-        started = self.clock()
-        request = build_request(
-            url=context.url or "", body=context.body, msg_id=context.event_id, secrets=list(context.secrets),
-            custom_headers=list(context.headers), timestamp=int(started.timestamp()), user_agent=self.settings.user_agent,
-        )
-        result = self.sender.send(request)
-        self._held.append(self._outcome(context, started, request, result))
-        return context.id
+        with self._sends_changed:
+            if stopping.is_set():
+                return None
+            self._sending += 1
+        try:
+            started = self.clock()
+            request = build_request(
+                url=context.url or "", body=context.body, msg_id=context.event_id, secrets=list(context.secrets),
+                custom_headers=list(context.headers), timestamp=int(started.timestamp()),
+                user_agent=self.settings.user_agent,
+            )
+            result = self.sender.send(request)
+            self._held.append(self._outcome(context, started, request, result))
+            return context.id
+        finally:
+            with self._sends_changed:
+                self._sending -= 1
+                self._sends_changed.notify_all()
 
     def _discard(self, context: SendingContext, why: str) -> None:
         outcome = {"status": Status.FAILED, "error_class": ErrorClass.DISCARDED, "error": why, "finished_at": to_iso(self.clock())}

@@ -21,7 +21,7 @@ import requests
 
 from alpana_hooks import Hooks
 from alpana_hooks.config import Settings, load_settings
-from alpana_hooks.dispatch import LEASE_MARGIN, Dispatcher
+from alpana_hooks.dispatch import LEASE_MARGIN, Dispatcher, StoreUnwritable
 from alpana_hooks.events import event_body, new_event_id
 from alpana_hooks.signing import generate_secret
 from alpana_hooks.store import Store
@@ -298,12 +298,14 @@ def test_emit_stopped_by_sigterm_records_what_went_out_and_deliver_sends_the_res
     assert statuses(db_path) == ["succeeded"] * 8
 
 
-def test_watch_stopped_by_sigterm_exits_0(add_sub, receiver):
+def test_watch_stopped_by_sigterm_exits_0(cli, add_sub, receiver):
+    add_sub(receiver().url(), "widget.deleted")
+    attempt_id = emit_no_send(cli, 1)
     watcher = subprocess.Popen([*PYTHON_CLI, "attempts", "list", "--tenant", "t1", "--watch", "--json",
                                 "--interval", "0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=os.environ)
     try:
-        time.sleep(1.5)
+        assert json.loads(watcher.stdout.readline())["id"] == attempt_id  # it is watching
         watcher.send_signal(signal.SIGTERM)
         assert watcher.wait(10) == 0
     finally:
@@ -447,3 +449,63 @@ def test_a_send_whose_submit_was_interrupted_is_recorded_and_the_rest_handed_bac
         hooks.emit("t1", "widget.deleted", {"widget_id": "7", "name": "W"})
     assert [r["path"] for r in rx.requests] == ["/s0"]
     assert statuses(db_path) == ["succeeded", "pending", "pending"]  # recorded once; never sent twice
+
+
+def test_an_interrupt_at_any_moment_of_emit_never_loses_or_repeats_a_send(add_sub, receiver, db_path):
+    """SIGALRM raises KeyboardInterrupt at a random moment of 40 emits (claiming, starting worker threads,
+    recording...): whatever went out is recorded succeeded, the rest is pending, nothing is left claimed."""
+    armed = [False]
+
+    def interrupt(*_):
+        if armed[0]:
+            raise KeyboardInterrupt
+
+    rx = receiver(lambda *a: time.sleep(0.02))
+    for n in range(6):
+        add_sub(rx.url(f"/s{n}"), "widget.deleted")
+    rng = random.Random(3)
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        for n in range(40):
+            with Hooks.open() as hooks:
+                armed[0] = True
+                try:
+                    signal.setitimer(signal.ITIMER_REAL, rng.uniform(0.0, 0.08))
+                    hooks.emit("t1", "widget.deleted", {"widget_id": str(n), "name": "W"}, event_id=f"evt_{n}")
+                    armed[0] = False  # an alarm after emit returned interrupts nothing
+                except (KeyboardInterrupt, StoreUnwritable):
+                    armed[0] = False
+            rows = db_rows(db_path, "SELECT a.status FROM attempts a JOIN events e ON e.id = a.event_pk"
+                                    " WHERE e.event_id = ?", (f"evt_{n}",))
+            received = [r for r in rx.requests if r["headers"]["webhook-id"] == f"evt_{n}"]
+            statuses_now = sorted(r["status"] for r in rows)
+            assert statuses_now in ([], ["pending"] * (6 - len(received)) + ["succeeded"] * len(received)), n
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_an_interrupt_just_after_results_were_committed_still_counts_them(cli, add_sub, receiver, db_path):
+    """A signal that arrives during the commit of the results is raised as soon as it returns: the wind-down
+    writes them again, finds them stored, and counts them (deliver --loop reports what it recorded)."""
+    rx = receiver()
+    add_sub(rx.url(), "widget.deleted")
+    emit_no_send(cli, 1)
+    store = Store.open(db_path)
+    commit = store.record_results
+
+    def committed_then_interrupted(*args, **kwargs):
+        store.record_results = commit
+        commit(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    store.record_results = committed_then_interrupted
+    dispatcher = Dispatcher(store, load_settings())
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            dispatcher.deliver_due()
+        assert dispatcher.recorded == {"succeeded": 1, "failed": 0}
+    finally:
+        dispatcher.close()
+        store.close()
+    assert len(rx.requests) == 1 and statuses(db_path) == ["succeeded"]

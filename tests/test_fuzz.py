@@ -319,7 +319,7 @@ CONFIG = st.one_of(
 )
 
 
-@settings(FUZZ, max_examples=150)
+@settings(FUZZ)
 @given(data=st.data())
 def test_config_file(seeded, db_path, tmp_path, data):
     config = tmp_path / "fuzz.toml"

@@ -554,10 +554,13 @@ def test_deliver_loop_survives_a_lost_connection(cli, add_sub, receiver, db_path
     loop = subprocess.Popen([sys.executable, "-m", "alpana_hooks", "deliver", "--loop", "--interval", "0.2", "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ)
     try:
-        time.sleep(1.5)
-        killed = db_rows(db_path, "SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity"
-                                  " WHERE datname = current_database() AND application_name LIKE ?",
-                         (f"alpana-hooks %:{loop.pid}",))
+        deadline = time.monotonic() + 30
+        killed: list = []
+        while not killed and time.monotonic() < deadline:  # until the loop has connected
+            time.sleep(0.1)
+            killed = db_rows(db_path, "SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity"
+                                      " WHERE datname = current_database() AND application_name LIKE ?",
+                             (f"alpana-hooks %:{loop.pid}",))
         assert killed and all(r["done"] for r in killed)
         cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W", "--no-send")
         deadline = time.monotonic() + 20

@@ -171,20 +171,26 @@ def test_domain_writes_inside_one_write_commit_or_fail_together(db_path):
 def test_an_interrupt_at_any_point_of_a_query_leaves_the_store_usable(db_path):
     """Ctrl-C or SIGTERM can land anywhere inside a PostgreSQL exchange; what the engine then writes (results,
     hand-back) must still go through, not fail with 'another command is already in progress'."""
+    armed = [False]
+
     def interrupt(*_):
-        raise KeyboardInterrupt
+        if armed[0]:
+            raise KeyboardInterrupt
+
     store = Store.open(db_path)
     previous = signal.signal(signal.SIGALRM, interrupt)
     rng = random.Random(7)
     interrupted = 0
     try:
         for _ in range(300):
+            armed[0] = True
             try:
                 signal.setitimer(signal.ITIMER_REAL, rng.uniform(0.00005, 0.001))
                 store.tenants()
+                armed[0] = False  # an alarm after the query interrupts nothing
             except KeyboardInterrupt:
+                armed[0] = False
                 interrupted += 1
-            signal.setitimer(signal.ITIMER_REAL, 0)
             assert store.tenants() == []
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)

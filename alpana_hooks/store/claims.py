@@ -98,7 +98,8 @@ class ClaimStore(Connection):
                        disable_after: timedelta, owner: str) -> set[int]:
         """Store sends' outcomes in one transaction: (attempt id, attempts columns to set, reason to disable or
         None). Moves each subscription's failure clock and disables it when the reason or the clock says so.
-        Returns the ids written: those whose claim this owner still held."""
+        Returns the ids whose outcome is stored: written now (the claim was still this owner's), or by an
+        earlier call an interrupt cut short after its commit (the same status and finished_at are there)."""
         written_ids = set()
         with self.write() as conn:
             self.lock_subscriptions_of(conn, [item[0] for item in items])
@@ -110,6 +111,9 @@ class ClaimStore(Connection):
                     (*outcome.values(), attempt_id, owner),
                 ).rowcount
                 if not written:
+                    if conn.execute("SELECT 1 FROM attempts WHERE id = ? AND status = ? AND finished_at = ?",
+                                    (attempt_id, outcome["status"], outcome.get("finished_at"))).fetchone():
+                        written_ids.add(attempt_id)
                     continue
                 written_ids.add(attempt_id)
                 if outcome.get("error_class") != ErrorClass.DISCARDED:
