@@ -16,7 +16,7 @@ demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash examples/demo.sh
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 # Ratios against baselines measured in the same run (~4 min on 2 cores); writes benchmarks/RESULTS.md. Not part of `test`.
 bench: $(STAMP)
