@@ -86,6 +86,7 @@ class Subscription:
     created_at: str
     updated_at: str
     headers: tuple[tuple[str, str], ...] = ()
+    filter: str | None = None  # a JMESPath expression on {type, tenant, data}; None: every event goes
 
 
 @dataclass(frozen=True)
@@ -180,11 +181,42 @@ class EmitResult:
     fired: bool
     duplicate: bool
     attempts: tuple[Attempt, ...] = ()
+    skipped_by_filter: int = 0  # active subscriptions of the type whose filter said no
 
     @property
     def any_failed(self) -> bool:
         """True when at least one attempt failed."""
         return any(attempt.failed for attempt in self.attempts)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One subscription of an event's type in `emit --dry-run`: whether it would receive the event, and why."""
+
+    subscription: Subscription
+    receives: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What `emit` would do: whether the event fires (the rename rule, a repeated id) and who would receive it."""
+
+    event_type: str
+    fires: bool
+    note: str | None
+    recipients: tuple[Recipient, ...] = ()
+
+
+@dataclass(frozen=True)
+class FilterCheck:
+    """`filter test`: a subscription's filter on one event, whether it matched, the value it gave and why."""
+
+    subscription_id: int
+    filter: str | None
+    matched: bool
+    value: object
+    reason: str
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from alpana_hooks import rules
+from alpana_hooks import filters, rules
 from alpana_hooks.errors import NotFound
 from alpana_hooks.model import Event
 from alpana_hooks.store.connection import Connection, dumps, iso_or_none
@@ -38,16 +38,7 @@ class OutboxStore(Connection):
                 "INSERT INTO events (tenant, event_id, type, data, body, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (tenant, event_id, event_type, dumps(data), body, stamp),
             ).fetchone()[0]
-            if only_subscription is not None:
-                targets = conn.execute(
-                    "SELECT id, url FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, only_subscription)
-                ).fetchall()
-            else:
-                targets = conn.execute(
-                    "SELECT id, url FROM subscriptions WHERE tenant = ? AND event_type = ? AND state = 'active'"
-                    " ORDER BY id",
-                    (tenant, event_type),
-                ).fetchall()
+            targets, skipped = self._targets(conn, tenant, event_type, data, only_subscription)
             owner, lease = (claim[0], to_iso(claim[1])) if claim else (None, None)
             attempt_ids = [
                 conn.execute(
@@ -58,7 +49,38 @@ class OutboxStore(Connection):
                 ).fetchone()[0]
                 for row in targets
             ]
-        return {"event_pk": event_pk, "attempt_ids": attempt_ids, "duplicate": False, "fired": True}
+        return {"event_pk": event_pk, "attempt_ids": attempt_ids, "duplicate": False, "fired": True,
+                "skipped": skipped}
+
+    @staticmethod
+    def _targets(conn, tenant: str, event_type: str, data: dict, only_subscription: int | None) -> tuple[list, int]:
+        """The subscriptions an event goes to (a ping: the one it names, filter or not), and how many active
+        ones of its type a filter skipped."""
+        if only_subscription is not None:
+            return conn.execute("SELECT id, url FROM subscriptions WHERE tenant = ? AND id = ?",
+                                (tenant, only_subscription)).fetchall(), 0
+        rows = conn.execute(
+            "SELECT id, url, filter FROM subscriptions WHERE tenant = ? AND event_type = ? AND state = 'active'"
+            " ORDER BY id",
+            (tenant, event_type),
+        ).fetchall()
+        seen = filters.envelope(tenant, event_type, data)
+        targets = [row for row in rows if filters.matches(row["filter"], seen)]
+        return targets, len(rows) - len(targets)
+
+    def would_fire(self, tenant: str, event_id: str | None, resource: tuple | None) -> str | None:
+        """Why record_event would not fire this event (a repeated id, the rename rule), or None: it fires.
+        Reads only."""
+        if event_id is not None and self.conn.execute(
+                "SELECT 1 FROM events WHERE tenant = ? AND event_id = ?", (tenant, event_id)).fetchone():
+            return f"event {event_id} was already recorded; nothing would be sent again"
+        if resource and resource[4] != "deleted":
+            kind, resource_id, _, version, action = resource
+            known = self.conn.execute("SELECT version FROM resources WHERE tenant = ? AND kind = ? AND resource_id = ?",
+                                      (tenant, kind, resource_id)).fetchone()
+            if not rules.update_fires(action, version, None if known is None else known["version"]):
+                return "would not fire: only the name changed"
+        return None
 
     @staticmethod
     def _remember_resource(conn, tenant: str, resource: tuple, stamp: str) -> bool:
