@@ -220,6 +220,35 @@ class FilterCheck:
 
 
 @dataclass(frozen=True)
+class SubscriptionStats:
+    """`stats` for one subscription: its attempts in the window, their durations, its health, its activity."""
+
+    subscription: Subscription
+    attempts: int
+    succeeded: int
+    failed: int
+    pending: int  # pending or sending
+    success_rate: float | None  # succeeded / finished, None when none finished
+    p50_ms: int | None
+    p95_ms: int | None
+    last_success: str | None  # any age, not only in the window
+    last_failure: str | None
+    consecutive_failures: int  # failed attempts since the last success
+    buckets: tuple[tuple[int, int], ...]  # (succeeded, failed) per bucket, oldest first
+
+
+@dataclass(frozen=True)
+class Stats:
+    """`stats`: the window (since .. until, in buckets of bucket_seconds) and one entry per subscription."""
+
+    tenant: str
+    since: datetime
+    until: datetime
+    bucket_seconds: int
+    subscriptions: tuple[SubscriptionStats, ...]
+
+
+@dataclass(frozen=True)
 class Totals:
     """How many sends a run made and how they ended."""
 

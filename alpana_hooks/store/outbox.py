@@ -118,6 +118,31 @@ class OutboxStore(Connection):
         ).fetchall()
         return [_event(row) for row in rows]
 
+    def missed_events(self, tenant: str, sub_id: int, event_type: str, since: datetime) -> list[Event]:
+        """The tenant's events of this type since `since` that were never attempted to the subscription (fired
+        while it was disabled, or whose only attempts were discarded), oldest first."""
+        rows = self.conn.execute(
+            f"SELECT e.* FROM events e WHERE e.tenant = ? AND e.type = ? AND e.created_at >= ? AND {_NOT_ATTEMPTED}"
+            " ORDER BY e.created_at, e.id",
+            (tenant, event_type, to_iso(since), sub_id),
+        ).fetchall()
+        return [_event(row) for row in rows]
+
+    def add_replay(self, tenant: str, sub_id: int, event_pk: int, *, now: datetime, claim) -> int | None:
+        """A first attempt of a missed event to the subscription, stored claimed by the caller (claim=(owner,
+        lease_until)); None when it was attempted meanwhile (another replay), so each goes once."""
+        with self.write() as conn:
+            self.serialize(conn, f"replay {sub_id} {event_pk}")
+            sub = conn.execute("SELECT url FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id)).fetchone()
+            if sub is None or not conn.execute(f"SELECT 1 FROM events e WHERE e.id = ? AND {_NOT_ATTEMPTED}",
+                                               (event_pk, sub_id)).fetchone():
+                return None
+            return conn.execute(
+                "INSERT INTO attempts (tenant, subscription_id, event_pk, trigger, status, created_at, url, claimed_by,"
+                " lease_until) VALUES (?, ?, ?, 'emit', 'sending', ?, ?, ?, ?) RETURNING id",
+                (tenant, sub_id, event_pk, to_iso(now), sub["url"], claim[0], to_iso(claim[1])),
+            ).fetchone()[0]
+
     def get_event(self, tenant: str, event_id: str) -> Event:
         """One event of this tenant, with its body; NotFound otherwise."""
         row = self.conn.execute(
@@ -126,6 +151,10 @@ class OutboxStore(Connection):
         if row is None:
             raise NotFound(f"event {event_id} not found in tenant {tenant}")
         return _event(row)
+
+
+_NOT_ATTEMPTED = ("NOT EXISTS (SELECT 1 FROM attempts a WHERE a.event_pk = e.id AND a.subscription_id = ?"
+                  " AND (a.error_class IS NULL OR a.error_class <> 'discarded'))")
 
 
 def _event(row) -> Event:
