@@ -57,6 +57,8 @@ class Hooks(OperatorMethods):
             from alpana_hooks.store import open_store
 
             self._store = open_store(self.settings.database)
+            if self.settings.alerts_url and self.settings.alerts_secret:
+                self._store.alert_target = (self.settings.alerts_url, self.settings.alerts_secret)
         return self._store
 
     @classmethod

@@ -97,6 +97,12 @@ class OperatorMethods:
                     progress(done, len(missed))
         return self.store.attempts_by_ids(tenant, made)
 
+    def alert_attempts(self, *, limit: int | None = 50) -> list[Attempt]:
+        """The send attempts of operational alerts ([alerts] url), newest first: kept apart from every tenant's."""
+        from alpana_hooks.store.alerts import ALERTS_TENANT
+
+        return self.store.list_attempts(ALERTS_TENANT, limit=limit)
+
     def stats(self, tenant: str, *, subscription_id: int | None = None, event_type: str | None = None,
               since: datetime | None = None, bucket: timedelta = timedelta(hours=1)) -> Stats:
         """Per subscription: attempts since `since` (default: the last 24 hours) by status, success rate, p50 and

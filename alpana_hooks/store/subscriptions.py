@@ -6,6 +6,7 @@ from datetime import datetime
 
 from alpana_hooks.errors import Conflict, NotFound
 from alpana_hooks.model import DISABLED_BY_USER, Secret, State, Subscription
+from alpana_hooks.store.alerts import ALERTS_TENANT
 from alpana_hooks.store.connection import Connection
 from alpana_hooks.timeutil import to_iso
 
@@ -61,7 +62,7 @@ class SubscriptionStore(Connection):
         rows = self.conn.execute(
             "SELECT DISTINCT tenant FROM subscriptions UNION SELECT DISTINCT tenant FROM events ORDER BY tenant"
         ).fetchall()
-        return [row[0] for row in rows]
+        return [row[0] for row in rows if row[0] != ALERTS_TENANT]  # the alerts' own records are no tenant
 
     def get_subscription(self, tenant: str, sub_id: int) -> Subscription:
         """One subscription of this tenant, with its headers; NotFound otherwise."""
