@@ -5,8 +5,8 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from alpana_hooks import filters, validate
 from alpana_hooks import headers as header_rules
-from alpana_hooks import validate
 from alpana_hooks.errors import UsageError
 from alpana_hooks.events import UnknownEventType, get_event_type
 from alpana_hooks.headers import is_sensitive
@@ -18,7 +18,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 FILE_KEYS = ("tenant", "subscription")
-SUBSCRIPTION_KEYS = ("event", "url", "description", "state", "headers")
+SUBSCRIPTION_KEYS = ("event", "url", "description", "state", "filter", "headers")
 STATES = ("active", "disabled")
 PAST = {PlanAction.CREATE: "created", PlanAction.UPDATE: "updated", PlanAction.UNCHANGED: "unchanged",
         PlanAction.DELETE: "deleted"}
@@ -39,6 +39,7 @@ class Desired:
     description: str = ""
     state: str = "active"
     headers: tuple[tuple[str, str], ...] = ()
+    filter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Step:
     state: str | None = None  # None: leave as is
     set_headers: tuple[tuple[str, str], ...] = ()
     remove_headers: tuple[str, ...] = ()
+    filter: str | None = None  # None: leave as is; "": remove
 
 
 # -- reading a file ----------------------------------------------------------------------------
@@ -120,8 +122,10 @@ def _subscription(raw: dict, where: str, env: Mapping[str, str], missing: dict, 
         event = _event_type(event)
     with _key(where, "url"):
         url = validate.url(url, require_https=require_https)
+    with _key(where, "filter"):
+        expression = filters.check(_string(raw, "filter", where)) if "filter" in raw else None
     return Desired(event=event, url=url, description=_string(raw, "description", where), state=state,
-                   headers=_headers(raw.get("headers", {}), where, env, missing))
+                   headers=_headers(raw.get("headers", {}), where, env, missing), filter=expression)
 
 
 def _string(raw: dict, key: str, where: str, required: bool = False) -> str:
@@ -236,12 +240,14 @@ def _step(want: Desired, have: Subscription | None) -> Step:
     """Create, update or leave alone one subscription."""
     if have is None:
         return Step(PlanAction.CREATE, want.event, want.url, changes=_create_notes(want), description=want.description,
-                    state=want.state, set_headers=want.headers)
+                    state=want.state, set_headers=want.headers, filter=want.filter)
     changes = []
     if want.description != have.description:
         changes.append(f"description {have.description!r} -> {want.description!r}")
     if want.state != have.state:
         changes.append(f"state {have.state} -> {want.state}")
+    if want.filter != have.filter:
+        changes.append(f"filter {have.filter!r} -> {want.filter!r}")
     set_headers, remove_headers = header_diff(want.headers, have.headers)
     have_names = {name.lower() for name, _ in have.headers}
     changes += [f"header {name} {'changed' if name.lower() in have_names else 'added'}" for name, _ in set_headers]
@@ -251,6 +257,7 @@ def _step(want: Desired, have: Subscription | None) -> Step:
         changes=tuple(changes), description=want.description if want.description != have.description else None,
         state=want.state if want.state != have.state else None,
         set_headers=set_headers, remove_headers=remove_headers,
+        filter=(want.filter or "") if want.filter != have.filter else None,
     )
 
 
@@ -258,6 +265,7 @@ def _create_notes(want: Desired) -> tuple[str, ...]:
     """What a new subscription gets, without header values."""
     notes = [f"description {want.description!r}"] if want.description else []
     notes += ["disabled"] if want.state == "disabled" else []
+    notes += [f"filter {want.filter!r}"] if want.filter else []
     notes += [f"headers {', '.join(name for name, _ in want.headers)}"] if want.headers else []
     return tuple(notes)
 
@@ -287,7 +295,8 @@ def carry_out(store, tenant: str, step: Step, now) -> Step:
 
         sub_id = store.add_subscription(tenant=tenant, event_type=step.event, url=step.url,
                                         description=step.description, state=step.state,
-                                        headers=list(step.set_headers), secret=generate_secret(), now=now)
+                                        headers=list(step.set_headers), secret=generate_secret(), now=now,
+                                        filter=step.filter)
         return replace(step, sub_id=sub_id)
     if step.action == PlanAction.DELETE:
         store.delete_subscription(tenant, step.sub_id)
@@ -310,8 +319,8 @@ def _update(store, tenant: str, step: Step, now) -> None:
         store.remove_header(tenant, step.sub_id, name, now=now)
     for name, value in step.set_headers:
         store.set_header(tenant, step.sub_id, name, value, now=now)
-    if step.description is not None:
-        store.edit_subscription(tenant, step.sub_id, now=now, description=step.description)
+    if step.description is not None or step.filter is not None:
+        store.edit_subscription(tenant, step.sub_id, now=now, description=step.description, filter=step.filter)
     if step.state == State.ACTIVE:
         store.set_state(tenant, step.sub_id, State.ACTIVE, now=now)
 
@@ -331,6 +340,8 @@ def export_document(tenant: str, subs: list[Subscription], *, reveal: bool = Fal
 def _export_one(sub: Subscription, reveal: bool) -> dict:
     """One [[subscription]] table (no secret, no ids or times)."""
     entry: dict = {"event": sub.event_type, "url": sub.url, "description": sub.description, "state": str(sub.state)}
+    if sub.filter is not None:
+        entry["filter"] = sub.filter
     if sub.headers:
         entry["headers"] = {
             name: "${" + placeholder(name) + "}" if is_sensitive(name) and not reveal else value.replace("${", "$${")
@@ -354,7 +365,8 @@ def to_toml(document: dict) -> str:
     lines = [f"tenant = {quote(document['tenant'])}"]
     for entry in document["subscription"]:
         lines += ["", "[[subscription]]"]
-        lines += [f"{key} = {quote(entry[key])}" for key in ("event", "url", "description", "state")]
+        lines += [f"{key} = {quote(entry[key])}" for key in ("event", "url", "description", "state", "filter")
+                  if key in entry]
         if entry.get("headers"):
             lines.append("[subscription.headers]")
             lines += [f"{toml_key(name)} = {quote(value)}" for name, value in entry["headers"].items()]

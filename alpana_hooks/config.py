@@ -41,6 +41,7 @@ SCHEMA: dict[str, dict[str, str]] = {
         "user_agent": _STR,
     },
     "security": {"allowed_networks": _LIST, "require_https": _BOOL},
+    "alerts": {"url": _STR, "secret": _STR},
 }
 
 
@@ -62,6 +63,8 @@ class Settings:
     user_agent: str = f"alpana-hooks/{__version__}"
     allowed_networks: tuple[str, ...] = ()
     require_https: bool = False
+    alerts_url: str | None = None  # [alerts] url: operational events (subscription.disabled, …) go there
+    alerts_secret: str | None = None  # [alerts] secret: signs them (whsec_…)
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
 
@@ -94,9 +97,28 @@ def load_settings(db: str | None = None, config: str | None = None, tenant: str 
     for section in ("delivery", "security"):
         for key, value in file_values.get(section, {}).items():
             values[key], sources[key] = _convert(Path(config_file), section, key, value), where
+    values.update(_alerts(file_values.get("alerts", {}), Path(config_file) if config_file else None))
+    sources.update({f"alerts_{key}": where for key in file_values.get("alerts", {})})
     for name in Settings.__dataclass_fields__:
         sources.setdefault(name, "default")
     return Settings(config_file=Path(config_file) if config_file else None, sources=sources, **values)
+
+
+def _alerts(table: dict, path: Path | None) -> dict:
+    """[alerts] url and secret: both or neither, the URL checked like a subscription's, the secret whsec_…"""
+    from alpana_hooks import validate
+    from alpana_hooks.signing import SignatureError, parse_secret
+
+    if not table:
+        return {}
+    if set(table) != {"url", "secret"}:
+        raise ConfigError(f"config {path}: [alerts] needs both url and secret")
+    try:
+        parse_secret(table["secret"])
+        url = validate.url(table["url"], require_https=False)
+    except (SignatureError, UsageError) as exc:
+        raise ConfigError(f"config {path}: [alerts]: {exc}") from None
+    return {"alerts_url": url, "alerts_secret": table["secret"]}
 
 
 def _pick(flag, env_value, file_value, where, env_name):

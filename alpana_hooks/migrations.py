@@ -132,6 +132,21 @@ def m004_header_ids(db):
         db.execute(statement)
 
 
+M005 = [
+    "ALTER TABLE subscriptions ADD COLUMN filter TEXT",
+    "CREATE INDEX attempts_by_subscription_status_time ON attempts (tenant, subscription_id, status, created_at)",
+]
+
+
+@migrations()
+def m005_filters_and_stats(db):
+    """Payload filters (a JMESPath expression per subscription, NULL: none); `stats` finds a subscription's
+    last success and failure, and counts its failures since, in an index instead of its whole history."""
+    for statement in M005:
+        db.execute(statement)
+    db.execute("PRAGMA user_version = 5")
+
+
 # PostgreSQL: the same steps in its types. Ids are identity columns (never reused, like AUTOINCREMENT), times
 # timestamptz, event data jsonb, bodies bytea; header names are unique case-insensitively through lower(name).
 POSTGRES: list[tuple[str, list[str]]] = [
@@ -226,4 +241,5 @@ POSTGRES: list[tuple[str, list[str]]] = [
     ("m004_header_ids", [
         "ALTER TABLE subscription_headers ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
     ]),
+    ("m005_filters_and_stats", M005),
 ]

@@ -86,6 +86,7 @@ class Subscription:
     created_at: str
     updated_at: str
     headers: tuple[tuple[str, str], ...] = ()
+    filter: str | None = None  # a JMESPath expression on {type, tenant, data}; None: every event goes
 
 
 @dataclass(frozen=True)
@@ -180,11 +181,71 @@ class EmitResult:
     fired: bool
     duplicate: bool
     attempts: tuple[Attempt, ...] = ()
+    skipped_by_filter: int = 0  # active subscriptions of the type whose filter said no
 
     @property
     def any_failed(self) -> bool:
         """True when at least one attempt failed."""
         return any(attempt.failed for attempt in self.attempts)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One subscription of an event's type in `emit --dry-run`: whether it would receive the event, and why."""
+
+    subscription: Subscription
+    receives: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What `emit` would do: whether the event fires (the rename rule, a repeated id) and who would receive it."""
+
+    event_type: str
+    fires: bool
+    note: str | None
+    recipients: tuple[Recipient, ...] = ()
+
+
+@dataclass(frozen=True)
+class FilterCheck:
+    """`filter test`: a subscription's filter on one event, whether it matched, the value it gave and why."""
+
+    subscription_id: int
+    filter: str | None
+    matched: bool
+    value: object
+    reason: str
+
+
+@dataclass(frozen=True)
+class SubscriptionStats:
+    """`stats` for one subscription: its attempts in the window, their durations, its health, its activity."""
+
+    subscription: Subscription
+    attempts: int
+    succeeded: int
+    failed: int
+    pending: int  # pending or sending
+    success_rate: float | None  # succeeded / finished, None when none finished
+    p50_ms: int | None
+    p95_ms: int | None
+    last_success: str | None  # any age, not only in the window
+    last_failure: str | None
+    consecutive_failures: int  # failed attempts since the last success
+    buckets: tuple[tuple[int, int], ...]  # (succeeded, failed) per bucket, oldest first
+
+
+@dataclass(frozen=True)
+class Stats:
+    """`stats`: the window (since .. until, in buckets of bucket_seconds) and one entry per subscription."""
+
+    tenant: str
+    since: datetime
+    until: datetime
+    bucket_seconds: int
+    subscriptions: tuple[SubscriptionStats, ...]
 
 
 @dataclass(frozen=True)

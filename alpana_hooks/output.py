@@ -130,6 +130,7 @@ def subscription_json(sub: Subscription, reveal: bool = False) -> dict:
         "disabled_reason": sub.disabled_reason,
         "disabled_at": sub.disabled_at,
         "headers": headers_json(sub, reveal),
+        "filter": sub.filter,
         "created_at": sub.created_at,
         "updated_at": sub.updated_at,
     }
@@ -142,11 +143,13 @@ def headers_json(sub: Subscription, reveal: bool = False) -> list[dict]:
 
 def subscriptions_table(subs: list[Subscription]) -> Table:
     """The `list` table."""
-    grid = table("ID", "Event", "URL", "State", "Headers", "Description")
+    with_filters = any(sub.filter for sub in subs)  # the column only when a subscription has a filter
+    grid = table("ID", "Event", "URL", "State", "Headers", *(("Filter",) if with_filters else ()), "Description")
     for sub in subs:
         grid.add_row(
             str(sub.id), sub.event_type, escape(sub.url), escape(state_label(sub)),
-            escape(", ".join(name for name, _ in sub.headers)), escape(sub.description),
+            escape(", ".join(name for name, _ in sub.headers)), *((escape(sub.filter),) if with_filters else ()),
+            escape(sub.description),
         )
     return grid
 
@@ -158,6 +161,8 @@ def subscription_detail(sub: Subscription, reveal: bool = False, secret: str | N
         ("Tenant", sub.tenant), ("Event", sub.event_type), ("URL", sub.url),
         ("Description", sub.description), ("State", state_label(sub)),
     ]
+    if sub.filter is not None:
+        rows.append(("Filter", sub.filter))
     if sub.state == _state().DISABLED:
         rows.append(("Disabled at", sub.disabled_at))
     rows += [("Created", sub.created_at), ("Updated", sub.updated_at)]

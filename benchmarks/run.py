@@ -1,6 +1,6 @@
 """`make bench`: run every figure, print one table, write benchmarks/RESULTS.md.
 
-Usage: run.py [--only startup,throughput,fanout,history,memory,ui_startup,postgres] [--no-explain] [--memory-size N]
+Usage: run.py [--only startup,throughput,fanout,history,memory,ui_startup,postgres,stats] [--no-explain] [--memory-size N]
 Every figure is a ratio against a baseline measured in the same run; a MISS comes with where the time
 (or memory) goes, from py-spy, -X importtime, EXPLAIN QUERY PLAN or tracemalloc.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import common
 from common import Row
 
-FIGURES = ("startup", "throughput", "fanout", "history", "memory", "ui_startup", "postgres")
+FIGURES = ("startup", "throughput", "fanout", "history", "memory", "ui_startup", "postgres", "stats")
 RESULTS = common.HERE / "RESULTS.md"
 
 

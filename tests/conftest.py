@@ -20,7 +20,8 @@ from typer.testing import CliRunner
 from alpana_hooks.cli import app
 
 ALLOW_LOOPBACK = '[security]\nallowed_networks = ["127.0.0.0/8", "::1/128"]\n'
-BOTH_BACKENDS = {"test_store", "test_emit", "test_oncall", "test_apply", "test_load", "test_db"}
+BOTH_BACKENDS = {"test_store", "test_emit", "test_oncall", "test_apply", "test_load", "test_db", "test_filters",
+                 "test_stats", "test_replay", "test_alerts"}
 STORE_FIXTURES = {"cli", "db_path", "add_sub", "engine"}  # a test that uses none of these never opens the store
 
 

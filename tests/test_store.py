@@ -16,7 +16,7 @@ from alpana_hooks import migrations as migrations_module
 from alpana_hooks.store import SCHEMA_VERSION, Store
 
 MIGRATIONS = ["m001_initial", "m002_attempts_by_tenant_subscription", "m003_response_headers_truncated",
-              "m004_header_ids"]
+              "m004_header_ids", "m005_filters_and_stats"]
 
 
 @pytest.mark.sqlite_only

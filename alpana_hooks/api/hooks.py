@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alpana_hooks import events, rules, validate
+from alpana_hooks import events, filters, rules, validate
 from alpana_hooks import headers as header_rules
+from alpana_hooks.api.operator import OperatorMethods
 from alpana_hooks.errors import NotFound, UsageError
 from alpana_hooks.model import (
     Attempt,
@@ -42,8 +43,8 @@ if TYPE_CHECKING:
 EVENT_ID = re.compile(events.EVENT_ID_PATTERN)  # the same rule as the payload schemas
 
 
-class Hooks:
-    """Webhook subscriptions, events and send attempts of one store."""
+class Hooks(OperatorMethods):
+    """Webhook subscriptions, events and send attempts of one store (stats, filters, replays: api.operator)."""
 
     def __init__(self, settings: Settings, store: Store | None = None):
         self.settings = settings
@@ -56,6 +57,8 @@ class Hooks:
             from alpana_hooks.store import open_store
 
             self._store = open_store(self.settings.database)
+            if self.settings.alerts_url and self.settings.alerts_secret:
+                self._store.alert_target = (self.settings.alerts_url, self.settings.alerts_secret)
         return self._store
 
     @classmethod
@@ -89,11 +92,13 @@ class Hooks:
         return self.store.tenants()
 
     def add_subscription(self, tenant: str, event_type: str, url: str, *, headers: Iterable[tuple[str, str]] = (),
-                         description: str = "", disabled: bool = False) -> NewSubscription:
-        """Add a subscription (checked like the CLI's input) with a new signing secret."""
+                         description: str = "", disabled: bool = False, filter: str | None = None) -> NewSubscription:
+        """Add a subscription (checked like the CLI's input) with a new signing secret; with a filter (JMESPath on
+        {type, tenant, data}) it receives only the events that make it true."""
         from alpana_hooks.signing import generate_secret
 
         tenant = validate.tenant(tenant)
+        checked_filter = filters.check(filter) if filter is not None else None
         event_type = validate.event_type(event_type)
         url = validate.url(url, require_https=self.settings.require_https)
         checked = header_rules.unique_headers([header_rules.header(name, value) for name, value in headers])
@@ -101,6 +106,7 @@ class Hooks:
         sub_id = self.store.add_subscription(
             tenant=tenant, event_type=event_type, url=url, description=description,
             state=State.DISABLED if disabled else State.ACTIVE, headers=checked, secret=secret, now=utcnow(),
+            filter=checked_filter,
         )
         return NewSubscription(self.store.get_subscription(tenant, sub_id), secret)
 
@@ -115,14 +121,15 @@ class Hooks:
         return self.store.list_subscriptions(*filters)
 
     def edit_subscription(self, tenant: str, sub_id: int, *, url: str | None = None, event_type: str | None = None,
-                          description: str | None = None) -> Subscription:
-        """Change the URL, event type or description."""
-        if url is None and event_type is None and description is None:
-            raise UsageError("nothing to change: give --url, --event or --description")
+                          description: str | None = None, filter: str | None = None) -> Subscription:
+        """Change the URL, event type, description or filter ("" removes the filter; None keeps each)."""
+        if url is None and event_type is None and description is None and filter is None:
+            raise UsageError("nothing to change: give --url, --event, --description, --filter or --no-filter")
         checked_url = validate.url(url, require_https=self.settings.require_https) if url is not None else None
         checked_type = validate.event_type(event_type) if event_type is not None else None
+        checked_filter = filters.check(filter) if filter else filter
         self.store.edit_subscription(validate.tenant(tenant), sub_id, now=utcnow(), url=checked_url,
-                                     event_type=checked_type, description=description)
+                                     event_type=checked_type, description=description, filter=checked_filter)
         return self.store.get_subscription(tenant, sub_id)
 
     def set_state(self, tenant: str, sub_id: int, state: State | str) -> Subscription:
@@ -170,8 +177,14 @@ class Hooks:
 
     def emit(self, tenant: str, event_type: str, data: dict, *, event_id: str | None = None,
              send: bool = True) -> EmitResult:
-        """Record an event and one attempt per active subscription of its type (an outbox), then send them
-        unless send=False (`deliver_due` sends them later). A repeated event_id records and sends nothing."""
+        """Record an event and one attempt per active subscription of its type whose filter matches (an outbox),
+        then send them unless send=False (`deliver_due` sends them later). A repeated event_id records and sends
+        nothing."""
+        event_type = self._checked_event(event_type, data, event_id)
+        return self._fire(validate.tenant(tenant), event_type, data, event_id, send=send)
+
+    def _checked_event(self, event_type: str, data: dict, event_id: str | None) -> str:
+        """The event type, once the type, the data and the event id passed every check emit makes."""
         event_type = validate.event_type(event_type)
         problems = events.validate_data(event_type, data)
         if problems:
@@ -182,7 +195,7 @@ class Hooks:
                              " ([delivery] max_payload_bytes)")
         if event_id is not None and not EVENT_ID.fullmatch(event_id):
             raise UsageError(f"invalid --event-id {event_id!r}: use 1-128 letters, digits, '_', ':' or '-' (no '.')")
-        return self._fire(validate.tenant(tenant), event_type, data, event_id, send=send)
+        return event_type
 
     def ping(self, tenant: str, sub_id: int) -> EmitResult:
         """Send a `ping` test event to one subscription, even a disabled one."""
@@ -204,7 +217,7 @@ class Hooks:
             if dispatcher and recorded["attempt_ids"]:
                 dispatcher.send_claimed(recorded["attempt_ids"])
         return EmitResult(event_id=event_id, event_type=event_type, fired=recorded["fired"],
-                          duplicate=recorded["duplicate"],
+                          duplicate=recorded["duplicate"], skipped_by_filter=recorded.get("skipped", 0),
                           attempts=tuple(self.store.attempts_by_ids(tenant, recorded["attempt_ids"])))
 
     def events(self, tenant: str, *, event_type: str | None = None, since: datetime | None = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alpana_hooks.cli import apply, attempts, db, events, settings, subscriptions, tools, ui  # noqa: F401 - registers the commands
+from alpana_hooks.cli import apply, attempts, db, events, operator, settings, subscriptions, tools, ui  # noqa: F401 - registers the commands
 from alpana_hooks.cli.app import app, stop_on_sigterm
 
 

@@ -59,11 +59,13 @@ secret_app = _group("Show or rotate a subscription's signing secret.")
 config_app = _group("Inspect the effective settings.")
 events_app = _group("The event catalog and the events recorded.")
 attempts_app = _group("Send attempts: list (live with --watch), show, prune.")
+filter_app = _group("Check a subscription's payload filter against an event.")
 app.add_typer(headers_app, name="headers")
 app.add_typer(secret_app, name="secret")
 app.add_typer(config_app, name="config")
 app.add_typer(events_app, name="events")
 app.add_typer(attempts_app, name="attempts")
+app.add_typer(filter_app, name="filter")
 
 MAX_ID = 2**63 - 1  # SQLite's largest integer: a larger id or limit is exit 2, not an OverflowError
 DbOpt = Annotated[Optional[str], typer.Option("--db", help="Database file or postgresql:// URL [env ALPANA_HOOKS_DB].", show_default=False)]

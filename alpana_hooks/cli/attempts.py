@@ -38,9 +38,15 @@ def attempts_list(
     limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_ID, help="At most this many, newest first.")] = 50,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Redraw live until Ctrl-C (with --json: NDJSON of new or changed attempts).")] = False,
     interval: Annotated[float, typer.Option("--interval", min=0.1, max=86400, help="Seconds between refreshes with --watch.")] = 2.0,
+    alerts: Annotated[bool, typer.Option("--alerts", help="The operational alerts' attempts ([alerts] url) instead of a tenant's.")] = False,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
     """The tenant's send attempts, newest first: event, event id, time, status code, response."""
+    if alerts:
+        if any(v is not None for v in (subscription, event, status, since, tenant)) or watch:
+            raise UsageError("--alerts takes only --limit and --json: the alerts belong to no tenant")
+        _alert_attempts(limit, db, config, json)
+        return
     run = run_for(db, config, tenant)
     filters = {"subscription_id": subscription, "event_type": event, "status": status, "since": since_option(since)}
     with opened(run.settings) as hooks:
@@ -53,6 +59,13 @@ def attempts_list(
             return
     output.render(rows, json=json, as_json=lambda rows: [output.attempt_json(a) for a in rows],
                   as_table=output.attempts_table, empty=f"no send attempts in {run.tenant}")
+
+
+def _alert_attempts(limit: int, db, config, json: bool) -> None:
+    with opened(settings_for(db, config)) as hooks:
+        rows = hooks.alert_attempts(limit=limit)
+    output.render(rows, json=json, as_json=lambda rows: [output.attempt_json(a) for a in rows],
+                  as_table=output.attempts_table, empty="no operational alerts sent yet")
 
 
 def _live(hooks: Hooks, tenant: str, filters: dict, limit: int, interval: float) -> None:

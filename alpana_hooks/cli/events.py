@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from alpana_hooks import output
-from alpana_hooks.cli import inputs
+from alpana_hooks.cli import inputs, operator
 from alpana_hooks.cli.app import MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, events_app, lazy
 from alpana_hooks.cli.context import opened, run_for, since_option
 from alpana_hooks.errors import ExitCode, UsageError
@@ -41,17 +41,20 @@ def emit(
     data: Annotated[Optional[str], _opt("The whole data object as JSON, or @FILE (@- reads stdin); at most [delivery] max_payload_bytes.", "--data")] = None,
     event_id: Annotated[Optional[str], _opt("Idempotency key: a repeat of the same id does nothing.", "--event-id")] = None,
     no_send: Annotated[bool, typer.Option("--no-send", help="Record the event and its pending attempts; `deliver` sends them.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say which subscriptions would receive it (states and filters applied); record and send nothing.")] = False,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
     """Fire an event to every active subscription of the tenant for its type; one row per attempt."""
     run = run_for(db, config, tenant)
+    if dry_run and no_send:
+        raise UsageError("give either --dry-run or --no-send, not both")
     try:
         event_type = events.get_event_type(event_type).name
         if data is not None:
             flags = [id, name, url, version, copied_from, target, target_id, target_name, comment_id, comment_url]
             if any(flag is not None for flag in flags):
                 raise UsageError("give either --data or the field flags, not both")
-            payload = _read_data(data, run.settings.max_payload_bytes)
+            payload = read_data(data, run.settings.max_payload_bytes)
         else:
             payload = events.build_data(
                 event_type, id=id, name=name, url=url, version=version, copied_from=copied_from, target=target,
@@ -61,11 +64,15 @@ def emit(
     except (events.UnknownEventType, events.PayloadError) as exc:
         raise UsageError(str(exc)) from None
     with opened(run.settings) as hooks:
+        if dry_run:
+            planned = hooks.emit_dry_run(run.tenant, event_type, payload, event_id=event_id)
+            operator.show_dry_run(planned, run.tenant, json)
+            return
         result = hooks.emit(run.tenant, event_type, payload, event_id=event_id, send=not no_send)
     _report(run.tenant, result, json)
 
 
-def _read_data(value: str, cap: int) -> dict:
+def read_data(value: str, cap: int) -> dict:
     """--data JSON or @file (- for stdin), read no further than the payload limit."""
     text = value
     if value.startswith("@"):
@@ -90,9 +97,13 @@ def _report(tenant: str, result: EmitResult, json: bool) -> None:
         note = f"no active subscription in {tenant} for {result.event_type}"
     else:
         note = None
+    if result.skipped_by_filter:
+        skipped = f"{result.skipped_by_filter} subscription(s) skipped by their filter"
+        note = f"{note}; {skipped}" if note else f"event {result.event_id}: {len(result.attempts)} attempt(s); {skipped}"
     if json:
         output.print_json({"event_id": result.event_id, "type": result.event_type, "fired": result.fired,
-                           "duplicate": result.duplicate, "note": note,
+                           "duplicate": result.duplicate, "skipped_by_filter": result.skipped_by_filter,
+                           "note": note,
                            "attempts": [output.attempt_json(a) for a in result.attempts]})
     else:
         if result.attempts:

@@ -31,6 +31,8 @@ def _rows(settings) -> list[tuple[str, str, str]]:
             return ", ".join(raw) or "(none)"
         if name == "database":
             return display_database(raw)
+        if name == "alerts_secret" and raw is not None:
+            return "********"
         return "(none)" if raw is None else str(raw)
 
     names = [n for n in type(settings).__dataclass_fields__ if n != "sources"]

@@ -28,6 +28,7 @@ from alpana_hooks.errors import UsageError
 if TYPE_CHECKING:
     from alpana_hooks.model import Subscription
 
+FilterOpt = Annotated[Optional[str], typer.Option("--filter", metavar="EXPR", help="Send only events for which this JMESPath expression on {type, tenant, data} is true, e.g. \"data.name == 'Sales'\".", show_default=False)]
 SubId = Annotated[int, typer.Argument(help="Subscription id.", min=1, max=MAX_ID, show_default=False)]
 
 
@@ -39,6 +40,7 @@ def add(
     header_file: Annotated[Optional[str], typer.Option("--header-file", metavar="FILE", help="Extra headers from FILE, one 'Key: Value' per line (- reads stdin).", show_default=False)] = None,
     description: Annotated[str, typer.Option("--description", "-d", help="Free text.")] = "",
     disabled: Annotated[bool, typer.Option("--disabled", help="Create it disabled.")] = False,
+    filter: FilterOpt = None,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
     """Add a webhook subscription; prints its id and its signing secret (shown once)."""
@@ -47,7 +49,7 @@ def add(
     headers = [header_rules.header_line(line) for line in lines]
     with opened(run.settings) as hooks:
         added = hooks.add_subscription(run.tenant, event, url, headers=headers, description=description,
-                                       disabled=disabled)
+                                       disabled=disabled, filter=filter)
     output.render(added, json=json, as_json=lambda a: {**output.subscription_json(a.subscription), "secret": a.secret},
                   as_table=lambda a: output.subscription_detail(a.subscription, secret=a.secret),
                   note=f"Added subscription {added.subscription.id}. Keep the signing secret: it is shown in full only now.")
@@ -96,12 +98,19 @@ def edit(
     url: Annotated[Optional[str], typer.Option("--url", "-u", help="New endpoint URL.", show_default=False)] = None,
     event: Annotated[Optional[str], typer.Option("--event", "-e", help="New event type.", show_default=False)] = None,
     description: Annotated[Optional[str], typer.Option("--description", "-d", help="New description.", show_default=False)] = None,
+    filter: FilterOpt = None,
+    no_filter: Annotated[bool, typer.Option("--no-filter", help="Remove the filter: every event of the type goes.")] = False,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
-    """Change a subscription's URL, event type or description."""
+    """Change a subscription's URL, event type, description or payload filter."""
     run = run_for(db, config, tenant)
+    if no_filter and filter is not None:
+        raise UsageError("give either --filter or --no-filter, not both")
+    if filter == "":
+        raise UsageError("invalid filter '': the expression is empty (to remove the filter, give --no-filter)")
     with opened(run.settings) as hooks:
-        sub = hooks.edit_subscription(run.tenant, sub_id, url=url, event_type=event, description=description)
+        sub = hooks.edit_subscription(run.tenant, sub_id, url=url, event_type=event, description=description,
+                                      filter="" if no_filter else filter)
     _print_subscription(sub, json, f"Updated subscription {sub_id}.")
 
 

@@ -10,6 +10,7 @@ from alpana_hooks.store.attempts import AttemptStore
 from alpana_hooks.store.claims import ClaimStore
 from alpana_hooks.store.connection import BUSY_TIMEOUT_SECONDS, SCHEMA_VERSION, TABLES
 from alpana_hooks.store.outbox import OutboxStore
+from alpana_hooks.store.stats import StatsStore
 from alpana_hooks.store.subscriptions import SubscriptionStore
 
 __all__ = ["BUSY_TIMEOUT_SECONDS", "SCHEMA_VERSION", "TABLES", "Store", "is_postgres_url", "open_store"]
@@ -28,7 +29,7 @@ def open_store(location: Path | str) -> Store:
     return Store.open_file(Path(location))
 
 
-class Store(SubscriptionStore, OutboxStore, AttemptStore, ClaimStore):
+class Store(SubscriptionStore, OutboxStore, AttemptStore, ClaimStore, StatsStore):
     """A tenant-aware view of one SQLite file or PostgreSQL database."""
 
     @classmethod

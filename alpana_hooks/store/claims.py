@@ -6,13 +6,13 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from alpana_hooks import rules
-from alpana_hooks.model import ErrorClass, SendingContext, State, Status, Trigger
-from alpana_hooks.store.connection import Connection
+from alpana_hooks.model import NOT_RETRIED, ErrorClass, SendingContext, State, Status, Trigger
+from alpana_hooks.store.alerts import ALERTS_TENANT, AlertStore
 from alpana_hooks.store.subscriptions import set_state, signing_secrets
 from alpana_hooks.timeutil import from_iso, to_iso
 
 
-class ClaimStore(Connection):
+class ClaimStore(AlertStore):
     """Attempts taken for sending, with a lease, by one owner at a time."""
 
     def claim(self, attempt_ids: list[int] | None, *, now: datetime, lease_until: datetime, owner: str,
@@ -117,21 +117,24 @@ class ClaimStore(Connection):
                     continue
                 written_ids.add(attempt_id)
                 if outcome.get("error_class") != ErrorClass.DISCARDED:
-                    self._track_health(conn, attempt_id, outcome["status"] == Status.SUCCEEDED, now, disable_after,
-                                       disable_reason)
+                    self._track_health(conn, attempt_id, outcome, now, disable_after, disable_reason)
         return written_ids
 
-    def _track_health(self, conn, attempt_id: int, succeeded: bool, now: datetime, disable_after: timedelta,
+    def _track_health(self, conn, attempt_id: int, outcome: dict, now: datetime, disable_after: timedelta,
                       disable_reason: str | None) -> None:
-        """A success resets the failure clock; failures for disable_after (or a reason such as 410) disable."""
+        """A success resets the failure clock; failures for disable_after (or a reason such as 410) disable. Each
+        decision raises its operational alert (subscription.recovered, subscription.disabled, attempt.exhausted)."""
         sub = conn.execute(
-            "SELECT s.id, s.state, s.failing_since, a.event_pk FROM attempts a JOIN subscriptions s"
-            " ON s.id = a.subscription_id WHERE a.id = ?",
+            "SELECT s.id, s.tenant, s.url, s.state, s.failing_since, a.event_pk, a.trigger, a.attempt_number, a.error,"
+            " e.event_id, e.type FROM attempts a JOIN subscriptions s ON s.id = a.subscription_id"
+            " JOIN events e ON e.id = a.event_pk WHERE a.id = ?",
             (attempt_id,),
         ).fetchone()
         if sub is None:
             return
-        if succeeded:
+        if outcome["status"] == Status.SUCCEEDED:
+            if sub["failing_since"] is not None:
+                self._alert(conn, sub, "subscription.recovered", now, failing_since=sub["failing_since"])
             conn.execute("UPDATE subscriptions SET failing_since = NULL WHERE id = ?", (sub["id"],))
             conn.execute(  # a delivery that got through needs no scheduled retry
                 "UPDATE attempts SET next_attempt_at = NULL WHERE event_pk = ? AND subscription_id = ?"
@@ -143,8 +146,19 @@ class ClaimStore(Connection):
         conn.execute("UPDATE subscriptions SET failing_since = ? WHERE id = ?", (failing_since, sub["id"]))
         disable_reason = rules.disable_reason(now, from_iso(failing_since), disable_after, disable_reason)
         if disable_reason and sub["state"] == "active":
+            self._alert(conn, sub, "subscription.disabled", now, reason=disable_reason)
             set_state(conn, sub["id"], "disabled", now, disable_reason)
             conn.execute(
                 "UPDATE attempts SET next_attempt_at = NULL WHERE subscription_id = ? AND next_attempt_at IS NOT NULL",
                 (sub["id"],),
             )
+        elif outcome.get("next_attempt_at") is None and sub["trigger"] not in NOT_RETRIED:
+            self._alert(conn, sub, "attempt.exhausted", now, attempt_id=attempt_id, attempts=sub["attempt_number"],
+                        event_id=sub["event_id"], event=sub["type"], status_code=outcome.get("status_code"),
+                        error=outcome.get("error"))
+
+    def _alert(self, conn, sub, event_type: str, now: datetime, **details) -> None:
+        """An operational alert about a tenant's subscription (never about the alerts subscription itself)."""
+        if sub["tenant"] != ALERTS_TENANT:
+            self.raise_alert(conn, event_type, {"tenant": sub["tenant"], "subscription_id": sub["id"],
+                                                "url": sub["url"], "at": to_iso(now), **details}, now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from alpana_hooks import rules
+from alpana_hooks import filters, rules
 from alpana_hooks.errors import NotFound
 from alpana_hooks.model import Event
 from alpana_hooks.store.connection import Connection, dumps, iso_or_none
@@ -38,16 +38,7 @@ class OutboxStore(Connection):
                 "INSERT INTO events (tenant, event_id, type, data, body, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (tenant, event_id, event_type, dumps(data), body, stamp),
             ).fetchone()[0]
-            if only_subscription is not None:
-                targets = conn.execute(
-                    "SELECT id, url FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, only_subscription)
-                ).fetchall()
-            else:
-                targets = conn.execute(
-                    "SELECT id, url FROM subscriptions WHERE tenant = ? AND event_type = ? AND state = 'active'"
-                    " ORDER BY id",
-                    (tenant, event_type),
-                ).fetchall()
+            targets, skipped = self._targets(conn, tenant, event_type, data, only_subscription)
             owner, lease = (claim[0], to_iso(claim[1])) if claim else (None, None)
             attempt_ids = [
                 conn.execute(
@@ -58,7 +49,38 @@ class OutboxStore(Connection):
                 ).fetchone()[0]
                 for row in targets
             ]
-        return {"event_pk": event_pk, "attempt_ids": attempt_ids, "duplicate": False, "fired": True}
+        return {"event_pk": event_pk, "attempt_ids": attempt_ids, "duplicate": False, "fired": True,
+                "skipped": skipped}
+
+    @staticmethod
+    def _targets(conn, tenant: str, event_type: str, data: dict, only_subscription: int | None) -> tuple[list, int]:
+        """The subscriptions an event goes to (a ping: the one it names, filter or not), and how many active
+        ones of its type a filter skipped."""
+        if only_subscription is not None:
+            return conn.execute("SELECT id, url FROM subscriptions WHERE tenant = ? AND id = ?",
+                                (tenant, only_subscription)).fetchall(), 0
+        rows = conn.execute(
+            "SELECT id, url, filter FROM subscriptions WHERE tenant = ? AND event_type = ? AND state = 'active'"
+            " ORDER BY id",
+            (tenant, event_type),
+        ).fetchall()
+        seen = filters.envelope(tenant, event_type, data)
+        targets = [row for row in rows if filters.matches(row["filter"], seen)]
+        return targets, len(rows) - len(targets)
+
+    def would_fire(self, tenant: str, event_id: str | None, resource: tuple | None) -> str | None:
+        """Why record_event would not fire this event (a repeated id, the rename rule), or None: it fires.
+        Reads only."""
+        if event_id is not None and self.conn.execute(
+                "SELECT 1 FROM events WHERE tenant = ? AND event_id = ?", (tenant, event_id)).fetchone():
+            return f"event {event_id} was already recorded; nothing would be sent again"
+        if resource and resource[4] != "deleted":
+            kind, resource_id, _, version, action = resource
+            known = self.conn.execute("SELECT version FROM resources WHERE tenant = ? AND kind = ? AND resource_id = ?",
+                                      (tenant, kind, resource_id)).fetchone()
+            if not rules.update_fires(action, version, None if known is None else known["version"]):
+                return "would not fire: only the name changed"
+        return None
 
     @staticmethod
     def _remember_resource(conn, tenant: str, resource: tuple, stamp: str) -> bool:
@@ -96,6 +118,31 @@ class OutboxStore(Connection):
         ).fetchall()
         return [_event(row) for row in rows]
 
+    def missed_events(self, tenant: str, sub_id: int, event_type: str, since: datetime) -> list[Event]:
+        """The tenant's events of this type since `since` that were never attempted to the subscription (fired
+        while it was disabled, or whose only attempts were discarded), oldest first."""
+        rows = self.conn.execute(
+            f"SELECT e.* FROM events e WHERE e.tenant = ? AND e.type = ? AND e.created_at >= ? AND {_NOT_ATTEMPTED}"
+            " ORDER BY e.created_at, e.id",
+            (tenant, event_type, to_iso(since), sub_id),
+        ).fetchall()
+        return [_event(row) for row in rows]
+
+    def add_replay(self, tenant: str, sub_id: int, event_pk: int, *, now: datetime, claim) -> int | None:
+        """A first attempt of a missed event to the subscription, stored claimed by the caller (claim=(owner,
+        lease_until)); None when it was attempted meanwhile (another replay), so each goes once."""
+        with self.write() as conn:
+            self.serialize(conn, f"replay {sub_id} {event_pk}")
+            sub = conn.execute("SELECT url FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id)).fetchone()
+            if sub is None or not conn.execute(f"SELECT 1 FROM events e WHERE e.id = ? AND {_NOT_ATTEMPTED}",
+                                               (event_pk, sub_id)).fetchone():
+                return None
+            return conn.execute(
+                "INSERT INTO attempts (tenant, subscription_id, event_pk, trigger, status, created_at, url, claimed_by,"
+                " lease_until) VALUES (?, ?, ?, 'emit', 'sending', ?, ?, ?, ?) RETURNING id",
+                (tenant, sub_id, event_pk, to_iso(now), sub["url"], claim[0], to_iso(claim[1])),
+            ).fetchone()[0]
+
     def get_event(self, tenant: str, event_id: str) -> Event:
         """One event of this tenant, with its body; NotFound otherwise."""
         row = self.conn.execute(
@@ -104,6 +151,10 @@ class OutboxStore(Connection):
         if row is None:
             raise NotFound(f"event {event_id} not found in tenant {tenant}")
         return _event(row)
+
+
+_NOT_ATTEMPTED = ("NOT EXISTS (SELECT 1 FROM attempts a WHERE a.event_pk = e.id AND a.subscription_id = ?"
+                  " AND (a.error_class IS NULL OR a.error_class <> 'discarded'))")
 
 
 def _event(row) -> Event:

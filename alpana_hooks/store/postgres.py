@@ -247,6 +247,9 @@ class PostgresConnection(Connection):
     def for_update(self, of: str | None = None, *, skip_locked: bool = False) -> str:
         return " FOR UPDATE" + (f" OF {of}" if of else "") + (" SKIP LOCKED" if skip_locked else "")
 
+    def bucket_number(self) -> str:
+        return "floor(extract(epoch FROM (created_at - ?::timestamptz)) / ?)::bigint"
+
     def serialize(self, conn, key: str) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(?)", (zlib.crc32(key.encode("utf-8")),))
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from alpana_hooks.errors import Conflict, NotFound
 from alpana_hooks.model import DISABLED_BY_USER, Secret, State, Subscription
+from alpana_hooks.store.alerts import ALERTS_TENANT
 from alpana_hooks.store.connection import Connection
 from alpana_hooks.timeutil import to_iso
 
@@ -14,16 +15,16 @@ class SubscriptionStore(Connection):
     """A tenant's subscriptions: every method is confined to the tenant it is given."""
 
     def add_subscription(self, *, tenant: str, event_type: str, url: str, description: str, state: str,
-                         headers: list[tuple[str, str]], secret: str, now: datetime) -> int:
+                         headers: list[tuple[str, str]], secret: str, now: datetime, filter: str | None = None) -> int:
         """Insert a subscription with its headers and first secret; refuse a duplicate."""
         stamp = to_iso(now)
         with self.write() as conn:
             self.serialize(conn, f"subscription {tenant} {event_type} {url}")
             self._refuse_duplicate(conn, tenant, event_type, url, None)
             sub_id = conn.execute(
-                "INSERT INTO subscriptions (tenant, event_type, url, description, state, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (tenant, event_type, url, description, state, stamp, stamp),
+                "INSERT INTO subscriptions (tenant, event_type, url, description, state, filter, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (tenant, event_type, url, description, state, filter, stamp, stamp),
             ).fetchone()[0]
             conn.executemany(
                 "INSERT INTO subscription_headers (subscription_id, name, value) VALUES (?, ?, ?)",
@@ -61,7 +62,7 @@ class SubscriptionStore(Connection):
         rows = self.conn.execute(
             "SELECT DISTINCT tenant FROM subscriptions UNION SELECT DISTINCT tenant FROM events ORDER BY tenant"
         ).fetchall()
-        return [row[0] for row in rows]
+        return [row[0] for row in rows if row[0] != ALERTS_TENANT]  # the alerts' own records are no tenant
 
     def get_subscription(self, tenant: str, sub_id: int) -> Subscription:
         """One subscription of this tenant, with its headers; NotFound otherwise."""
@@ -86,18 +87,21 @@ class SubscriptionStore(Connection):
         return [_subscription(row, headers[row["id"]]) for row in rows]
 
     def edit_subscription(self, tenant: str, sub_id: int, *, now: datetime, url: str | None = None,
-                          event_type: str | None = None, description: str | None = None) -> None:
-        """Change the URL, event type or description of a subscription."""
+                          event_type: str | None = None, description: str | None = None,
+                          filter: str | None = None) -> None:
+        """Change the URL, event type, description or filter ("" removes it; None keeps each) of a subscription."""
         with self.write() as conn:
             current = self._locked_subscription(conn, tenant, sub_id)
             new_url = url if url is not None else current["url"]
             new_type = event_type if event_type is not None else current["event_type"]
             self.serialize(conn, f"subscription {tenant} {new_type} {new_url}")
             self._refuse_duplicate(conn, tenant, new_type, new_url, sub_id)
+            new_filter = current["filter"] if filter is None else filter or None
             conn.execute(
-                "UPDATE subscriptions SET url = ?, event_type = ?, description = ?, updated_at = ? WHERE id = ?",
+                "UPDATE subscriptions SET url = ?, event_type = ?, description = ?, filter = ?, updated_at = ?"
+                " WHERE id = ?",
                 (new_url, new_type, description if description is not None else current["description"],
-                 to_iso(now), sub_id),
+                 new_filter, to_iso(now), sub_id),
             )
 
     def delete_subscription(self, tenant: str, sub_id: int) -> None:
@@ -173,7 +177,7 @@ def _subscription(row, headers: list[tuple[str, str]]) -> Subscription:
         id=row["id"], tenant=row["tenant"], event_type=row["event_type"], url=row["url"],
         description=row["description"], state=State(row["state"]), disabled_reason=row["disabled_reason"],
         disabled_at=row["disabled_at"], failing_since=row["failing_since"], created_at=row["created_at"],
-        updated_at=row["updated_at"], headers=tuple(headers),
+        updated_at=row["updated_at"], headers=tuple(headers), filter=row["filter"],
     )
 
 
