@@ -12,7 +12,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from alpana_hooks import __version__
-from conftest import db_rows
+from conftest import ALLOW_LOOPBACK, db_rows
 
 # (type, emit flags, expected data) for the 10 events Alpana Server supports.
 EVENTS = [
@@ -352,3 +352,18 @@ def test_outbox_can_store_attempts_already_claimed(db_path):
     later = now + timedelta(seconds=46)
     assert store.claim(None, now=later, lease_until=later + timedelta(minutes=1), owner="deliver") == [row["id"]]
     store.close()
+
+
+@pytest.mark.sqlite_only  # the engine's send path: the store sees the same as for any failure
+def test_require_https_applies_at_send_time_to_a_subscription_added_before(cli, add_sub, receiver, config_path):
+    """Issue 13 point 10: turning on require_https stops plain-http deliveries to subscriptions already stored."""
+    rx = receiver()
+    add_sub(rx.url(), "widget.deleted")
+    config_path.write_text(ALLOW_LOOPBACK + "require_https = true\n")
+    result = cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W", "--json")
+    attempt = json.loads(result.stdout)["attempts"][0]
+    assert result.exit_code == 4
+    assert (attempt["status"], attempt["status_code"], attempt["error_class"], attempt["error"]) == (
+        "failed", None, "blocked", "plain http is refused ([security] require_https = true); not sent")
+    assert attempt["next_attempt_at"] is not None  # retried on the schedule: `edit --url https://…` fixes it
+    assert rx.requests == []
