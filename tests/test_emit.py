@@ -367,3 +367,23 @@ def test_require_https_applies_at_send_time_to_a_subscription_added_before(cli, 
         "failed", None, "blocked", "plain http is refused ([security] require_https = true); not sent")
     assert attempt["next_attempt_at"] is not None  # retried on the schedule: `edit --url https://…` fixes it
     assert rx.requests == []
+
+
+@pytest.mark.parametrize("changed", [["widget.deleted", "--id", "7", "--name", "Other"],
+                                     ["widget.updated", "--id", "7", "--name", "W", "--version", "2",
+                                      "--url", "https://bi.example.com/w/7"]])
+def test_event_id_reused_with_another_payload_is_exit_2_and_records_nothing(cli, add_sub, receiver, db_path,
+                                                                             changed):
+    """Issue 13 point 14: an idempotency key reused with other data is an error (as Stripe's), not a no-op."""
+    rx = receiver()
+    add_sub(rx.url(), "widget.deleted")
+    first = cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W", "--event-id", "bi-123")
+    assert first.exit_code == 0
+    before = db_rows(db_path, "SELECT count(*) AS n FROM attempts")
+    again = cli("emit", *changed, "--tenant", "t1", "--event-id", "bi-123")
+    assert (again.exit_code, again.stdout, again.stderr) == (
+        2, "", "error: event id bi-123 is already used by a widget.deleted event with other data; "
+               "give a new --event-id, or repeat that event exactly\n")
+    assert db_rows(db_path, "SELECT count(*) AS n FROM attempts") == before
+    assert db_rows(db_path, "SELECT event_id FROM events") == [{"event_id": "bi-123"}]
+    assert len(rx.requests) == 1

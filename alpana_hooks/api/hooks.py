@@ -171,7 +171,8 @@ class Hooks:
     def emit(self, tenant: str, event_type: str, data: dict, *, event_id: str | None = None,
              send: bool = True) -> EmitResult:
         """Record an event and one attempt per active subscription of its type (an outbox), then send them
-        unless send=False (`deliver_due` sends them later). A repeated event_id records and sends nothing."""
+        unless send=False (`deliver_due` sends them later). A repeated event_id records and sends nothing;
+        reused with another type or other data it is a Conflict (exit 2)."""
         event_type = validate.event_type(event_type)
         problems = events.validate_data(event_type, data)
         if problems:

@@ -39,7 +39,7 @@ def emit(
     comment_id: Annotated[Optional[str], _opt("comment.added: id of the comment.", "--comment-id")] = None,
     comment_url: Annotated[Optional[str], _opt("comment.added: URL of the comment.", "--comment-url")] = None,
     data: Annotated[Optional[str], _opt("The whole data object as JSON, or @FILE (@- reads stdin); at most [delivery] max_payload_bytes.", "--data")] = None,
-    event_id: Annotated[Optional[str], _opt("Idempotency key: a repeat of the same id does nothing.", "--event-id")] = None,
+    event_id: Annotated[Optional[str], _opt("Idempotency key: a repeat of the same event does nothing; other data with the same id is an error.", "--event-id")] = None,
     no_send: Annotated[bool, typer.Option("--no-send", help="Record the event and its pending attempts; `deliver` sends them.")] = False,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
