@@ -53,8 +53,10 @@ class Hooks:
     def store(self) -> Store:
         """The store, opened (created and migrated) on first use, so bad input creates no file."""
         if self._store is None:
+            from alpana_hooks.config import check_database_folder
             from alpana_hooks.store import open_store
 
+            check_database_folder(self.settings.database)
             self._store = open_store(self.settings.database)
         return self._store
 
