@@ -223,7 +223,7 @@ DURATION = st.one_of(
 def test_durations(seeded, db_path, tmp_path, data):
     value = data.draw(DURATION, label="duration")
     command = data.draw(st.sampled_from([
-        ["attempts", "prune", "--tenant=t1", "--json", "--older-than={}"],
+        ["attempts", "prune", "--tenant=t1", "--json", "--yes", "--older-than={}"],
         ["resend", "--failed", "--dry-run", "--tenant=t1", "--json", "--since={}"],
         ["resend", "--failed", "--yes", "--tenant=t1", "--since={}"],
         ["attempts", "list", "--tenant=t1", "--since={}"],

@@ -369,9 +369,36 @@ def test_prune_keeps_unfinished_and_scheduled(cli, add_sub, receiver, db_path):
     cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W")
     cli("emit", "widget.added", "--tenant", "t1", "--id", "8", "--name", "W", "--url", "https://x/", "--no-send")
     db_exec(db_path, "UPDATE attempts SET created_at = '2020-01-01T00:00:00.000000Z'")
-    assert cli.json("attempts", "prune", "--older-than", "30d", "--tenant", "t1") == {"deleted": 1}
+    db_exec(db_path, "UPDATE events SET created_at = '2020-01-01T00:00:00.000000Z'")
+    prune = ["attempts", "prune", "--older-than", "30d", "--tenant", "t1"]
+    dry = cli.json(*prune, "--dry-run")
+    assert dry == {"deleted": 1, "events_deleted": 0, "dry_run": True}  # the event still has a scheduled retry
+    result = cli(*prune)  # not a terminal: a deletion needs --yes
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2, "", "error: attempts prune needs --yes when not run from a terminal\n")
+    assert len(db_rows(db_path, "SELECT id FROM attempts")) == 3
+    assert cli.json(*prune, "--yes") == {"deleted": 1, "events_deleted": 0, "dry_run": False}
     left = db_rows(db_path, "SELECT url, status, next_attempt_at FROM attempts ORDER BY id")
     assert [r["url"].rsplit("/", 1)[1] for r in left] == ["bad", "later"]
+
+
+def test_prune_says_it_deletes_events_too_and_a_dry_run_deletes_nothing(cli, add_sub, receiver, db_path):
+    """Issue 13 point 13: --dry-run, the --yes rule, and the events that go with their last attempt."""
+    rx = receiver()
+    add_sub(rx.url(), "widget.deleted")
+    cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W", "--event-id", "bi-7")
+    db_exec(db_path, "UPDATE attempts SET created_at = '2020-01-01T00:00:00.000000Z'")
+    db_exec(db_path, "UPDATE events SET created_at = '2020-01-01T00:00:00.000000Z'")
+    prune = ["attempts", "prune", "--older-than", "30d", "--tenant", "t1"]
+    result = cli(*prune, "--dry-run")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0, "", "would delete 1 attempt(s) and 1 event(s) older than 30d; run again without --dry-run"
+               " (and with --yes from a script)\n")
+    assert len(db_rows(db_path, "SELECT id FROM events")) == 1
+    result = cli(*prune, "--yes")
+    assert (result.exit_code, result.stderr) == (0, "deleted 1 attempt(s) and 1 event(s) older than 30d\n")
+    assert db_rows(db_path, "SELECT id FROM events") == [] == db_rows(db_path, "SELECT id FROM attempts")
+    assert cli(*prune).exit_code == 0  # nothing left to delete: nothing to ask
 
 
 # -- watch -----------------------------------------------------------------------------------------------

@@ -253,9 +253,10 @@ class Hooks:
         sub = self.store.get_subscription(validate.tenant(tenant), sub_id)
         return sub, self.store.list_attempts(tenant, subscription_id=sub_id, limit=limit)
 
-    def prune_attempts(self, tenant: str, *, older_than: timedelta) -> int:
-        """Delete finished attempts older than a duration (and events left without attempts)."""
-        return self.store.prune_attempts(validate.tenant(tenant), before=utcnow() - older_than)
+    def prune_attempts(self, tenant: str, *, older_than: timedelta, dry_run: bool = False) -> tuple[int, int]:
+        """Delete finished attempts older than a duration, and the events left without attempts (an `emit
+        --event-id` repeat of a deleted event records it again); (attempts, events) deleted, or that would be."""
+        return self.store.prune_attempts(validate.tenant(tenant), before=utcnow() - older_than, dry_run=dry_run)
 
     def resend(self, tenant: str, attempt_id: int, *, force: bool = False) -> Attempt:
         """Send an attempt's event again to its subscription as a new attempt (same webhook-id)."""

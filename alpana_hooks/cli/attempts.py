@@ -86,17 +86,27 @@ def attempts_show(attempt_id: AttemptId, tenant: TenantOpt = None, db: DbOpt = N
 @attempts_app.command("prune")
 def attempts_prune(
     older_than: Annotated[str, typer.Option("--older-than", help="Delete finished attempts older than this (30d).", show_default=False)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be deleted, delete nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (required without a terminal).")] = False,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
-    """Delete finished attempts older than a duration; pending, sending and scheduled ones stay."""
+    """Delete finished attempts older than a duration, and the events left without attempts (their ids can
+    then be emitted again with --event-id); pending, sending and scheduled ones stay. Asks first."""
     run = run_for(db, config, tenant)
     age = duration(older_than)
     with opened(run.settings) as hooks:
-        removed = hooks.prune_attempts(run.tenant, older_than=age)
+        attempts, events = hooks.prune_attempts(run.tenant, older_than=age, dry_run=True)
+        if not dry_run and attempts + events:
+            if not yes:
+                confirm(f"Delete {attempts} attempt(s) and {events} event(s) of {run.tenant} older than {older_than}?",
+                        command="attempts prune", cancelled="nothing deleted")
+            attempts, events = hooks.prune_attempts(run.tenant, older_than=age)
     if json:
-        output.print_json({"deleted": removed})
+        output.print_json({"deleted": attempts, "events_deleted": events, "dry_run": dry_run})
     else:
-        output.message(f"deleted {removed} attempt(s) older than {older_than}")
+        verb = "would delete" if dry_run else "deleted"
+        output.message(f"{verb} {attempts} attempt(s) and {events} event(s) older than {older_than}"
+                       + ("; run again without --dry-run (and with --yes from a script)" if dry_run else ""))
 
 
 @app.command()
