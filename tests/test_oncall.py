@@ -319,6 +319,24 @@ def test_resend_failed_dry_run_then_send(cli, add_sub, receiver):
     assert cli.json("resend", "--failed", "--since", "1h", "--dry-run", "--tenant", "t1") == []
 
 
+def test_resend_failed_dry_run_says_what_disabled_subscriptions_keep_out_and_the_command_to_run(
+        cli, add_sub, receiver):
+    """Issue 13 point 15: skipped failures are counted with how to include them; the hint is a script's command."""
+    rx = receiver(lambda *a: (500, {}, b""))
+    add_sub(rx.url("/a"), "widget.deleted")
+    off = add_sub(rx.url("/off"), "widget.deleted")
+    cli("emit", "widget.deleted", "--tenant", "t1", "--id", "1", "--name", "W")
+    cli("disable", off["id"], "--tenant", "t1")
+    result = cli("resend", "--failed", "--since", "1h", "--event", "widget.deleted", "--dry-run", "--tenant", "t1")
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "note: 1 failed deliveries to disabled subscriptions are left out; --force includes them\n"
+        "would resend 1 attempt(s); to resend them: alpana-hooks resend --failed --yes -t t1 --since 1h"
+        " --event widget.deleted\n")
+    forced = cli("resend", "--failed", "--force", "--dry-run", "--tenant", "t1")
+    assert forced.stderr == "would resend 2 attempt(s); to resend them: alpana-hooks resend --failed --yes -t t1 --force\n"
+
+
 # -- tenants are walls ---------------------------------------------------------------------------------
 
 def test_other_tenant_finds_nothing(cli, add_sub, receiver):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -130,7 +131,10 @@ def resend(
     if failed:
         filters = {"since": since_option(since), "subscription_id": subscription, "event_type": event, "limit": limit,
                    "include_disabled": force}
-        _resend_failed(run, filters, dry_run, yes, json)
+        given = {"--since": since, "--subscription": subscription, "--event": event, "--limit": limit}
+        again = ["alpana-hooks", "resend", "--failed", "--yes", "-t", run.tenant]
+        again += [f"{flag} {shlex.quote(str(value))}" for flag, value in given.items() if value is not None]
+        _resend_failed(run, filters, dry_run, yes, json, " ".join(again + ["--force"] * force))
         return
     assert attempt_id is not None
     with opened(run.settings) as hooks:
@@ -140,11 +144,17 @@ def resend(
         raise typer.Exit(int(ExitCode.DELIVERY_FAILED))
 
 
-def _resend_failed(run: Run, filters: dict, dry_run: bool, yes: bool, json: bool) -> None:
+def _resend_failed(run: Run, filters: dict, dry_run: bool, yes: bool, json: bool, again: str) -> None:
+    """resend --failed: list (dry run) or resend, saying what a disabled subscription kept out; `again` is the
+    command that resends without asking."""
     with opened(run.settings) as hooks:
         failures = hooks.failed_deliveries(run.tenant, **filters)
+        skipped = 0 if filters["include_disabled"] else _left_out(hooks, run.tenant, filters)
+        if skipped:
+            output.message(f"note: {skipped} failed deliveries to disabled subscriptions are left out; --force "
+                           "includes them")
         if dry_run or not failures:
-            note = f"would resend {len(failures)} attempt(s); run again without --dry-run" if failures else None
+            note = f"would resend {len(failures)} attempt(s); to resend them: {again}" if failures else None
             output.render(failures, json=json, as_json=lambda rows: [output.attempt_json(a) for a in rows],
                           as_table=output.attempts_table, empty="nothing to resend", note=note)
             return
@@ -158,6 +168,13 @@ def _resend_failed(run: Run, filters: dict, dry_run: bool, yes: bool, json: bool
                   note=f"sent {summary['sent']}: {summary['succeeded']} succeeded, {summary['failed']} failed")
     if failed_count:
         raise typer.Exit(int(ExitCode.DELIVERY_FAILED))
+
+
+def _left_out(hooks: Hooks, tenant: str, filters: dict) -> int:
+    """How many failed deliveries resend --failed leaves out because their subscription is disabled."""
+    disabled = {sub.id for sub in hooks.subscriptions(tenant, state="disabled")}
+    every = hooks.failed_deliveries(tenant, **{**filters, "include_disabled": True, "limit": None})
+    return sum(attempt.subscription_id in disabled for attempt in every)
 
 
 @app.command()
