@@ -252,3 +252,18 @@ def test_a_row_stored_before_normalisation_still_counts_as_the_same_endpoint(cli
     second = add_sub("https://x.example/other")
     result = cli("edit", second["id"], "--tenant", "t1", "--url", "https://X.example:443/h")
     assert result.exit_code == 2 and "subscription 1 in t1 already sends" in result.stderr
+
+
+def test_a_command_on_a_tenant_that_has_nothing_warns_naming_the_known_ones(cli, add_sub):
+    """Issue 13 point 16: a mistyped --tenant is told apart from an empty one, on stderr (stdout stays data)."""
+    add_sub("https://e.com/a", tenant="acme")
+    warning = "warning: tenant acmee has no subscriptions or events (known tenants: acme)\n"
+    for command, empty in ((["list"], "no subscriptions in acmee\n"), (["attempts", "list"], "no send attempts in acmee\n"),
+                           (["events", "list"], "no events in acmee\n"),
+                           (["resend", "--failed", "--dry-run"], "nothing to resend\n")):
+        result = cli(*command, "--tenant", "acmee")
+        assert (result.exit_code, result.stdout, result.stderr) == (0, "", warning + empty), command
+        result = cli(*command, "--tenant", "acmee", "--json")
+        assert (result.exit_code, result.stdout, result.stderr) == (0, "[]\n", warning), command
+    result = cli("list", "--tenant", "acme", "--state", "disabled")  # a known tenant with nothing that matches
+    assert (result.exit_code, result.stderr) == (0, "no subscriptions in acme\n")

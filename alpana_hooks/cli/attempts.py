@@ -19,7 +19,15 @@ from alpana_hooks.cli.app import (
     attempts_app,
     confirm,
 )
-from alpana_hooks.cli.context import Run, duration, opened, run_for, settings_for, since_option
+from alpana_hooks.cli.context import (
+    Run,
+    duration,
+    opened,
+    run_for,
+    settings_for,
+    since_option,
+    warn_if_unknown_tenant,
+)
 from alpana_hooks.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -46,6 +54,8 @@ def attempts_list(
     filters = {"subscription_id": subscription, "event_type": event, "status": status, "since": since_option(since)}
     with opened(run.settings) as hooks:
         rows = hooks.attempts(run.tenant, limit=limit, **filters)  # checks the filters before watching
+        if not rows:
+            warn_if_unknown_tenant(hooks, run.tenant)
         if watch:
             try:
                 (_stream if json else _live)(hooks, run.tenant, filters, limit, interval)
@@ -149,6 +159,8 @@ def _resend_failed(run: Run, filters: dict, dry_run: bool, yes: bool, json: bool
     command that resends without asking."""
     with opened(run.settings) as hooks:
         failures = hooks.failed_deliveries(run.tenant, **filters)
+        if not failures:
+            warn_if_unknown_tenant(hooks, run.tenant)
         skipped = 0 if filters["include_disabled"] else _left_out(hooks, run.tenant, filters)
         if skipped:
             output.message(f"note: {skipped} failed deliveries to disabled subscriptions are left out; --force "

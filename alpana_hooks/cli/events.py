@@ -10,7 +10,7 @@ import typer
 from alpana_hooks import output
 from alpana_hooks.cli import inputs
 from alpana_hooks.cli.app import MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, events_app, lazy
-from alpana_hooks.cli.context import opened, run_for, since_option
+from alpana_hooks.cli.context import opened, run_for, since_option, warn_if_unknown_tenant
 from alpana_hooks.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -133,6 +133,8 @@ def events_list(
     since_time = since_option(since)
     with opened(run.settings) as hooks:
         rows = hooks.events(run.tenant, event_type=type_, since=since_time, limit=limit)
+        if not rows:
+            warn_if_unknown_tenant(hooks, run.tenant)
     output.render(rows, json=json, as_json=lambda rows: [output.event_json(e) for e in rows],
                   as_table=output.events_table, empty=f"no events in {run.tenant}")
 

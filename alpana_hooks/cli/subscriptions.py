@@ -22,7 +22,7 @@ from alpana_hooks.cli.app import (
     headers_app,
     secret_app,
 )
-from alpana_hooks.cli.context import duration, opened, run_for, settings_for
+from alpana_hooks.cli.context import duration, opened, run_for, settings_for, warn_if_unknown_tenant
 from alpana_hooks.errors import UsageError
 
 if TYPE_CHECKING:
@@ -63,6 +63,8 @@ def list_(
     run = run_for(db, config, tenant)
     with opened(run.settings) as hooks:
         subs = hooks.subscriptions(run.tenant, event_type=event, state=state)
+        if not subs:
+            warn_if_unknown_tenant(hooks, run.tenant)
     output.render(subs, json=json, as_json=lambda subs: [output.subscription_json(sub) for sub in subs],
                   as_table=output.subscriptions_table, empty=f"no subscriptions in {run.tenant}")
 
