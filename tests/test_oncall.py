@@ -630,3 +630,41 @@ def test_a_server_that_is_gone_is_one_line_and_exit_1(cli, db_path):
     result = cli("list", "-t", "t1", "--db", gone)
     assert result.exit_code == 1 and result.stderr.startswith("error: cannot connect to postgresql://")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_resend_by_event_id_and_attempts_list_by_event_id(cli, add_sub, receiver):
+    """Issue 13 point 18: `resend --event-id EVT [--subscription N]` and `attempts list --event-id EVT`."""
+    rx = receiver()
+    first, second = add_sub(rx.url("/a"), "widget.deleted"), add_sub(rx.url("/b"), "widget.deleted")
+    cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W", "--event-id", "bi-7")
+    cli("emit", "widget.deleted", "--tenant", "t1", "--id", "8", "--name", "W", "--event-id", "bi-8")
+    listed = cli.json("attempts", "list", "--tenant", "t1", "--event-id", "bi-7")
+    assert sorted((a["event_id"], a["subscription_id"]) for a in listed) == [("bi-7", first["id"]), ("bi-7", second["id"])]
+    resent = cli.json("resend", "--event-id", "bi-7", "--tenant", "t1")
+    assert [(a["subscription_id"], a["trigger"], a["status"]) for a in resent] == [
+        (first["id"], "resend", "succeeded"), (second["id"], "resend", "succeeded")]
+    one = cli.json("resend", "--event-id", "bi-7", "--subscription", second["id"], "--tenant", "t1")
+    assert [(a["subscription_id"], a["event_id"]) for a in one] == [(second["id"], "bi-7")]
+    assert [r["headers"]["webhook-id"] for r in rx.requests[4:]] == ["bi-7"] * 3
+    assert len(cli.json("attempts", "list", "--tenant", "t1", "--event-id", "bi-7")) == 5
+    cli("disable", first["id"], "--tenant", "t1")
+    sent_before = len(rx.requests)
+    for args, code, message in (
+        (["--event-id", "bi-7"], 2, f"subscription {first['id']} is disabled: enable it, or resend with --force"),
+        (["--event-id", "nope"], 3, "event nope not found in tenant t1"),
+        (["--event-id", "bi-7", "--subscription", "99"], 3, "event bi-7 was never sent to subscription 99 in tenant t1"),
+        (["--event-id", "bi-7", "--failed"], 2, "give one of ATTEMPT_ID, --failed or --event-id"),
+    ):
+        result = cli("resend", *args, "--tenant", "t1")
+        assert (result.exit_code, result.stdout, result.stderr) == (code, "", f"error: {message}\n"), args
+    assert len(rx.requests) == sent_before  # a refusal sends nothing, not even to the active subscription
+
+
+def test_emit_data_at_dash_reads_stdin(cli, add_sub, receiver):
+    """Issue 13 point 18: `emit --data @-`."""
+    rx = receiver()
+    add_sub(rx.url(), "datasource.updated")
+    result = cli("emit", "datasource.updated", "--tenant", "t1", "--data", "@-",
+                 input='{"datasource_id": "ds1", "name": "Warehouse"}')
+    assert result.exit_code == 0, result.stderr
+    assert rx.bodies()[0]["data"] == {"datasource_id": "ds1", "name": "Warehouse"}

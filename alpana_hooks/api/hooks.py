@@ -225,12 +225,12 @@ class Hooks:
 
     def attempts(self, tenant: str, *, subscription_id: int | None = None, event_type: str | None = None,
                  status: Status | str | None = None, since: datetime | None = None, after_id: int | None = None,
-                 limit: int | None = 50) -> list[Attempt]:
-        """The tenant's send attempts, newest first, filtered."""
+                 limit: int | None = 50, event_id: str | None = None) -> list[Attempt]:
+        """The tenant's send attempts, newest first, filtered (event_id: those of one event)."""
         checked_type, checked_status = validate.event_type_filter(event_type), validate.status(status)
         return self.store.list_attempts(
             validate.tenant(tenant), subscription_id=subscription_id, event_type=checked_type,
-            status=checked_status, since=since, after_id=after_id, limit=limit,
+            status=checked_status, since=since, after_id=after_id, limit=limit, event_id=event_id,
         )
 
     def watch_attempts(self, tenant: str, *, interval: float = 2.0, limit: int | None = 50,
@@ -260,6 +260,19 @@ class Hooks:
 
     def resend(self, tenant: str, attempt_id: int, *, force: bool = False) -> Attempt:
         """Send an attempt's event again to its subscription as a new attempt (same webhook-id)."""
+        self.resendable(tenant, attempt_id, force=force)
+        (new_id,) = self.resend_now(tenant, [attempt_id])
+        return self.store.get_attempt(tenant, new_id)
+
+    def resend_event(self, tenant: str, event_id: str, *, subscription_id: int | None = None,
+                     force: bool = False) -> list[Attempt]:
+        """Send an event again to each subscription it went to, or to one (see api.replay)."""
+        from alpana_hooks.api.replay import resend_event
+
+        return resend_event(self, validate.tenant(tenant), event_id, subscription_id=subscription_id, force=force)
+
+    def resendable(self, tenant: str, attempt_id: int, *, force: bool) -> None:
+        """NotFound when the attempt or its subscription is gone; UsageError when that is disabled, unless force."""
         original = self.store.get_attempt(validate.tenant(tenant), attempt_id)
         try:
             sub = self.store.get_subscription(tenant, original.subscription_id)
@@ -267,8 +280,10 @@ class Hooks:
             raise NotFound(f"subscription {original.subscription_id} of attempt {attempt_id} was deleted") from None
         if sub.state != State.ACTIVE and not force:
             raise UsageError(f"subscription {sub.id} is disabled: enable it, or resend with --force")
-        (new_id,) = self._resend(tenant, [attempt_id], only_if_latest=False)
-        return self.store.get_attempt(tenant, new_id)
+
+    def resend_now(self, tenant: str, attempt_ids: list[int]) -> list[int]:
+        """Replay these attempts as new ones, sent at once (checked by the caller); the new ids."""
+        return self._resend(tenant, attempt_ids, only_if_latest=False)
 
     def failed_deliveries(self, tenant: str, *, since: datetime | None = None, subscription_id: int | None = None,
                           event_type: str | None = None, limit: int | None = None,

@@ -36,12 +36,13 @@ if TYPE_CHECKING:
 AttemptId = Annotated[int, typer.Argument(help="Send attempt id.", min=1, max=MAX_ID, show_default=False)]
 SubscriptionOpt = Annotated[Optional[int], typer.Option("--subscription", "-s", help="Only this subscription.", min=1, max=MAX_ID, show_default=False)]
 EventOpt = Annotated[Optional[str], typer.Option("--event", "-e", help="Only this event type.", show_default=False)]
+EventIdOpt = Annotated[Optional[str], typer.Option("--event-id", help="Only this event (its webhook-id, evt_…).", show_default=False)]
 SinceOpt = Annotated[Optional[str], typer.Option("--since", help="Only since a duration ago (2h) or a time.", show_default=False)]
 
 
 @attempts_app.command("list")
 def attempts_list(
-    subscription: SubscriptionOpt = None, event: EventOpt = None,
+    subscription: SubscriptionOpt = None, event: EventOpt = None, event_id: EventIdOpt = None,
     status: Annotated[Optional[str], typer.Option("--status", help="pending, sending, succeeded or failed.", show_default=False)] = None,
     since: SinceOpt = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_ID, help="At most this many, newest first.")] = 50,
@@ -51,7 +52,8 @@ def attempts_list(
 ):
     """The tenant's send attempts, newest first: event, event id, time, status code, response."""
     run = run_for(db, config, tenant)
-    filters = {"subscription_id": subscription, "event_type": event, "status": status, "since": since_option(since)}
+    filters = {"subscription_id": subscription, "event_type": event, "status": status, "since": since_option(since),
+               "event_id": event_id}
     with opened(run.settings) as hooks:
         rows = hooks.attempts(run.tenant, limit=limit, **filters)  # checks the filters before watching
         if not rows:
@@ -124,6 +126,7 @@ def attempts_prune(
 def resend(
     attempt_id: Annotated[Optional[int], typer.Argument(help="Send attempt to replay.", min=1, max=MAX_ID, show_default=False)] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Resend every delivery whose latest attempt failed.")] = False,
+    event_id: Annotated[Optional[str], typer.Option("--event-id", help="Resend this event to each subscription it went to (or --subscription).", show_default=False)] = None,
     since: SinceOpt = None, subscription: SubscriptionOpt = None, event: EventOpt = None,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, max=MAX_ID, help="With --failed: at most this many.", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --failed: list what would be sent, send nothing.")] = False,
@@ -131,13 +134,16 @@ def resend(
     force: Annotated[bool, typer.Option("--force", help="Resend to a disabled subscription too.")] = False,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
-    """Send an attempt's payload again as a new attempt (same webhook-id, fresh signature), or with
-    --failed every delivery that failed and was not followed by a success."""
+    """Send an attempt's payload again as a new attempt (same webhook-id, fresh signature); with --event-id an
+    event to the subscriptions it went to; with --failed every delivery that failed and was not followed by a
+    success."""
     run = run_for(db, config, tenant)
-    if failed == (attempt_id is not None):
-        raise UsageError("give an ATTEMPT_ID or --failed (not both)")
-    if not failed and any(v is not None for v in (since, subscription, event, limit)) or (dry_run and not failed):
-        raise UsageError("--since, --subscription, --event, --limit and --dry-run go with --failed")
+    if (attempt_id is not None) + failed + (event_id is not None) != 1:
+        raise UsageError("give one of ATTEMPT_ID, --failed or --event-id")
+    if not failed and any(v is not None for v in (since, event, limit)) or (dry_run and not failed):
+        raise UsageError("--since, --event, --limit and --dry-run go with --failed")
+    if subscription is not None and attempt_id is not None:
+        raise UsageError("--subscription goes with --failed or --event-id")
     if failed:
         filters = {"since": since_option(since), "subscription_id": subscription, "event_type": event, "limit": limit,
                    "include_disabled": force}
@@ -146,11 +152,16 @@ def resend(
         again += [f"{flag} {shlex.quote(str(value))}" for flag, value in given.items() if value is not None]
         _resend_failed(run, filters, dry_run, yes, json, " ".join(again + ["--force"] * force))
         return
-    assert attempt_id is not None
     with opened(run.settings) as hooks:
-        attempt = hooks.resend(run.tenant, attempt_id, force=force)
-    output.render(attempt, json=json, as_json=output.attempt_json, as_table=lambda a: output.emit_table([a]))
-    if attempt.failed:
+        if event_id is not None:
+            attempts = hooks.resend_event(run.tenant, event_id, subscription_id=subscription, force=force)
+            output.render(attempts, json=json, as_json=lambda rows: [output.attempt_json(a) for a in rows],
+                          as_table=output.emit_table)
+        else:
+            assert attempt_id is not None
+            attempts = [hooks.resend(run.tenant, attempt_id, force=force)]
+            output.render(attempts[0], json=json, as_json=output.attempt_json, as_table=lambda a: output.emit_table([a]))
+    if any(a.failed for a in attempts):
         raise typer.Exit(int(ExitCode.DELIVERY_FAILED))
 
 

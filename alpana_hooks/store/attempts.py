@@ -20,7 +20,8 @@ class AttemptStore(Connection):
 
     def list_attempts(self, tenant: str, *, subscription_id: int | None = None, event_type: str | None = None,
                       status: str | None = None, since: datetime | None = None, event_pk: int | None = None,
-                      after_id: int | None = None, limit: int | None = 50, ids: list[int] | None = None) -> list[Attempt]:
+                      after_id: int | None = None, limit: int | None = 50, ids: list[int] | None = None,
+                      event_id: str | None = None) -> list[Attempt]:
         """The tenant's attempts, newest first, filtered (ids: only among these)."""
         where, params = ["a.tenant = ?"], [tenant]  # type: list[str], list[object]
         if ids is not None:
@@ -30,7 +31,7 @@ class AttemptStore(Connection):
             params.extend(ids)
         for clause, value in (("a.subscription_id = ?", subscription_id), ("e.type = ?", event_type),
                               ("a.status = ?", status), ("a.created_at >= ?", iso_or_none(since)),
-                              ("a.event_pk = ?", event_pk), ("a.id > ?", after_id)):
+                              ("a.event_pk = ?", event_pk), ("a.id > ?", after_id), ("e.event_id = ?", event_id)):
             if value is not None:
                 where.append(clause)
                 params.append(value)
