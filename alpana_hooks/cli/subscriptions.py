@@ -41,7 +41,7 @@ def add(
     disabled: Annotated[bool, typer.Option("--disabled", help="Create it disabled.")] = False,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
-    """Add a webhook subscription; prints its id and its signing secret (shown once)."""
+    """Add a webhook subscription; prints its id and its signing secret (`secret show` shows it again)."""
     run = run_for(db, config, tenant)
     lines = list(header or []) + (inputs.header_lines(header_file) if header_file is not None else [])
     headers = [header_rules.header_line(line) for line in lines]
@@ -50,7 +50,8 @@ def add(
                                        disabled=disabled)
     output.render(added, json=json, as_json=lambda a: {**output.subscription_json(a.subscription), "secret": a.secret},
                   as_table=lambda a: output.subscription_detail(a.subscription, secret=a.secret),
-                  note=f"Added subscription {added.subscription.id}. Keep the signing secret: it is shown in full only now.")
+                  note=f"Added subscription {added.subscription.id}. `alpana-hooks secret show {added.subscription.id}"
+                       f" -t {run.tenant}` shows the signing secret again.")
 
 
 @app.command("list")
