@@ -38,6 +38,22 @@ class Options:
     report: Callable[[dict], None]  # shows one delivery
     note: Callable[[str], None]  # shows one line about a refused connection or request
     idle_timeout: float = IDLE_TIMEOUT_SECONDS
+    sequence: tuple[int, ...] = ()  # answers in turn instead of `status`; the last one repeats
+
+
+class Answers:
+    """The status for each delivery in turn: `status` every time, or the sequence with its last one repeating."""
+
+    def __init__(self, status: int, sequence: tuple[int, ...]):
+        self.statuses = sequence or (status,)
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def next(self) -> int:
+        with self.lock:
+            status = self.statuses[min(self.count, len(self.statuses) - 1)]
+            self.count += 1
+        return status
 
 
 class SeenIds:
@@ -72,6 +88,7 @@ class _Server(ThreadingHTTPServer):
         self.print_lock = threading.Lock()
         self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self.seen = SeenIds()
+        self.answers = Answers(options.status, options.sequence)
         super().__init__(address, _Receiver)
 
     def process_request(self, request, client_address) -> None:
@@ -119,7 +136,8 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    """Answers every POST with --status and {"ok": true}, keeping the connection alive, and reports it."""
+    """Answers every POST with --status (or the next of --status-sequence) and {"ok": true}, keeping the
+    connection alive, and reports it."""
 
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
@@ -134,7 +152,7 @@ class _Receiver(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is not None:
             self.server.report(_record(self, body, self.server.options.secret, self.server.seen))
-            self._answer(self.server.options.status, ANSWER)
+            self._answer(self.server.answers.next(), ANSWER)
 
     def _read_body(self) -> bytes | None:
         """The body per Content-Length, at most 1 MiB; None once a 400, 411 or 413 has been answered."""

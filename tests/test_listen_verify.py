@@ -446,3 +446,29 @@ def test_listen_remembers_a_bounded_number_of_ids():
     assert [seen.seen_before(i, remember=True) for i in ("a", "b", "a", "c", "b", "c")] == [
         False, False, True, False, False, True]  # c pushed out b (a was seen later), so b is new again
     assert len(seen.ids) == 2
+
+
+def test_listen_status_sequence_fails_then_recovers(cli, subscription, listen):
+    """Issue 13 point 17: `--status-sequence 500,500,200` answers in turn, then repeats the last."""
+    sub_id, _ = subscription
+    listener = listen("--json", "--status-sequence", "500,500,200")
+    point(cli, sub_id, listener.port)
+    attempt = emit(cli, expected_exit=4)["attempts"][0]
+    codes = [attempt["status_code"]]
+    for expected_exit in (4, 0, 0):
+        result = cli("resend", attempt["id"], "--tenant", "t1", "--json")
+        assert result.exit_code == expected_exit, result.stderr
+        codes.append(json.loads(result.stdout)["status_code"])
+    assert codes == [500, 500, 200, 200]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--status-sequence", "500,abc"], "invalid --status-sequence '500,abc': use HTTP statuses 200-599 separated by "
+                                       "commas, e.g. 500,500,200"),
+    (["--status-sequence", "500,700"], "invalid --status-sequence '500,700': use HTTP statuses 200-599 separated by "
+                                       "commas, e.g. 500,500,200"),
+    (["--status-sequence", "500", "--status", "503"], "give --status or --status-sequence, not both"),
+])
+def test_listen_refuses_a_bad_status_sequence(cli, args, message):
+    result = cli("listen", "--port", "0", *args)
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", f"error: {message}\n")

@@ -46,6 +46,7 @@ def listen(
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free port).")] = 8787,
     secret: SecretOpt = None, secret_file: SecretFileOpt = None,
     status: Annotated[int, typer.Option("--status", min=200, max=599, help="HTTP status to answer every delivery with.")] = 200,
+    status_sequence: Annotated[Optional[str], typer.Option("--status-sequence", metavar="CODES", show_default=False, help="Answer the deliveries with these statuses in turn, the last one repeating (500,500,200: fail twice, then recover).")] = None,
     idle_timeout: Annotated[float, typer.Option("--idle-timeout", min=0.1, max=3600, help="Close a connection that sends nothing for this many seconds.")] = 10.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also print the request headers.")] = False,
     json: JsonOpt = False,
@@ -55,6 +56,8 @@ def listen(
     from alpana_hooks.receiver import Options, bound, url
 
     secret = _checked_secret(secret, secret_file)
+    sequence = _statuses(status_sequence, status)
+
     def report(record: dict) -> None:
         if json:
             output.print_json_line(record)
@@ -62,15 +65,29 @@ def listen(
             output.received_block(record, verbose=verbose)
 
     server = bound(host, port, Options(secret=secret, status=status, report=report, note=output.message,
-                                      idle_timeout=idle_timeout))
+                                      idle_timeout=idle_timeout, sequence=sequence))
     checking = "checking signatures" if secret else "not checking signatures (no secret given)"
-    output.message(f"listening on {url(*server.host_port)} ({checking}; answering {status}; Ctrl-C to stop)")
+    answering = f"{', '.join(map(str, sequence[:-1]))}, then {sequence[-1]}" if len(sequence) > 1 else str(status)
+    output.message(f"listening on {url(*server.host_port)} ({checking}; answering {answering}; Ctrl-C to stop)")
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         output.message("stopped")
     finally:
         server.server_close()
+
+
+def _statuses(text: str | None, status: int) -> tuple[int, ...]:
+    """--status-sequence as statuses (200-599); exit 2 for anything else, or with --status too."""
+    if text is None:
+        return ()
+    if status != 200:
+        raise UsageError("give --status or --status-sequence, not both")
+    codes = tuple(part.strip() for part in text.split(","))
+    if not all(re.fullmatch(r"[2-5][0-9][0-9]", code) for code in codes):
+        raise UsageError(f"invalid --status-sequence {text[:100]!r}: use HTTP statuses 200-599 separated by commas,"
+                         " e.g. 500,500,200")
+    return tuple(int(code) for code in codes)
 
 
 # -- verify --------------------------------------------------------------------------------
