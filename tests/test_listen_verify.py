@@ -18,7 +18,7 @@ from werkzeug import Response
 
 from alpana_hooks import signing
 
-from conftest import limit_memory, run_cli
+from conftest import Receiver, limit_memory, run_cli
 
 EMIT = ("emit", "widget.added", "--tenant", "t1", "--id", "7", "--name", "W", "--url", "https://bi/w/7")
 LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/ ")
@@ -472,3 +472,34 @@ def test_listen_status_sequence_fails_then_recovers(cli, subscription, listen):
 def test_listen_refuses_a_bad_status_sequence(cli, args, message):
     result = cli("listen", "--port", "0", *args)
     assert (result.exit_code, result.stdout, result.stderr) == (2, "", f"error: {message}\n")
+
+
+def test_listen_forward_to_passes_the_delivery_on_and_answers_with_its_status(cli, subscription, listen):
+    """Issue 13 point 17: `listen --forward-to URL` (as `stripe listen --forward-to`): the app gets the delivery
+    as sent, signature headers included, and its status is what the sender sees."""
+    sub_id, secret = subscription
+    app = Receiver(lambda *a: (503, {}, b"busy"))
+    try:
+        listener = listen("--json", "--secret", secret, "--forward-to", app.url("/app"))
+        point(cli, sub_id, listener.port)
+        attempt = emit(cli, expected_exit=4)["attempts"][0]
+        assert (attempt["status"], attempt["status_code"]) == ("failed", 503)
+        record = json.loads(listener.line())
+        assert record["signature"] == "valid"
+        assert listener.stderr.get(timeout=5) == f"forwarded to {app.url('/app')}: 503\n"
+        (got,) = app.requests
+        assert json.loads(got["body"]) == record["body"]
+        signing.verify(secret, got["headers"], got["body"], now=int(time.time()))  # the exact bytes that were signed
+        assert lowered(got["headers"])["webhook-id"] == attempt["event_id"]
+    finally:
+        app.close()
+
+
+def test_listen_forward_to_a_target_that_does_not_answer_is_502(cli, subscription, listen):
+    sub_id, _ = subscription
+    listener = listen("--json", "--forward-to", "http://127.0.0.1:9/down")
+    point(cli, sub_id, listener.port)
+    attempt = emit(cli, expected_exit=4)["attempts"][0]
+    assert attempt["status_code"] == 502
+    listener.line()
+    assert listener.stderr.get(timeout=10) == "forwarding to http://127.0.0.1:9/down failed: ConnectionError; answered 502\n"

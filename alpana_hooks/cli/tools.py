@@ -47,6 +47,7 @@ def listen(
     secret: SecretOpt = None, secret_file: SecretFileOpt = None,
     status: Annotated[int, typer.Option("--status", min=200, max=599, help="HTTP status to answer every delivery with.")] = 200,
     status_sequence: Annotated[Optional[str], typer.Option("--status-sequence", metavar="CODES", show_default=False, help="Answer the deliveries with these statuses in turn, the last one repeating (500,500,200: fail twice, then recover).")] = None,
+    forward_to: Annotated[Optional[str], typer.Option("--forward-to", metavar="URL", show_default=False, help="POST each delivery on to URL (your app) and answer with its status.")] = None,
     idle_timeout: Annotated[float, typer.Option("--idle-timeout", min=0.1, max=3600, help="Close a connection that sends nothing for this many seconds.")] = 10.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also print the request headers.")] = False,
     json: JsonOpt = False,
@@ -57,6 +58,12 @@ def listen(
 
     secret = _checked_secret(secret, secret_file)
     sequence = _statuses(status_sequence, status)
+    if forward_to is not None:
+        if sequence or status != 200:
+            raise UsageError("--forward-to answers with the status of URL: give it without --status or --status-sequence")
+        from alpana_hooks import validate
+
+        forward_to = validate.url(forward_to, require_https=False)
 
     def report(record: dict) -> None:
         if json:
@@ -65,10 +72,11 @@ def listen(
             output.received_block(record, verbose=verbose)
 
     server = bound(host, port, Options(secret=secret, status=status, report=report, note=output.message,
-                                      idle_timeout=idle_timeout, sequence=sequence))
+                                      idle_timeout=idle_timeout, sequence=sequence, forward_to=forward_to))
     checking = "checking signatures" if secret else "not checking signatures (no secret given)"
     answering = f"{', '.join(map(str, sequence[:-1]))}, then {sequence[-1]}" if len(sequence) > 1 else str(status)
-    output.message(f"listening on {url(*server.host_port)} ({checking}; answering {answering}; Ctrl-C to stop)")
+    answering = f"forwarding to {forward_to}, answering with its status" if forward_to else f"answering {answering}"
+    output.message(f"listening on {url(*server.host_port)} ({checking}; {answering}; Ctrl-C to stop)")
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
