@@ -503,3 +503,22 @@ def test_listen_forward_to_a_target_that_does_not_answer_is_502(cli, subscriptio
     assert attempt["status_code"] == 502
     listener.line()
     assert listener.stderr.get(timeout=10) == "forwarding to http://127.0.0.1:9/down failed: ConnectionError; answered 502\n"
+
+
+def test_verify_attempt_checks_a_recorded_delivery_with_the_receivers_secret(cli, delivery, tmp_path):
+    """Issue 13 point 17: `verify --attempt ID` needs no copied headers or body; exit 5 for the wrong secret."""
+    secret = delivery[0]
+    (attempt,) = cli.json("attempts", "list", "--tenant", "t1")
+    (tmp_path / "secret.txt").write_text(secret + "\n")
+    result = cli("verify", "--attempt", attempt["id"], "--secret-file", tmp_path / "secret.txt", "--tenant", "t1")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "signature valid\n", "")
+    cli("secret", "rotate", "1", "--tenant", "t1", "--grace", "0s")  # a later rotation does not change what was sent
+    assert cli("verify", "--attempt", attempt["id"], "--secret", secret, "--tenant", "t1").exit_code == 0
+    other = cli("verify", "--attempt", attempt["id"], "--secret", signing.generate_secret(), "--tenant", "t1")
+    assert (other.exit_code, other.stderr) == (5, "error: signature does not verify: no signature matches\n")
+    for args, code, message in (
+        (["--attempt", "99"], 3, "attempt 99 not found in tenant t1"),
+        (["--attempt", "1", "--body", "x"], 2, "give --headers FILE and --body FILE, or --attempt ID"),
+    ):
+        result = cli("verify", *args, "--secret", secret, "--tenant", "t1")
+        assert (result.exit_code, result.stderr) == (code, f"error: {message}\n"), args

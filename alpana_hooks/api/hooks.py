@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from alpana_hooks import events, rules, validate
 from alpana_hooks import headers as header_rules
+from alpana_hooks.api import sent
 from alpana_hooks.errors import NotFound, UsageError
 from alpana_hooks.model import (
     Attempt,
@@ -243,6 +244,10 @@ class Hooks:
     def attempt(self, tenant: str, attempt_id: int) -> Attempt:
         """One send attempt of the tenant, with its payload and response."""
         return self.store.get_attempt(validate.tenant(tenant), attempt_id)
+
+    def sent_request(self, tenant: str, attempt_id: int) -> tuple[dict[str, str], bytes]:
+        """An attempt's signed headers and body as they went out (see api.sent)."""
+        return sent.sent_request(self, validate.tenant(tenant), attempt_id)
 
     def attempts_by_ids(self, tenant: str, attempt_ids: Sequence[int]) -> list[Attempt]:
         """These attempts of the tenant, in id order (for watching unfinished ones)."""
