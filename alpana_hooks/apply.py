@@ -223,8 +223,8 @@ def _refuse_duplicates(wanted: tuple[Desired, ...], source: str) -> None:
 
 def plan(wanted: tuple[Desired, ...] | list[Desired], current: list[Subscription], *, prune: bool = False) -> list[Step]:
     """The steps that make the store's subscriptions match wanted: file order, then deletions."""
-    by_key = {(sub.event_type, sub.url): sub for sub in current}
-    steps = [_step(want, by_key.get((want.event, want.url))) for want in wanted]
+    by_key = {(sub.event_type, validate.normal_url(sub.url)): sub for sub in current}
+    steps = [_step(want, by_key.get((want.event, validate.normal_url(want.url)))) for want in wanted]
     if prune:
         steps += [Step(PlanAction.DELETE, sub.event_type, sub.url, sub_id=sub.id) for sub in unlisted(wanted, current)]
     return steps
@@ -232,8 +232,8 @@ def plan(wanted: tuple[Desired, ...] | list[Desired], current: list[Subscription
 
 def unlisted(wanted, current: list[Subscription]) -> list[Subscription]:
     """The store's subscriptions the file does not list (deleted by --prune)."""
-    keys = {(want.event, want.url) for want in wanted}
-    return [sub for sub in current if (sub.event_type, sub.url) not in keys]
+    keys = {(want.event, validate.normal_url(want.url)) for want in wanted}
+    return [sub for sub in current if (sub.event_type, validate.normal_url(sub.url)) not in keys]
 
 
 def _step(want: Desired, have: Subscription | None) -> Step:

@@ -89,7 +89,8 @@ def load_settings(db: str | None = None, config: str | None = None, tenant: str 
     sources = {"config_file": config_source}
     values: dict = {}
 
-    values["database"], sources["database"] = _database(db, environ.get(ENV_DB), file_values.get("database"), where)
+    values["database"], sources["database"] = _database(db, environ.get(ENV_DB), file_values.get("database"), where,
+                                                        Path(config_file).parent if config_file else None)
     values["tenant"], sources["tenant"] = _pick(tenant, environ.get(ENV_TENANT), file_values.get("default_tenant"), where, ENV_TENANT)
     for key in ("server_url",):
         if key in file_values:
@@ -132,16 +133,35 @@ def _pick(flag, env_value, file_value, where, env_name):
     return None, "default"
 
 
-def _database(flag: str | None, env_value: str | None, file_value: str | None, where: str) -> tuple[Path | str, str]:
+def _database(flag: str | None, env_value: str | None, file_value: str | None, where: str,
+              config_dir: Path | None) -> tuple[Path | str, str]:
     """The database path (or PostgreSQL URL) and its source; an empty one is an error, never a silent switch to
-    the default store."""
+    the default store. A relative path in the config file is relative to that file's folder."""
     given = ((flag, "--db", "flag"), (env_value, ENV_DB, f"env {ENV_DB}"), (file_value, f"{where}: key 'database'", where))
     for value, name, source in given:
         if value == "":
             raise ConfigError(f"{name} is empty: give the database file's path")
+        if value is not None and is_postgres_url(value):
+            return value, source
         if value is not None:
-            return (value if is_postgres_url(value) else Path(value).expanduser()), source
-    return app_dir() / "hooks.db", "default"
+            path = Path(value).expanduser()
+            return (config_dir / path if source == where and config_dir else path), source
+    return default_database(), "default"
+
+
+def default_database() -> Path:
+    """The SQLite file used when no database is given: hooks.db in the user config dir."""
+    return app_dir() / "hooks.db"
+
+
+def check_database_folder(location: Path | str) -> None:
+    """A SQLite file's folder must exist (UsageError otherwise), except at the default location, whose folders
+    the store creates: a mistyped --db must not leave new folders and an empty database behind."""
+    if is_postgres_url(location) or location == default_database():
+        return
+    folder = Path(os.path.realpath(location)).parent
+    if not folder.exists():
+        raise UsageError(f"cannot use the database {location}: the folder {folder} does not exist; create it first")
 
 
 def _read_config(path: Path) -> dict:

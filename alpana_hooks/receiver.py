@@ -38,6 +38,45 @@ class Options:
     report: Callable[[dict], None]  # shows one delivery
     note: Callable[[str], None]  # shows one line about a refused connection or request
     idle_timeout: float = IDLE_TIMEOUT_SECONDS
+    sequence: tuple[int, ...] = ()  # answers in turn instead of `status`; the last one repeats
+    forward_to: str | None = None  # POST each delivery on to this URL and answer with its status
+
+
+FORWARD_TIMEOUT_SECONDS = 15.0
+NOT_FORWARDED = frozenset({"host", "content-length", "connection", "keep-alive", "transfer-encoding", "te",
+                           "upgrade", "proxy-connection"})
+
+
+def forward(url: str, headers: dict[str, str], body: bytes) -> tuple[int, str]:
+    """POST a delivery on, its headers as received (but those of this hop), no redirect followed, nothing from
+    the environment; (the status to answer, one line saying how it went): 502 when the target did not answer."""
+    import requests
+
+    kept = {name: value for name, value in headers.items() if name.lower() not in NOT_FORWARDED}
+    with requests.Session() as session:
+        session.trust_env = False
+        try:
+            response = session.post(url, data=body, headers=kept, allow_redirects=False,
+                                    timeout=FORWARD_TIMEOUT_SECONDS)
+        except requests.RequestException as exc:
+            return 502, f"forwarding to {url} failed: {type(exc).__name__}; answered 502"
+        with response:
+            return response.status_code, f"forwarded to {url}: {response.status_code}"
+
+
+class Answers:
+    """The status for each delivery in turn: `status` every time, or the sequence with its last one repeating."""
+
+    def __init__(self, status: int, sequence: tuple[int, ...]):
+        self.statuses = sequence or (status,)
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def next(self) -> int:
+        with self.lock:
+            status = self.statuses[min(self.count, len(self.statuses) - 1)]
+            self.count += 1
+        return status
 
 
 class SeenIds:
@@ -72,6 +111,7 @@ class _Server(ThreadingHTTPServer):
         self.print_lock = threading.Lock()
         self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self.seen = SeenIds()
+        self.answers = Answers(options.status, options.sequence)
         super().__init__(address, _Receiver)
 
     def process_request(self, request, client_address) -> None:
@@ -119,7 +159,8 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    """Answers every POST with --status and {"ok": true}, keeping the connection alive, and reports it."""
+    """Answers every POST with --status (or the next of --status-sequence) and {"ok": true}, keeping the
+    connection alive, and reports it."""
 
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
@@ -134,7 +175,14 @@ class _Receiver(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is not None:
             self.server.report(_record(self, body, self.server.options.secret, self.server.seen))
-            self._answer(self.server.options.status, ANSWER)
+            target = self.server.options.forward_to
+            if target is None:
+                self._answer(self.server.answers.next(), ANSWER)
+                return
+            status, line = forward(target, _header_dict(self.headers.items()), body)
+            with self.server.print_lock:
+                self.server.options.note(line)
+            self._answer(status, ANSWER)
 
     def _read_body(self) -> bytes | None:
         """The body per Content-Length, at most 1 MiB; None once a 400, 411 or 413 has been answered."""

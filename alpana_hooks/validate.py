@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from alpana_hooks.errors import UsageError
 
@@ -42,7 +42,26 @@ def url(value: str, *, require_https: bool) -> str:
         raise UsageError(f"invalid URL {value!r}: credentials in the URL are not allowed; use --header 'Authorization: …'")
     if parts.fragment:
         raise UsageError(f"invalid URL {value!r}: a fragment (#…) is never sent; remove it")
-    return value
+    return normal_url(value)
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normal_url(value: str) -> str:
+    """The one spelling of an endpoint URL that subscriptions are stored and compared by: scheme and host in
+    lower case, no default port, an empty path as `/` (`HTTPS://X.EXAMPLE:443` is `https://x.example/`).
+    Path and query stay as given. A URL that does not parse is returned as it is."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return value
+    scheme, host = parts.scheme.lower(), (parts.hostname or "")
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port is None or port == DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
 
 
 def event_type(name: str, *, ping: bool = False) -> str:

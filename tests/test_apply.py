@@ -241,7 +241,7 @@ SUB = '[[subscription]]\nevent = "widget.added"\nurl = "https://x.example.com"\n
     (SUB + '[subscription.headers]\nX-A = "a\\nb"\n', "key 'headers.X-A': invalid value for header 'X-A'"),
     (SUB + '[subscription.headers]\nX-A = "1"\nx-a = "2"\n', "key 'headers': header 'x-a' is given twice"),
     (SUB + '[subscription.headers]\nX-A = "${A-B}"\n', "key 'headers.X-A': invalid placeholder"),
-    (SUB + SUB, "subscription #2 repeats subscription #1 (widget.added -> https://x.example.com)"),
+    (SUB + SUB, "subscription #2 repeats subscription #1 (widget.added -> https://x.example.com/)"),
 ])
 def test_invalid_file_is_one_line_exit_2_and_writes_nothing(cli, add_sub, db_path, tmp_path, text, message):
     add_sub("https://keep.example.com")
@@ -339,3 +339,17 @@ def test_apply_from_stdin_that_is_not_utf8_is_bad_input(cli, db_path):
     assert result.exit_code == 2, result.output
     assert len(result.stderr.strip().splitlines()) == 1
     assert table_rows(db_path) is None
+
+
+def test_apply_matches_urls_normalised(cli, add_sub, tmp_path):
+    """Issue 13 point 11: a file spelling the stored URL differently updates it, it does not add a second one."""
+    sub = add_sub("https://hooks.example.com/bi", "dashboard.updated", "acme")
+    path = tmp_path / "subs.toml"
+    path.write_text('tenant = "acme"\n[[subscription]]\nevent = "dashboard.updated"\n'
+                    'url = "HTTPS://Hooks.Example.com:443/bi"\n')
+    plan = apply_json(cli, path, "--prune", "--yes")
+    assert plan == [{"action": "unchanged", "id": sub["id"], "event": "dashboard.updated",
+                     "url": "https://hooks.example.com/bi", "changes": []}]
+    path.write_text(path.read_text() + '[[subscription]]\nevent = "dashboard.updated"\nurl = "https://hooks.example.com:443/bi"\n')
+    result = cli("apply", path)
+    assert result.exit_code == 2 and "subscription #2 repeats subscription #1" in result.stderr

@@ -12,7 +12,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from alpana_hooks import __version__
-from conftest import db_rows
+from conftest import ALLOW_LOOPBACK, db_rows
 
 # (type, emit flags, expected data) for the 10 events Alpana Server supports.
 EVENTS = [
@@ -367,3 +367,38 @@ def test_nul_that_postgres_cannot_store_is_bad_input_and_records_nothing(cli, ad
         with pytest.raises(Exception, match="cannot store this input"):
             hooks.add_subscription("t1", "widget.added", "https://e.com/x", description="a\x00b")
     assert len(db_rows(db_path, "SELECT * FROM subscriptions")) == 1
+
+
+@pytest.mark.sqlite_only  # the engine's send path: the store sees the same as for any failure
+def test_require_https_applies_at_send_time_to_a_subscription_added_before(cli, add_sub, receiver, config_path):
+    """Issue 13 point 10: turning on require_https stops plain-http deliveries to subscriptions already stored."""
+    rx = receiver()
+    add_sub(rx.url(), "widget.deleted")
+    config_path.write_text(ALLOW_LOOPBACK + "require_https = true\n")
+    result = cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W", "--json")
+    attempt = json.loads(result.stdout)["attempts"][0]
+    assert result.exit_code == 4
+    assert (attempt["status"], attempt["status_code"], attempt["error_class"], attempt["error"]) == (
+        "failed", None, "blocked", "plain http is refused ([security] require_https = true); not sent")
+    assert attempt["next_attempt_at"] is not None  # retried on the schedule: `edit --url https://…` fixes it
+    assert rx.requests == []
+
+
+@pytest.mark.parametrize("changed", [["widget.deleted", "--id", "7", "--name", "Other"],
+                                     ["widget.updated", "--id", "7", "--name", "W", "--version", "2",
+                                      "--url", "https://bi.example.com/w/7"]])
+def test_event_id_reused_with_another_payload_is_exit_2_and_records_nothing(cli, add_sub, receiver, db_path,
+                                                                             changed):
+    """Issue 13 point 14: an idempotency key reused with other data is an error (as Stripe's), not a no-op."""
+    rx = receiver()
+    add_sub(rx.url(), "widget.deleted")
+    first = cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W", "--event-id", "bi-123")
+    assert first.exit_code == 0
+    before = db_rows(db_path, "SELECT count(*) AS n FROM attempts")
+    again = cli("emit", *changed, "--tenant", "t1", "--event-id", "bi-123")
+    assert (again.exit_code, again.stdout, again.stderr) == (
+        2, "", "error: event id bi-123 is already used by a widget.deleted event with other data; "
+               "give a new --event-id, or repeat that event exactly\n")
+    assert db_rows(db_path, "SELECT count(*) AS n FROM attempts") == before
+    assert db_rows(db_path, "SELECT event_id FROM events") == [{"event_id": "bi-123"}]
+    assert len(rx.requests) == 1

@@ -75,16 +75,20 @@ def mode(path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
-def test_store_through_a_symlink_and_new_folders_is_private_under_umask_000(tmp_path):
+def test_store_through_a_symlink_and_new_folders_is_private_under_umask_000(tmp_path, monkeypatch):
     link = tmp_path / "link.db"
-    target = tmp_path / "real" / "deeper" / "hooks.db"
-    link.symlink_to(target)  # dangling: neither the file nor its folders exist yet
-    plain = tmp_path / "new" / "deeper" / "hooks.db"
-    for db in (link, plain):
-        result = run_cli("list", "-t", "t1", "--db", db, preexec_fn=lambda: os.umask(0o000))
-        assert result.returncode == 0, result.stderr
+    target = tmp_path / "real" / "hooks.db"
+    target.parent.mkdir()
+    link.symlink_to(target)  # dangling: the file does not exist yet
+    result = run_cli("list", "-t", "t1", "--db", link, preexec_fn=lambda: os.umask(0o000))
+    assert result.returncode == 0, result.stderr
+    monkeypatch.delenv("ALPANA_HOOKS_DB")  # the default location: the only one whose folders are created
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "new" / "deeper"))
+    result = run_cli("list", "-t", "t1", preexec_fn=lambda: os.umask(0o000))
+    assert result.returncode == 0, result.stderr
+    plain = tmp_path / "new" / "deeper" / "alpana-hooks" / "hooks.db"
     assert link.is_symlink() and mode(target) == 0o600 and mode(plain) == 0o600
-    for folder in (target.parent, target.parent.parent, plain.parent, plain.parent.parent):
+    for folder in (plain.parent, plain.parent.parent, plain.parent.parent.parent):
         assert mode(folder) == 0o700, folder
 
 
@@ -98,12 +102,41 @@ def test_store_through_a_symlink_into_an_existing_folder_is_0600(tmp_path):
 
 # -- 11. a database path that cannot be used -----------------------------------------------------
 
-def test_a_database_folder_that_cannot_be_created_is_one_line_exit_2(tmp_path):
+def test_a_database_folder_that_cannot_be_created_is_one_line_exit_2(tmp_path, monkeypatch):
     (tmp_path / "afile").write_text("")
-    db = tmp_path / "afile" / "sub" / "hooks.db"
-    result = run_cli("list", "-t", "t1", "--db", db)
+    monkeypatch.delenv("ALPANA_HOOKS_DB")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "afile" / "sub"))
+    db = tmp_path / "afile" / "sub" / "alpana-hooks" / "hooks.db"
+    result = run_cli("list", "-t", "t1")
     assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr == f"error: cannot create the database {db}: {db.parent}: Not a directory\n"
+    assert result.stderr == f"error: cannot create the database {db}: {tmp_path / 'afile' / 'sub'}: Not a directory\n"
+
+
+@pytest.mark.parametrize("command", [["list", "-t", "t1"], ["add", "-t", "t1", "--event", "widget.added", "--url",
+                                                            "https://x.example/"], ["db", "status"]])
+def test_a_db_path_whose_folder_is_missing_is_exit_2_and_creates_nothing(cli, tmp_path, command):
+    """Issue 13 point 12: a mistyped --db does not silently create folders and an empty database."""
+    db = tmp_path / "typo" / "hooks.db"
+    result = cli(*command, "--db", db)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2, "", f"error: cannot use the database {db}: the folder {db.parent} does not exist; create it first\n")
+    assert not db.parent.exists()
+
+
+def test_a_relative_database_in_a_config_file_is_relative_to_that_file(cli, tmp_path, monkeypatch):
+    """Issue 13 point 12: wherever the command runs from, the config's `database` names the same file."""
+    folder = tmp_path / "conf"
+    (folder / "data").mkdir(parents=True)
+    config = folder / "config.toml"
+    config.write_text('database = "data/hooks.db"\n')
+    monkeypatch.setenv("ALPANA_HOOKS_CONFIG", str(config))
+    monkeypatch.delenv("ALPANA_HOOKS_DB")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = cli("add", "-t", "t1", "--event", "widget.added", "--url", "https://x.example/")
+    assert result.exit_code == 0, result.stderr
+    assert (folder / "data" / "hooks.db").exists() and list(elsewhere.iterdir()) == []
 
 
 @pytest.mark.parametrize("how, message", [

@@ -18,7 +18,7 @@ from werkzeug import Response
 
 from alpana_hooks import signing
 
-from conftest import limit_memory, run_cli
+from conftest import Receiver, limit_memory, run_cli
 
 EMIT = ("emit", "widget.added", "--tenant", "t1", "--id", "7", "--name", "W", "--url", "https://bi/w/7")
 LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/ ")
@@ -446,3 +446,79 @@ def test_listen_remembers_a_bounded_number_of_ids():
     assert [seen.seen_before(i, remember=True) for i in ("a", "b", "a", "c", "b", "c")] == [
         False, False, True, False, False, True]  # c pushed out b (a was seen later), so b is new again
     assert len(seen.ids) == 2
+
+
+def test_listen_status_sequence_fails_then_recovers(cli, subscription, listen):
+    """Issue 13 point 17: `--status-sequence 500,500,200` answers in turn, then repeats the last."""
+    sub_id, _ = subscription
+    listener = listen("--json", "--status-sequence", "500,500,200")
+    point(cli, sub_id, listener.port)
+    attempt = emit(cli, expected_exit=4)["attempts"][0]
+    codes = [attempt["status_code"]]
+    for expected_exit in (4, 0, 0):
+        result = cli("resend", attempt["id"], "--tenant", "t1", "--json")
+        assert result.exit_code == expected_exit, result.stderr
+        codes.append(json.loads(result.stdout)["status_code"])
+    assert codes == [500, 500, 200, 200]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--status-sequence", "500,abc"], "invalid --status-sequence '500,abc': use HTTP statuses 200-599 separated by "
+                                       "commas, e.g. 500,500,200"),
+    (["--status-sequence", "500,700"], "invalid --status-sequence '500,700': use HTTP statuses 200-599 separated by "
+                                       "commas, e.g. 500,500,200"),
+    (["--status-sequence", "500", "--status", "503"], "give --status or --status-sequence, not both"),
+])
+def test_listen_refuses_a_bad_status_sequence(cli, args, message):
+    result = cli("listen", "--port", "0", *args)
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", f"error: {message}\n")
+
+
+def test_listen_forward_to_passes_the_delivery_on_and_answers_with_its_status(cli, subscription, listen):
+    """Issue 13 point 17: `listen --forward-to URL` (as `stripe listen --forward-to`): the app gets the delivery
+    as sent, signature headers included, and its status is what the sender sees."""
+    sub_id, secret = subscription
+    app = Receiver(lambda *a: (503, {}, b"busy"))
+    try:
+        listener = listen("--json", "--secret", secret, "--forward-to", app.url("/app"))
+        point(cli, sub_id, listener.port)
+        attempt = emit(cli, expected_exit=4)["attempts"][0]
+        assert (attempt["status"], attempt["status_code"]) == ("failed", 503)
+        record = json.loads(listener.line())
+        assert record["signature"] == "valid"
+        assert listener.stderr.get(timeout=5) == f"forwarded to {app.url('/app')}: 503\n"
+        (got,) = app.requests
+        assert json.loads(got["body"]) == record["body"]
+        signing.verify(secret, got["headers"], got["body"], now=int(time.time()))  # the exact bytes that were signed
+        assert lowered(got["headers"])["webhook-id"] == attempt["event_id"]
+    finally:
+        app.close()
+
+
+def test_listen_forward_to_a_target_that_does_not_answer_is_502(cli, subscription, listen):
+    sub_id, _ = subscription
+    listener = listen("--json", "--forward-to", "http://127.0.0.1:9/down")
+    point(cli, sub_id, listener.port)
+    attempt = emit(cli, expected_exit=4)["attempts"][0]
+    assert attempt["status_code"] == 502
+    listener.line()
+    assert listener.stderr.get(timeout=10) == "forwarding to http://127.0.0.1:9/down failed: ConnectionError; answered 502\n"
+
+
+def test_verify_attempt_checks_a_recorded_delivery_with_the_receivers_secret(cli, delivery, tmp_path):
+    """Issue 13 point 17: `verify --attempt ID` needs no copied headers or body; exit 5 for the wrong secret."""
+    secret = delivery[0]
+    (attempt,) = cli.json("attempts", "list", "--tenant", "t1")
+    (tmp_path / "secret.txt").write_text(secret + "\n")
+    result = cli("verify", "--attempt", attempt["id"], "--secret-file", tmp_path / "secret.txt", "--tenant", "t1")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "signature valid\n", "")
+    cli("secret", "rotate", "1", "--tenant", "t1", "--grace", "0s")  # a later rotation does not change what was sent
+    assert cli("verify", "--attempt", attempt["id"], "--secret", secret, "--tenant", "t1").exit_code == 0
+    other = cli("verify", "--attempt", attempt["id"], "--secret", signing.generate_secret(), "--tenant", "t1")
+    assert (other.exit_code, other.stderr) == (5, "error: signature does not verify: no signature matches\n")
+    for args, code, message in (
+        (["--attempt", "99"], 3, "attempt 99 not found in tenant t1"),
+        (["--attempt", "1", "--body", "x"], 2, "give --headers FILE and --body FILE, or --attempt ID"),
+    ):
+        result = cli("verify", *args, "--secret", secret, "--tenant", "t1")
+        assert (result.exit_code, result.stderr) == (code, f"error: {message}\n"), args

@@ -319,6 +319,24 @@ def test_resend_failed_dry_run_then_send(cli, add_sub, receiver):
     assert cli.json("resend", "--failed", "--since", "1h", "--dry-run", "--tenant", "t1") == []
 
 
+def test_resend_failed_dry_run_says_what_disabled_subscriptions_keep_out_and_the_command_to_run(
+        cli, add_sub, receiver):
+    """Issue 13 point 15: skipped failures are counted with how to include them; the hint is a script's command."""
+    rx = receiver(lambda *a: (500, {}, b""))
+    add_sub(rx.url("/a"), "widget.deleted")
+    off = add_sub(rx.url("/off"), "widget.deleted")
+    cli("emit", "widget.deleted", "--tenant", "t1", "--id", "1", "--name", "W")
+    cli("disable", off["id"], "--tenant", "t1")
+    result = cli("resend", "--failed", "--since", "1h", "--event", "widget.deleted", "--dry-run", "--tenant", "t1")
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "note: 1 failed deliveries to disabled subscriptions are left out; --force includes them\n"
+        "would resend 1 attempt(s); to resend them: alpana-hooks resend --failed --yes -t t1 --since 1h"
+        " --event widget.deleted\n")
+    forced = cli("resend", "--failed", "--force", "--dry-run", "--tenant", "t1")
+    assert forced.stderr == "would resend 2 attempt(s); to resend them: alpana-hooks resend --failed --yes -t t1 --force\n"
+
+
 # -- tenants are walls ---------------------------------------------------------------------------------
 
 def test_other_tenant_finds_nothing(cli, add_sub, receiver):
@@ -369,9 +387,36 @@ def test_prune_keeps_unfinished_and_scheduled(cli, add_sub, receiver, db_path):
     cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W")
     cli("emit", "widget.added", "--tenant", "t1", "--id", "8", "--name", "W", "--url", "https://x/", "--no-send")
     db_exec(db_path, "UPDATE attempts SET created_at = '2020-01-01T00:00:00.000000Z'")
-    assert cli.json("attempts", "prune", "--older-than", "30d", "--tenant", "t1") == {"deleted": 1}
+    db_exec(db_path, "UPDATE events SET created_at = '2020-01-01T00:00:00.000000Z'")
+    prune = ["attempts", "prune", "--older-than", "30d", "--tenant", "t1"]
+    dry = cli.json(*prune, "--dry-run")
+    assert dry == {"deleted": 1, "events_deleted": 0, "dry_run": True}  # the event still has a scheduled retry
+    result = cli(*prune)  # not a terminal: a deletion needs --yes
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2, "", "error: attempts prune needs --yes when not run from a terminal\n")
+    assert len(db_rows(db_path, "SELECT id FROM attempts")) == 3
+    assert cli.json(*prune, "--yes") == {"deleted": 1, "events_deleted": 0, "dry_run": False}
     left = db_rows(db_path, "SELECT url, status, next_attempt_at FROM attempts ORDER BY id")
     assert [r["url"].rsplit("/", 1)[1] for r in left] == ["bad", "later"]
+
+
+def test_prune_says_it_deletes_events_too_and_a_dry_run_deletes_nothing(cli, add_sub, receiver, db_path):
+    """Issue 13 point 13: --dry-run, the --yes rule, and the events that go with their last attempt."""
+    rx = receiver()
+    add_sub(rx.url(), "widget.deleted")
+    cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W", "--event-id", "bi-7")
+    db_exec(db_path, "UPDATE attempts SET created_at = '2020-01-01T00:00:00.000000Z'")
+    db_exec(db_path, "UPDATE events SET created_at = '2020-01-01T00:00:00.000000Z'")
+    prune = ["attempts", "prune", "--older-than", "30d", "--tenant", "t1"]
+    result = cli(*prune, "--dry-run")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0, "", "would delete 1 attempt(s) and 1 event(s) older than 30d; run again without --dry-run"
+               " (and with --yes from a script)\n")
+    assert len(db_rows(db_path, "SELECT id FROM events")) == 1
+    result = cli(*prune, "--yes")
+    assert (result.exit_code, result.stderr) == (0, "deleted 1 attempt(s) and 1 event(s) older than 30d\n")
+    assert db_rows(db_path, "SELECT id FROM events") == [] == db_rows(db_path, "SELECT id FROM attempts")
+    assert cli(*prune).exit_code == 0  # nothing left to delete: nothing to ask
 
 
 # -- watch -----------------------------------------------------------------------------------------------
@@ -601,3 +646,41 @@ def test_results_of_sends_made_while_the_connection_was_lost_are_recorded_after_
     assert emitted.returncode == 0, emitted.stderr
     assert len(rx.requests) == 1
     assert [r["status"] for r in db_rows(db_path, "SELECT status FROM attempts")] == ["succeeded"]
+
+
+def test_resend_by_event_id_and_attempts_list_by_event_id(cli, add_sub, receiver):
+    """Issue 13 point 18: `resend --event-id EVT [--subscription N]` and `attempts list --event-id EVT`."""
+    rx = receiver()
+    first, second = add_sub(rx.url("/a"), "widget.deleted"), add_sub(rx.url("/b"), "widget.deleted")
+    cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W", "--event-id", "bi-7")
+    cli("emit", "widget.deleted", "--tenant", "t1", "--id", "8", "--name", "W", "--event-id", "bi-8")
+    listed = cli.json("attempts", "list", "--tenant", "t1", "--event-id", "bi-7")
+    assert sorted((a["event_id"], a["subscription_id"]) for a in listed) == [("bi-7", first["id"]), ("bi-7", second["id"])]
+    resent = cli.json("resend", "--event-id", "bi-7", "--tenant", "t1")
+    assert [(a["subscription_id"], a["trigger"], a["status"]) for a in resent] == [
+        (first["id"], "resend", "succeeded"), (second["id"], "resend", "succeeded")]
+    one = cli.json("resend", "--event-id", "bi-7", "--subscription", second["id"], "--tenant", "t1")
+    assert [(a["subscription_id"], a["event_id"]) for a in one] == [(second["id"], "bi-7")]
+    assert [r["headers"]["webhook-id"] for r in rx.requests[4:]] == ["bi-7"] * 3
+    assert len(cli.json("attempts", "list", "--tenant", "t1", "--event-id", "bi-7")) == 5
+    cli("disable", first["id"], "--tenant", "t1")
+    sent_before = len(rx.requests)
+    for args, code, message in (
+        (["--event-id", "bi-7"], 2, f"subscription {first['id']} is disabled: enable it, or resend with --force"),
+        (["--event-id", "nope"], 3, "event nope not found in tenant t1"),
+        (["--event-id", "bi-7", "--subscription", "99"], 3, "event bi-7 was never sent to subscription 99 in tenant t1"),
+        (["--event-id", "bi-7", "--failed"], 2, "give one of ATTEMPT_ID, --failed or --event-id"),
+    ):
+        result = cli("resend", *args, "--tenant", "t1")
+        assert (result.exit_code, result.stdout, result.stderr) == (code, "", f"error: {message}\n"), args
+    assert len(rx.requests) == sent_before  # a refusal sends nothing, not even to the active subscription
+
+
+def test_emit_data_at_dash_reads_stdin(cli, add_sub, receiver):
+    """Issue 13 point 18: `emit --data @-`."""
+    rx = receiver()
+    add_sub(rx.url(), "datasource.updated")
+    result = cli("emit", "datasource.updated", "--tenant", "t1", "--data", "@-",
+                 input='{"datasource_id": "ds1", "name": "Warehouse"}')
+    assert result.exit_code == 0, result.stderr
+    assert rx.bodies()[0]["data"] == {"datasource_id": "ds1", "name": "Warehouse"}

@@ -220,3 +220,50 @@ def test_tenants_lists_the_tenants_with_subscriptions_or_events(cli, add_sub):
     result = cli("tenants")
     assert (result.exit_code, result.stdout) == (0, "alpha\nbeta\ngamma\n")
     assert cli.json("tenants") == ["alpha", "beta", "gamma"]
+
+
+@pytest.mark.parametrize("spelling", ["https://x.example", "HTTPS://X.EXAMPLE/", "https://x.example:443/",
+                                      "https://X.Example:443"])
+def test_urls_are_stored_normalised_and_one_endpoint_is_one_subscription(cli, add_sub, spelling):
+    """Issue 13 point 11: scheme and host case, the default port and an empty path do not make another endpoint."""
+    first = add_sub(spelling)
+    assert first["url"] == "https://x.example/"
+    for other in ("https://x.example", "HTTPS://X.EXAMPLE/", "https://x.example:443/", "https://X.Example:443"):
+        result = cli("add", "--tenant", "t1", "--event", "dashboard.updated", "--url", other)
+        assert (result.exit_code, result.stderr) == (
+            2, f"error: subscription 1 in t1 already sends dashboard.updated to https://x.example/\n")
+    assert [s["url"] for s in cli.json("list", "--tenant", "t1")] == ["https://x.example/"]
+
+
+def test_normalising_keeps_path_query_and_other_ports(cli, add_sub):
+    assert add_sub("HTTP://Hooks.Example:8080/A/b?Q=1")["url"] == "http://hooks.example:8080/A/b?Q=1"
+    assert add_sub("https://[2001:DB8::1]:443")["url"] == "https://[2001:db8::1]/"
+    assert add_sub("http://x.example:443/")["url"] == "http://x.example:443/"  # 443 is not http's default
+
+
+def test_a_row_stored_before_normalisation_still_counts_as_the_same_endpoint(cli, add_sub, db_path):
+    import sqlite3
+
+    add_sub("https://x.example/h")
+    with sqlite3.connect(db_path) as conn:  # as an older version stored it
+        conn.execute("UPDATE subscriptions SET url = 'HTTPS://X.EXAMPLE:443/h'")
+    result = cli("add", "--tenant", "t1", "--event", "dashboard.updated", "--url", "https://x.example/h")
+    assert result.exit_code == 2 and "subscription 1 in t1 already sends" in result.stderr
+    second = add_sub("https://x.example/other")
+    result = cli("edit", second["id"], "--tenant", "t1", "--url", "https://X.example:443/h")
+    assert result.exit_code == 2 and "subscription 1 in t1 already sends" in result.stderr
+
+
+def test_a_command_on_a_tenant_that_has_nothing_warns_naming_the_known_ones(cli, add_sub):
+    """Issue 13 point 16: a mistyped --tenant is told apart from an empty one, on stderr (stdout stays data)."""
+    add_sub("https://e.com/a", tenant="acme")
+    warning = "warning: tenant acmee has no subscriptions or events (known tenants: acme)\n"
+    for command, empty in ((["list"], "no subscriptions in acmee\n"), (["attempts", "list"], "no send attempts in acmee\n"),
+                           (["events", "list"], "no events in acmee\n"),
+                           (["resend", "--failed", "--dry-run"], "nothing to resend\n")):
+        result = cli(*command, "--tenant", "acmee")
+        assert (result.exit_code, result.stdout, result.stderr) == (0, "", warning + empty), command
+        result = cli(*command, "--tenant", "acmee", "--json")
+        assert (result.exit_code, result.stdout, result.stderr) == (0, "[]\n", warning), command
+    result = cli("list", "--tenant", "acme", "--state", "disabled")  # a known tenant with nothing that matches
+    assert (result.exit_code, result.stderr) == (0, "no subscriptions in acme\n")

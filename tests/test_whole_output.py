@@ -186,7 +186,7 @@ Subscription 1
 │ Header X-Team        │ analytics                                          │
 └──────────────────────┴────────────────────────────────────────────────────┘
 """, """\
-Added subscription 1. Keep the signing secret: it is shown in full only now.
+Added subscription 1. `alpana-hooks secret show 1 -t acme` shows the signing secret again.
 """)
 
 

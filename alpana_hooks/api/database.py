@@ -26,13 +26,14 @@ def copy_to(hooks: Hooks, target: str | Path, *, force: bool = False,
     attempts) into another store, keeping ids, in one transaction on the target. A target that already
     holds data is refused (UsageError) unless force, which replaces it. progress(table, copied, total) is
     called as rows go. The counts per table are compared on both sides afterwards."""
-    from alpana_hooks.config import display_database
+    from alpana_hooks.config import check_database_folder, display_database
     from alpana_hooks.errors import HooksError
     from alpana_hooks.store import TABLES, open_store
 
     source = hooks.store
     if display_database(target) == source.describe() or str(target) == str(hooks.settings.database):
         raise UsageError("--to names the database being copied")
+    check_database_folder(target)
     destination = open_store(target)
     try:
         with source.snapshot(), destination.write():

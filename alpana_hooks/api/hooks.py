@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from alpana_hooks import events, filters, rules, validate
 from alpana_hooks import headers as header_rules
+from alpana_hooks.api import sent
 from alpana_hooks.api.operator import OperatorMethods
 from alpana_hooks.errors import NotFound, UsageError
 from alpana_hooks.model import (
@@ -54,8 +55,10 @@ class Hooks(OperatorMethods):
     def store(self) -> Store:
         """The store, opened (created and migrated) on first use, so bad input creates no file."""
         if self._store is None:
+            from alpana_hooks.config import check_database_folder
             from alpana_hooks.store import open_store
 
+            check_database_folder(self.settings.database)
             self._store = open_store(self.settings.database)
             if self.settings.alerts_url and self.settings.alerts_secret:
                 self._store.alert_target = (self.settings.alerts_url, self.settings.alerts_secret)
@@ -179,7 +182,7 @@ class Hooks(OperatorMethods):
              send: bool = True) -> EmitResult:
         """Record an event and one attempt per active subscription of its type whose filter matches (an outbox),
         then send them unless send=False (`deliver_due` sends them later). A repeated event_id records and sends
-        nothing."""
+        nothing; reused with another type or other data it is a Conflict (exit 2)."""
         event_type = self._checked_event(event_type, data, event_id)
         return self._fire(validate.tenant(tenant), event_type, data, event_id, send=send)
 
@@ -235,12 +238,12 @@ class Hooks(OperatorMethods):
 
     def attempts(self, tenant: str, *, subscription_id: int | None = None, event_type: str | None = None,
                  status: Status | str | None = None, since: datetime | None = None, after_id: int | None = None,
-                 limit: int | None = 50) -> list[Attempt]:
-        """The tenant's send attempts, newest first, filtered."""
+                 limit: int | None = 50, event_id: str | None = None) -> list[Attempt]:
+        """The tenant's send attempts, newest first, filtered (event_id: those of one event)."""
         checked_type, checked_status = validate.event_type_filter(event_type), validate.status(status)
         return self.store.list_attempts(
             validate.tenant(tenant), subscription_id=subscription_id, event_type=checked_type,
-            status=checked_status, since=since, after_id=after_id, limit=limit,
+            status=checked_status, since=since, after_id=after_id, limit=limit, event_id=event_id,
         )
 
     def watch_attempts(self, tenant: str, *, interval: float = 2.0, limit: int | None = 50,
@@ -254,6 +257,10 @@ class Hooks(OperatorMethods):
         """One send attempt of the tenant, with its payload and response."""
         return self.store.get_attempt(validate.tenant(tenant), attempt_id)
 
+    def sent_request(self, tenant: str, attempt_id: int) -> tuple[dict[str, str], bytes]:
+        """An attempt's signed headers and body as they went out (see api.sent)."""
+        return sent.sent_request(self, validate.tenant(tenant), attempt_id)
+
     def attempts_by_ids(self, tenant: str, attempt_ids: Sequence[int]) -> list[Attempt]:
         """These attempts of the tenant, in id order (for watching unfinished ones)."""
         return self.store.attempts_by_ids(validate.tenant(tenant), list(attempt_ids))
@@ -263,12 +270,26 @@ class Hooks(OperatorMethods):
         sub = self.store.get_subscription(validate.tenant(tenant), sub_id)
         return sub, self.store.list_attempts(tenant, subscription_id=sub_id, limit=limit)
 
-    def prune_attempts(self, tenant: str, *, older_than: timedelta) -> int:
-        """Delete finished attempts older than a duration (and events left without attempts)."""
-        return self.store.prune_attempts(validate.tenant(tenant), before=utcnow() - older_than)
+    def prune_attempts(self, tenant: str, *, older_than: timedelta, dry_run: bool = False) -> tuple[int, int]:
+        """Delete finished attempts older than a duration, and the events left without attempts (an `emit
+        --event-id` repeat of a deleted event records it again); (attempts, events) deleted, or that would be."""
+        return self.store.prune_attempts(validate.tenant(tenant), before=utcnow() - older_than, dry_run=dry_run)
 
     def resend(self, tenant: str, attempt_id: int, *, force: bool = False) -> Attempt:
         """Send an attempt's event again to its subscription as a new attempt (same webhook-id)."""
+        self.resendable(tenant, attempt_id, force=force)
+        (new_id,) = self.resend_now(tenant, [attempt_id])
+        return self.store.get_attempt(tenant, new_id)
+
+    def resend_event(self, tenant: str, event_id: str, *, subscription_id: int | None = None,
+                     force: bool = False) -> list[Attempt]:
+        """Send an event again to each subscription it went to, or to one (see api.replay)."""
+        from alpana_hooks.api.replay import resend_event
+
+        return resend_event(self, validate.tenant(tenant), event_id, subscription_id=subscription_id, force=force)
+
+    def resendable(self, tenant: str, attempt_id: int, *, force: bool) -> None:
+        """NotFound when the attempt or its subscription is gone; UsageError when that is disabled, unless force."""
         original = self.store.get_attempt(validate.tenant(tenant), attempt_id)
         try:
             sub = self.store.get_subscription(tenant, original.subscription_id)
@@ -276,8 +297,10 @@ class Hooks(OperatorMethods):
             raise NotFound(f"subscription {original.subscription_id} of attempt {attempt_id} was deleted") from None
         if sub.state != State.ACTIVE and not force:
             raise UsageError(f"subscription {sub.id} is disabled: enable it, or resend with --force")
-        (new_id,) = self._resend(tenant, [attempt_id], only_if_latest=False)
-        return self.store.get_attempt(tenant, new_id)
+
+    def resend_now(self, tenant: str, attempt_ids: list[int]) -> list[int]:
+        """Replay these attempts as new ones, sent at once (checked by the caller); the new ids."""
+        return self._resend(tenant, attempt_ids, only_if_latest=False)
 
     def failed_deliveries(self, tenant: str, *, since: datetime | None = None, subscription_id: int | None = None,
                           event_type: str | None = None, limit: int | None = None,

@@ -19,14 +19,15 @@ WATCH_LOOKBACK = timedelta(seconds=60)  # polling PostgreSQL: how late an attemp
 
 def watch_attempts(hooks: Hooks, tenant: str, *, interval: float = 2.0, limit: int | None = 50,
                    subscription_id: int | None = None, event_type: str | None = None,
-                   status: Status | str | None = None, since: datetime | None = None) -> Iterator[list[Attempt]]:
+                   status: Status | str | None = None, since: datetime | None = None,
+                   event_id: str | None = None) -> Iterator[list[Attempt]]:
     """Live attempts: first the latest `limit` (oldest first), then after every wake-up the attempts that
     are new or changed (status, code or retry time), possibly none. Attempts seen unfinished are followed
     until they finish, whatever the filters. On PostgreSQL it wakes on LISTEN/NOTIFY (at once, without
     polling the table); on SQLite, or where notifications are not allowed, it polls every `interval`."""
     tenant = validate.tenant(tenant)
     filters: dict[str, Any] = {"subscription_id": subscription_id, "event_type": validate.event_type_filter(event_type),
-               "status": validate.status(status), "since": since}
+               "status": validate.status(status), "since": since, "event_id": event_id}
     seen: dict[int, tuple] = {}
 
     def changed(rows: list[Attempt]) -> list[Attempt]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -18,7 +19,15 @@ from alpana_hooks.cli.app import (
     attempts_app,
     confirm,
 )
-from alpana_hooks.cli.context import Run, duration, opened, run_for, settings_for, since_option
+from alpana_hooks.cli.context import (
+    Run,
+    duration,
+    opened,
+    run_for,
+    settings_for,
+    since_option,
+    warn_if_unknown_tenant,
+)
 from alpana_hooks.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -27,12 +36,13 @@ if TYPE_CHECKING:
 AttemptId = Annotated[int, typer.Argument(help="Send attempt id.", min=1, max=MAX_ID, show_default=False)]
 SubscriptionOpt = Annotated[Optional[int], typer.Option("--subscription", "-s", help="Only this subscription.", min=1, max=MAX_ID, show_default=False)]
 EventOpt = Annotated[Optional[str], typer.Option("--event", "-e", help="Only this event type.", show_default=False)]
+EventIdOpt = Annotated[Optional[str], typer.Option("--event-id", help="Only this event (its webhook-id, evt_…).", show_default=False)]
 SinceOpt = Annotated[Optional[str], typer.Option("--since", help="Only since a duration ago (2h) or a time.", show_default=False)]
 
 
 @attempts_app.command("list")
 def attempts_list(
-    subscription: SubscriptionOpt = None, event: EventOpt = None,
+    subscription: SubscriptionOpt = None, event: EventOpt = None, event_id: EventIdOpt = None,
     status: Annotated[Optional[str], typer.Option("--status", help="pending, sending, succeeded or failed.", show_default=False)] = None,
     since: SinceOpt = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_ID, help="At most this many, newest first.")] = 50,
@@ -48,9 +58,12 @@ def attempts_list(
         _alert_attempts(limit, db, config, json)
         return
     run = run_for(db, config, tenant)
-    filters = {"subscription_id": subscription, "event_type": event, "status": status, "since": since_option(since)}
+    filters = {"subscription_id": subscription, "event_type": event, "status": status, "since": since_option(since),
+               "event_id": event_id}
     with opened(run.settings) as hooks:
         rows = hooks.attempts(run.tenant, limit=limit, **filters)  # checks the filters before watching
+        if not rows:
+            warn_if_unknown_tenant(hooks, run.tenant)
         if watch:
             try:
                 (_stream if json else _live)(hooks, run.tenant, filters, limit, interval)
@@ -99,23 +112,34 @@ def attempts_show(attempt_id: AttemptId, tenant: TenantOpt = None, db: DbOpt = N
 @attempts_app.command("prune")
 def attempts_prune(
     older_than: Annotated[str, typer.Option("--older-than", help="Delete finished attempts older than this (30d).", show_default=False)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be deleted, delete nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (required without a terminal).")] = False,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
-    """Delete finished attempts older than a duration; pending, sending and scheduled ones stay."""
+    """Delete finished attempts older than a duration, and the events left without attempts (their ids can
+    then be emitted again with --event-id); pending, sending and scheduled ones stay. Asks first."""
     run = run_for(db, config, tenant)
     age = duration(older_than)
     with opened(run.settings) as hooks:
-        removed = hooks.prune_attempts(run.tenant, older_than=age)
+        attempts, events = hooks.prune_attempts(run.tenant, older_than=age, dry_run=True)
+        if not dry_run and attempts + events:
+            if not yes:
+                confirm(f"Delete {attempts} attempt(s) and {events} event(s) of {run.tenant} older than {older_than}?",
+                        command="attempts prune", cancelled="nothing deleted")
+            attempts, events = hooks.prune_attempts(run.tenant, older_than=age)
     if json:
-        output.print_json({"deleted": removed})
+        output.print_json({"deleted": attempts, "events_deleted": events, "dry_run": dry_run})
     else:
-        output.message(f"deleted {removed} attempt(s) older than {older_than}")
+        verb = "would delete" if dry_run else "deleted"
+        output.message(f"{verb} {attempts} attempt(s) and {events} event(s) older than {older_than}"
+                       + ("; run again without --dry-run (and with --yes from a script)" if dry_run else ""))
 
 
 @app.command()
 def resend(
     attempt_id: Annotated[Optional[int], typer.Argument(help="Send attempt to replay.", min=1, max=MAX_ID, show_default=False)] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Resend every delivery whose latest attempt failed.")] = False,
+    event_id: Annotated[Optional[str], typer.Option("--event-id", help="Resend this event to each subscription it went to (or --subscription).", show_default=False)] = None,
     since: SinceOpt = None, subscription: SubscriptionOpt = None, event: EventOpt = None,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, max=MAX_ID, help="With --failed: at most this many.", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --failed: list what would be sent, send nothing.")] = False,
@@ -123,31 +147,50 @@ def resend(
     force: Annotated[bool, typer.Option("--force", help="Resend to a disabled subscription too.")] = False,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
-    """Send an attempt's payload again as a new attempt (same webhook-id, fresh signature), or with
-    --failed every delivery that failed and was not followed by a success."""
+    """Send an attempt's payload again as a new attempt (same webhook-id, fresh signature); with --event-id an
+    event to the subscriptions it went to; with --failed every delivery that failed and was not followed by a
+    success."""
     run = run_for(db, config, tenant)
-    if failed == (attempt_id is not None):
-        raise UsageError("give an ATTEMPT_ID or --failed (not both)")
-    if not failed and any(v is not None for v in (since, subscription, event, limit)) or (dry_run and not failed):
-        raise UsageError("--since, --subscription, --event, --limit and --dry-run go with --failed")
+    if (attempt_id is not None) + failed + (event_id is not None) != 1:
+        raise UsageError("give one of ATTEMPT_ID, --failed or --event-id")
+    if not failed and any(v is not None for v in (since, event, limit)) or (dry_run and not failed):
+        raise UsageError("--since, --event, --limit and --dry-run go with --failed")
+    if subscription is not None and attempt_id is not None:
+        raise UsageError("--subscription goes with --failed or --event-id")
     if failed:
         filters = {"since": since_option(since), "subscription_id": subscription, "event_type": event, "limit": limit,
                    "include_disabled": force}
-        _resend_failed(run, filters, dry_run, yes, json)
+        given = {"--since": since, "--subscription": subscription, "--event": event, "--limit": limit}
+        again = ["alpana-hooks", "resend", "--failed", "--yes", "-t", run.tenant]
+        again += [f"{flag} {shlex.quote(str(value))}" for flag, value in given.items() if value is not None]
+        _resend_failed(run, filters, dry_run, yes, json, " ".join(again + ["--force"] * force))
         return
-    assert attempt_id is not None
     with opened(run.settings) as hooks:
-        attempt = hooks.resend(run.tenant, attempt_id, force=force)
-    output.render(attempt, json=json, as_json=output.attempt_json, as_table=lambda a: output.emit_table([a]))
-    if attempt.failed:
+        if event_id is not None:
+            attempts = hooks.resend_event(run.tenant, event_id, subscription_id=subscription, force=force)
+            output.render(attempts, json=json, as_json=lambda rows: [output.attempt_json(a) for a in rows],
+                          as_table=output.emit_table)
+        else:
+            assert attempt_id is not None
+            attempts = [hooks.resend(run.tenant, attempt_id, force=force)]
+            output.render(attempts[0], json=json, as_json=output.attempt_json, as_table=lambda a: output.emit_table([a]))
+    if any(a.failed for a in attempts):
         raise typer.Exit(int(ExitCode.DELIVERY_FAILED))
 
 
-def _resend_failed(run: Run, filters: dict, dry_run: bool, yes: bool, json: bool) -> None:
+def _resend_failed(run: Run, filters: dict, dry_run: bool, yes: bool, json: bool, again: str) -> None:
+    """resend --failed: list (dry run) or resend, saying what a disabled subscription kept out; `again` is the
+    command that resends without asking."""
     with opened(run.settings) as hooks:
         failures = hooks.failed_deliveries(run.tenant, **filters)
+        if not failures:
+            warn_if_unknown_tenant(hooks, run.tenant)
+        skipped = 0 if filters["include_disabled"] else _left_out(hooks, run.tenant, filters)
+        if skipped:
+            output.message(f"note: {skipped} failed deliveries to disabled subscriptions are left out; --force "
+                           "includes them")
         if dry_run or not failures:
-            note = f"would resend {len(failures)} attempt(s); run again without --dry-run" if failures else None
+            note = f"would resend {len(failures)} attempt(s); to resend them: {again}" if failures else None
             output.render(failures, json=json, as_json=lambda rows: [output.attempt_json(a) for a in rows],
                           as_table=output.attempts_table, empty="nothing to resend", note=note)
             return
@@ -161,6 +204,13 @@ def _resend_failed(run: Run, filters: dict, dry_run: bool, yes: bool, json: bool
                   note=f"sent {summary['sent']}: {summary['succeeded']} succeeded, {summary['failed']} failed")
     if failed_count:
         raise typer.Exit(int(ExitCode.DELIVERY_FAILED))
+
+
+def _left_out(hooks: Hooks, tenant: str, filters: dict) -> int:
+    """How many failed deliveries resend --failed leaves out because their subscription is disabled."""
+    disabled = {sub.id for sub in hooks.subscriptions(tenant, state="disabled")}
+    every = hooks.failed_deliveries(tenant, **{**filters, "include_disabled": True, "limit": None})
+    return sum(attempt.subscription_id in disabled for attempt in every)
 
 
 @app.command()

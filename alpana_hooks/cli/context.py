@@ -67,3 +67,14 @@ def since_option(text: str | None):
         return parse_since(text, utcnow())
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def warn_if_unknown_tenant(hooks: Hooks, tenant: str) -> None:
+    """After a command found nothing: a warning on stderr when the tenant has no subscription and no event at
+    all (a mistyped --tenant looks just like an empty one otherwise)."""
+    from alpana_hooks import output
+
+    known = hooks.tenants()
+    if tenant not in known:
+        listed = ", ".join(known[:10]) + (", …" if len(known) > 10 else "") if known else "none yet"
+        output.message(f"warning: tenant {tenant} has no subscriptions or events (known tenants: {listed})")

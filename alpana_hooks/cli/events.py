@@ -10,7 +10,7 @@ import typer
 from alpana_hooks import output
 from alpana_hooks.cli import inputs, operator
 from alpana_hooks.cli.app import MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, events_app, lazy
-from alpana_hooks.cli.context import opened, run_for, since_option
+from alpana_hooks.cli.context import opened, run_for, since_option, warn_if_unknown_tenant
 from alpana_hooks.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def emit(
     comment_id: Annotated[Optional[str], _opt("comment.added: id of the comment.", "--comment-id")] = None,
     comment_url: Annotated[Optional[str], _opt("comment.added: URL of the comment.", "--comment-url")] = None,
     data: Annotated[Optional[str], _opt("The whole data object as JSON, or @FILE (@- reads stdin); at most [delivery] max_payload_bytes.", "--data")] = None,
-    event_id: Annotated[Optional[str], _opt("Idempotency key: a repeat of the same id does nothing.", "--event-id")] = None,
+    event_id: Annotated[Optional[str], _opt("Idempotency key: a repeat of the same event does nothing; other data with the same id is an error.", "--event-id")] = None,
     no_send: Annotated[bool, typer.Option("--no-send", help="Record the event and its pending attempts; `deliver` sends them.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say which subscriptions would receive it (states and filters applied); record and send nothing.")] = False,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
@@ -144,6 +144,8 @@ def events_list(
     since_time = since_option(since)
     with opened(run.settings) as hooks:
         rows = hooks.events(run.tenant, event_type=type_, since=since_time, limit=limit)
+        if not rows:
+            warn_if_unknown_tenant(hooks, run.tenant)
     output.render(rows, json=json, as_json=lambda rows: [output.event_json(e) for e in rows],
                   as_table=output.events_table, empty=f"no events in {run.tenant}")
 

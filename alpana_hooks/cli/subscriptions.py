@@ -22,7 +22,7 @@ from alpana_hooks.cli.app import (
     headers_app,
     secret_app,
 )
-from alpana_hooks.cli.context import duration, opened, run_for, settings_for
+from alpana_hooks.cli.context import duration, opened, run_for, settings_for, warn_if_unknown_tenant
 from alpana_hooks.errors import UsageError
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def add(
     filter: FilterOpt = None,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
-    """Add a webhook subscription; prints its id and its signing secret (shown once)."""
+    """Add a webhook subscription; prints its id and its signing secret (`secret show` shows it again)."""
     run = run_for(db, config, tenant)
     lines = list(header or []) + (inputs.header_lines(header_file) if header_file is not None else [])
     headers = [header_rules.header_line(line) for line in lines]
@@ -52,7 +52,8 @@ def add(
                                        disabled=disabled, filter=filter)
     output.render(added, json=json, as_json=lambda a: {**output.subscription_json(a.subscription), "secret": a.secret},
                   as_table=lambda a: output.subscription_detail(a.subscription, secret=a.secret),
-                  note=f"Added subscription {added.subscription.id}. Keep the signing secret: it is shown in full only now.")
+                  note=f"Added subscription {added.subscription.id}. `alpana-hooks secret show {added.subscription.id}"
+                       f" -t {run.tenant}` shows the signing secret again.")
 
 
 @app.command("list")
@@ -65,6 +66,8 @@ def list_(
     run = run_for(db, config, tenant)
     with opened(run.settings) as hooks:
         subs = hooks.subscriptions(run.tenant, event_type=event, state=state)
+        if not subs:
+            warn_if_unknown_tenant(hooks, run.tenant)
     output.render(subs, json=json, as_json=lambda subs: [output.subscription_json(sub) for sub in subs],
                   as_table=output.subscriptions_table, empty=f"no subscriptions in {run.tenant}")
 

@@ -11,7 +11,7 @@ import typer
 
 from alpana_hooks import output
 from alpana_hooks.cli import inputs
-from alpana_hooks.cli.app import JsonOpt, app, lazy
+from alpana_hooks.cli.app import MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, lazy
 from alpana_hooks.errors import UsageError, VerifyFailed
 from alpana_hooks.timeutil import parse_duration
 
@@ -46,6 +46,8 @@ def listen(
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free port).")] = 8787,
     secret: SecretOpt = None, secret_file: SecretFileOpt = None,
     status: Annotated[int, typer.Option("--status", min=200, max=599, help="HTTP status to answer every delivery with.")] = 200,
+    status_sequence: Annotated[Optional[str], typer.Option("--status-sequence", metavar="CODES", show_default=False, help="Answer the deliveries with these statuses in turn, the last one repeating (500,500,200: fail twice, then recover).")] = None,
+    forward_to: Annotated[Optional[str], typer.Option("--forward-to", metavar="URL", show_default=False, help="POST each delivery on to URL (your app) and answer with its status.")] = None,
     idle_timeout: Annotated[float, typer.Option("--idle-timeout", min=0.1, max=3600, help="Close a connection that sends nothing for this many seconds.")] = 10.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also print the request headers.")] = False,
     json: JsonOpt = False,
@@ -55,6 +57,14 @@ def listen(
     from alpana_hooks.receiver import Options, bound, url
 
     secret = _checked_secret(secret, secret_file)
+    sequence = _statuses(status_sequence, status)
+    if forward_to is not None:
+        if sequence or status != 200:
+            raise UsageError("--forward-to answers with the status of URL: give it without --status or --status-sequence")
+        from alpana_hooks import validate
+
+        forward_to = validate.url(forward_to, require_https=False)
+
     def report(record: dict) -> None:
         if json:
             output.print_json_line(record)
@@ -62,15 +72,30 @@ def listen(
             output.received_block(record, verbose=verbose)
 
     server = bound(host, port, Options(secret=secret, status=status, report=report, note=output.message,
-                                      idle_timeout=idle_timeout))
+                                      idle_timeout=idle_timeout, sequence=sequence, forward_to=forward_to))
     checking = "checking signatures" if secret else "not checking signatures (no secret given)"
-    output.message(f"listening on {url(*server.host_port)} ({checking}; answering {status}; Ctrl-C to stop)")
+    answering = f"{', '.join(map(str, sequence[:-1]))}, then {sequence[-1]}" if len(sequence) > 1 else str(status)
+    answering = f"forwarding to {forward_to}, answering with its status" if forward_to else f"answering {answering}"
+    output.message(f"listening on {url(*server.host_port)} ({checking}; {answering}; Ctrl-C to stop)")
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         output.message("stopped")
     finally:
         server.server_close()
+
+
+def _statuses(text: str | None, status: int) -> tuple[int, ...]:
+    """--status-sequence as statuses (200-599); exit 2 for anything else, or with --status too."""
+    if text is None:
+        return ()
+    if status != 200:
+        raise UsageError("give --status or --status-sequence, not both")
+    codes = tuple(part.strip() for part in text.split(","))
+    if not all(re.fullmatch(r"[2-5][0-9][0-9]", code) for code in codes):
+        raise UsageError(f"invalid --status-sequence {text[:100]!r}: use HTTP statuses 200-599 separated by commas,"
+                         " e.g. 500,500,200")
+    return tuple(int(code) for code in codes)
 
 
 # -- verify --------------------------------------------------------------------------------
@@ -123,26 +148,27 @@ def _line_headers(text: str, source: str) -> dict[str, str]:
 
 @app.command()
 def verify(
-    headers: Annotated[str, typer.Option("--headers", metavar="FILE", help="The request headers: a JSON object or 'Name: value' lines (- reads stdin).", show_default=False)],
-    body: Annotated[str, typer.Option("--body", metavar="FILE", help="The request body, exactly as received (- reads stdin; at most 1 MiB).", show_default=False)],
-    tolerance: Annotated[str, typer.Option("--tolerance", help="How far webhook-timestamp may be from now.")] = "5m",
+    headers: Annotated[Optional[str], typer.Option("--headers", metavar="FILE", help="The request headers: a JSON object or 'Name: value' lines (- reads stdin).", show_default=False)] = None,
+    body: Annotated[Optional[str], typer.Option("--body", metavar="FILE", help="The request body, exactly as received (- reads stdin; at most 1 MiB).", show_default=False)] = None,
+    attempt: Annotated[Optional[int], typer.Option("--attempt", metavar="ID", min=1, max=MAX_ID, show_default=False, help="Instead of --headers and --body: the delivery recorded as this send attempt (needs -t).")] = None,
+    tolerance: Annotated[str, typer.Option("--tolerance", help="How far webhook-timestamp may be from now (not with --attempt).")] = "5m",
     secret: SecretOpt = None, secret_file: SecretFileOpt = None,
-    json: JsonOpt = False,
+    tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
-    """Check one recorded delivery's signature and timestamp; exit 5 when they do not verify."""
-    from alpana_hooks.receiver import MAX_BODY
-
+    """Check one delivery's signature and timestamp with the receiver's secret; exit 5 when they do not
+    verify. With --attempt, the delivery alpana-hooks recorded, checked as of when it was sent."""
+    if (attempt is None) == (headers is None or body is None) or (attempt is not None and (headers or body)):
+        raise UsageError("give --headers FILE and --body FILE, or --attempt ID")
     if [secret_file, headers, body].count("-") > 1:
         raise UsageError("only one of --secret-file, --headers and --body can read stdin (-)")
     secret = _checked_secret(secret, secret_file)
     if secret is None:
         raise UsageError("no signing secret: give --secret-file FILE (- for stdin), set ALPANA_HOOKS_SECRET, or --secret")
     seconds = _tolerance(tolerance)
-    header_text = inputs.read_text(headers, MAX_HEADERS_FILE_BYTES, "--headers file", encoding="utf-8-sig")
-    header_map = parse_headers(header_text, headers)
-    payload = inputs.read_capped(body, MAX_BODY, "--body file")
+    header_map, payload = _recorded(attempt, tenant, db, config) if attempt is not None else _received(headers, body)
+    now = int(header_map["webhook-timestamp"]) if attempt is not None else int(time.time())
     try:
-        signing.verify(secret, header_map, payload, now=int(time.time()), tolerance_seconds=seconds)
+        signing.verify(secret, header_map, payload, now=now, tolerance_seconds=seconds)
     except signing.SignatureError as exc:
         if json:
             output.print_json({"valid": False, "error": str(exc)})
@@ -151,3 +177,21 @@ def verify(
         output.print_json({"valid": True, "error": None})
     else:
         output.show("signature valid")
+
+
+def _received(headers: str | None, body: str | None) -> tuple[dict[str, str], bytes]:
+    """The headers and body files of a delivery as received."""
+    from alpana_hooks.receiver import MAX_BODY
+
+    assert headers is not None and body is not None
+    header_text = inputs.read_text(headers, MAX_HEADERS_FILE_BYTES, "--headers file", encoding="utf-8-sig")
+    return parse_headers(header_text, headers), inputs.read_capped(body, MAX_BODY, "--body file")
+
+
+def _recorded(attempt_id: int, tenant: str | None, db: str | None, config: str | None) -> tuple[dict[str, str], bytes]:
+    """The headers and body of a recorded send attempt as they went out."""
+    from alpana_hooks.cli.context import opened, run_for
+
+    run = run_for(db, config, tenant)
+    with opened(run.settings) as hooks:
+        return hooks.sent_request(run.tenant, attempt_id)

@@ -30,6 +30,14 @@ class Outcome:
             error_class, error = ErrorClass.TIMEOUT, f"deadline of {policy.timeout_seconds:g} s exceeded"
         elif self.exc is not None:
             error_class, error = classify(self.exc, request.url, policy)
+        return self._frozen(policy, request, error_class, error, started)
+
+    def refused(self, policy: SendPolicy, request: OutgoingRequest, error: str, started: float) -> SendResult:
+        """A send refused by policy before any connection (nothing went on the wire)."""
+        return self._frozen(policy, request, ErrorClass.BLOCKED, error, started)
+
+    def _frozen(self, policy: SendPolicy, request: OutgoingRequest, error_class: ErrorClass | None,
+                error: str | None, started: float) -> SendResult:
         limit = policy.max_response_bytes
         return SendResult(
             status_code=self.status_code,

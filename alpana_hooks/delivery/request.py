@@ -28,6 +28,7 @@ class SendPolicy:
     max_response_bytes: int
     allowed_networks: tuple[str, ...]
     user_agent: str
+    require_https: bool
 
     def __post_init__(self) -> None:
         """Refuse limits that would make a send meaningless."""
@@ -45,6 +46,7 @@ class SendPolicy:
             max_response_bytes=settings.max_response_bytes,
             allowed_networks=settings.allowed_networks,
             user_agent=settings.user_agent,
+            require_https=settings.require_https,
         )
 
     @property

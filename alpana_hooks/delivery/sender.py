@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -15,6 +16,7 @@ from alpana_hooks.delivery.outcome import Outcome
 from alpana_hooks.delivery.request import OutgoingRequest, SendPolicy, SendResult
 
 _READ_CHUNK = 65536
+REQUIRE_HTTPS_REFUSAL = "plain http is refused ([security] require_https = true); not sent"
 
 
 class Sender:
@@ -29,9 +31,12 @@ class Sender:
         self._sessions: list[requests.Session] = []
 
     def send(self, request: OutgoingRequest) -> SendResult:
-        """POST one request and report the answer; never raises for network problems."""
+        """POST one request and report the answer; never raises for network problems. A plain-http URL under
+        `[security] require_https` is refused before any connection (error class `blocked`), as at add time."""
         started = time.monotonic()
         outcome = Outcome()
+        if self._policy.require_https and urlsplit(request.url).scheme.lower() != "https":
+            return outcome.refused(self._policy, request, REQUIRE_HTTPS_REFUSAL, started)
         deadline = Deadline(self._policy.timeout_seconds)
         self._guard.local.deadline = deadline
         self._guard.local.outcome = outcome

@@ -20,7 +20,8 @@ class AttemptStore(Connection):
 
     def list_attempts(self, tenant: str, *, subscription_id: int | None = None, event_type: str | None = None,
                       status: str | None = None, since: datetime | None = None, event_pk: int | None = None,
-                      after_id: int | None = None, limit: int | None = 50, ids: list[int] | None = None) -> list[Attempt]:
+                      after_id: int | None = None, limit: int | None = 50, ids: list[int] | None = None,
+                      event_id: str | None = None) -> list[Attempt]:
         """The tenant's attempts, newest first, filtered (ids: only among these)."""
         where, params = ["a.tenant = ?"], [tenant]  # type: list[str], list[object]
         if ids is not None:
@@ -30,7 +31,7 @@ class AttemptStore(Connection):
             params.extend(ids)
         for clause, value in (("a.subscription_id = ?", subscription_id), ("e.type = ?", event_type),
                               ("a.status = ?", status), ("a.created_at >= ?", iso_or_none(since)),
-                              ("a.event_pk = ?", event_pk), ("a.id > ?", after_id)):
+                              ("a.event_pk = ?", event_pk), ("a.id > ?", after_id), ("e.event_id = ?", event_id)):
             if value is not None:
                 where.append(clause)
                 params.append(value)
@@ -110,20 +111,31 @@ class AttemptStore(Connection):
             params.append(limit)
         return [_attempt(row) for row in self.conn.execute(sql, params).fetchall()]
 
-    def prune_attempts(self, tenant: str, *, before: datetime) -> int:
-        """Delete finished attempts older than a time (never pending, sending or awaiting a retry); then their orphan events."""
+    def prune_attempts(self, tenant: str, *, before: datetime, dry_run: bool = False) -> tuple[int, int]:
+        """Delete finished attempts older than a time (never pending, sending or awaiting a retry), then the events
+        older than it left without attempts; (attempts, events) deleted, or with dry_run that would be."""
+        stamp = to_iso(before)
         with self.write() as conn:
-            removed = conn.execute(
-                "DELETE FROM attempts WHERE tenant = ? AND created_at < ? AND status IN ('succeeded', 'failed')"
-                " AND next_attempt_at IS NULL",
-                (tenant, to_iso(before)),
-            ).rowcount
+            events = conn.execute(
+                f"SELECT count(*) FROM events e WHERE e.tenant = ? AND e.created_at < ? AND NOT EXISTS"
+                f" (SELECT 1 FROM attempts a WHERE a.event_pk = e.id AND NOT ({_PRUNABLE.format(a='a.')}))",
+                (tenant, stamp, stamp),
+            ).fetchone()[0]
+            if dry_run:
+                return conn.execute(f"SELECT count(*) FROM attempts WHERE tenant = ? AND {_PRUNABLE.format(a='')}",
+                                    (tenant, stamp)).fetchone()[0], events
+            removed = conn.execute(f"DELETE FROM attempts WHERE tenant = ? AND {_PRUNABLE.format(a='')}",
+                                   (tenant, stamp)).rowcount
             conn.execute(
                 "DELETE FROM events WHERE tenant = ? AND created_at < ? AND NOT EXISTS"
                 " (SELECT 1 FROM attempts a WHERE a.event_pk = events.id)",
-                (tenant, to_iso(before)),
+                (tenant, stamp),
             )
-        return removed
+        return removed, events
+
+
+# A finished attempt older than a time: what `attempts prune` deletes ({a}: the table's alias and a dot, or "").
+_PRUNABLE = "{a}created_at < ? AND {a}status IN ('succeeded', 'failed') AND {a}next_attempt_at IS NULL"
 
 
 def _attempt(row) -> Attempt:

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 
 from alpana_hooks import filters, rules
-from alpana_hooks.errors import NotFound
+from alpana_hooks.errors import Conflict, NotFound
 from alpana_hooks.model import Event
 from alpana_hooks.store.connection import Connection, dumps, iso_or_none
 from alpana_hooks.timeutil import to_iso
@@ -28,9 +28,10 @@ class OutboxStore(Connection):
             if resource:  # the rename rule reads then writes what it remembers of this resource
                 self.serialize(conn, f"resource {tenant} {resource[0]} {resource[1]}")
             existing = conn.execute(
-                "SELECT id FROM events WHERE tenant = ? AND event_id = ?", (tenant, event_id)
+                "SELECT id, type, data FROM events WHERE tenant = ? AND event_id = ?", (tenant, event_id)
             ).fetchone()
             if existing:
+                _refuse_other_payload(existing, event_id, event_type, data)
                 return {"event_pk": existing["id"], "attempt_ids": [], "duplicate": True, "fired": False}
             if resource and not self._remember_resource(conn, tenant, resource, stamp):
                 return {"event_pk": None, "attempt_ids": [], "duplicate": False, "fired": False}
@@ -155,6 +156,16 @@ class OutboxStore(Connection):
 
 _NOT_ATTEMPTED = ("NOT EXISTS (SELECT 1 FROM attempts a WHERE a.event_pk = e.id AND a.subscription_id = ?"
                   " AND (a.error_class IS NULL OR a.error_class <> 'discarded'))")
+
+
+def _refuse_other_payload(existing, event_id: str, event_type: str, data: dict) -> None:
+    """An event id is an idempotency key: reused for another type or other data it is an error, not a no-op
+    (as Stripe does with an Idempotency-Key reused with other parameters)."""
+    stored = existing["data"]
+    same_data = json.loads(stored if isinstance(stored, str) else dumps(stored)) == json.loads(dumps(data))
+    if existing["type"] != event_type or not same_data:
+        raise Conflict(f"event id {event_id} is already used by a {existing['type']} event with other data;"
+                       " give a new --event-id, or repeat that event exactly")
 
 
 def _event(row) -> Event:

@@ -9,6 +9,7 @@ from alpana_hooks.model import DISABLED_BY_USER, Secret, State, Subscription
 from alpana_hooks.store.alerts import ALERTS_TENANT
 from alpana_hooks.store.connection import Connection
 from alpana_hooks.timeutil import to_iso
+from alpana_hooks.validate import normal_url
 
 
 class SubscriptionStore(Connection):
@@ -38,12 +39,15 @@ class SubscriptionStore(Connection):
 
     @staticmethod
     def _refuse_duplicate(conn, tenant, event_type, url, own_id) -> None:
-        row = conn.execute(
-            "SELECT id FROM subscriptions WHERE tenant = ? AND event_type = ? AND url = ? AND id IS DISTINCT FROM ?",
-            (tenant, event_type, url, own_id),
-        ).fetchone()
-        if row:
-            raise Conflict(f"subscription {row['id']} in {tenant} already sends {event_type} to {url}")
+        """Conflict when another subscription of the tenant sends this event to the same URL, compared
+        normalised (rows stored before URLs were normalised may be spelled otherwise)."""
+        rows = conn.execute(
+            "SELECT id, url FROM subscriptions WHERE tenant = ? AND event_type = ? AND id IS DISTINCT FROM ?",
+            (tenant, event_type, own_id),
+        ).fetchall()
+        same = next((row for row in rows if normal_url(row["url"]) == normal_url(url)), None)
+        if same:
+            raise Conflict(f"subscription {same['id']} in {tenant} already sends {event_type} to {url}")
 
     def list_subscriptions(self, tenant: str, event_type: str | None = None, state: str | None = None) -> list[Subscription]:
         """The tenant's subscriptions, oldest first, with their headers."""

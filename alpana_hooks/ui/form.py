@@ -231,7 +231,7 @@ class SubscriptionForm(ApiCalls, Screen):
             added = result.subscription
             self.app.push_screen(SecretShown(
                 f"Added subscription {added.id}: its signing secret", result.secret,
-                "Keep the signing secret: it is shown in full only now (Details: s shows it, c copies it)."))
+                "Details shows it again (s) and copies it (c); so does `alpana-hooks secret show`."))
         else:
             self.app.notify(f"Updated subscription {self.sub.id}.", markup=False)
 
