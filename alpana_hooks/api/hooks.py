@@ -10,18 +10,16 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alpana_hooks import events, filters, rules, validate
 from alpana_hooks import headers as header_rules
 from alpana_hooks.api import sent
+from alpana_hooks.api.admin import AdminMethods
 from alpana_hooks.api.operator import OperatorMethods
 from alpana_hooks.errors import NotFound, UsageError
 from alpana_hooks.model import (
     Attempt,
-    CopyResult,
-    DatabaseStatus,
     EmitResult,
     Event,
     NewSubscription,
@@ -36,7 +34,6 @@ from alpana_hooks.model import (
 from alpana_hooks.timeutil import utcnow
 
 if TYPE_CHECKING:
-    from alpana_hooks.apply import Step, SubscriptionsFile
     from alpana_hooks.config import Settings
     from alpana_hooks.dispatch import Dispatcher
     from alpana_hooks.store import Store
@@ -44,8 +41,9 @@ if TYPE_CHECKING:
 EVENT_ID = re.compile(events.EVENT_ID_PATTERN)  # the same rule as the payload schemas
 
 
-class Hooks(OperatorMethods):
-    """Webhook subscriptions, events and send attempts of one store (stats, filters, replays: api.operator)."""
+class Hooks(OperatorMethods, AdminMethods):
+    """Webhook subscriptions, events and send attempts of one store (stats, filters, replays: api.operator;
+    the database and subscriptions as code: api.admin)."""
 
     def __init__(self, settings: Settings, store: Store | None = None):
         self.settings = settings
@@ -368,44 +366,3 @@ class Hooks(OperatorMethods):
             raise
         finally:
             dispatcher.close()
-
-    # -- the database ----------------------------------------------------------------------
-
-    def database_status(self) -> DatabaseStatus:
-        """The backend, location, schema version and row counts of this store."""
-        from alpana_hooks.api.database import database_status
-
-        return database_status(self)
-
-    def copy_to(self, target: str | Path, *, force: bool = False,
-                progress: Callable[[str, int, int], None] | None = None) -> CopyResult:
-        """Copy every row of this store into another, keeping ids (see api.database.copy_to)."""
-        from alpana_hooks.api.database import copy_to
-
-        return copy_to(self, target, force=force, progress=progress)
-
-    # -- subscriptions as code ---------------------------------------------------------------
-
-    def export(self, tenant: str, *, reveal: bool = False) -> dict:
-        """The tenant's subscriptions as the document `apply` reads (no secrets)."""
-        from alpana_hooks import apply as plans
-
-        return plans.export_document(validate.tenant(tenant), self.subscriptions(tenant), reveal=reveal)
-
-    def apply(self, tenant: str, wanted: SubscriptionsFile, *, prune: bool = False, dry_run: bool = False,
-              agreed: set[int] | None = None) -> tuple[list[Step], list[Subscription]]:
-        """Make the tenant's subscriptions match a parsed file in one transaction (all or nothing).
-        Returns the steps and the subscriptions the file does not list. With `agreed` (the ids a person
-        agreed to delete), a deletion outside it refuses the whole apply."""
-        from alpana_hooks.apply import carry_out, plan, refuse_unagreed_deletions, unlisted
-
-        tenant = validate.tenant(tenant)
-        if dry_run:
-            current = self.store.list_subscriptions(tenant)
-            return plan(wanted.subscriptions, current, prune=prune), unlisted(wanted.subscriptions, current)
-        with self.store.write():  # the plan is made and carried out on the same state
-            current = self.store.list_subscriptions(tenant)
-            steps = plan(wanted.subscriptions, current, prune=prune)
-            refuse_unagreed_deletions(steps, agreed)
-            steps = [carry_out(self.store, tenant, step, utcnow()) for step in steps]
-        return steps, unlisted(wanted.subscriptions, current)
