@@ -18,7 +18,7 @@ MAX_MODULE_LINES = 400
 
 # Who may import whom (module names relative to the package; a package's modules count as the package).
 # cli and ui -> api -> engine and store -> pure modules; output is for the commands and screens only.
-PURE = {"model", "errors", "events", "validate", "headers", "rules", "signing", "netpolicy", "timeutil", "__init__"}
+PURE = {"model", "errors", "events", "validate", "headers", "rules", "signing", "netpolicy", "timeutil", "pacing", "__init__"}
 LOWER = PURE | {"config", "store", "dispatch", "delivery", "migrations", "apply", "receiver"}
 ALLOWED = {
     "cli": LOWER | {"cli", "ui", "api", "output"} - {"store", "dispatch", "delivery", "migrations"},
