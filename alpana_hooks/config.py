@@ -36,6 +36,9 @@ SCHEMA: dict[str, dict[str, str]] = {
         "max_response_bytes": _INT,
         "max_payload_bytes": _INT,
         "concurrency": _INT,
+        "per_host_concurrency": _INT,
+        "breaker_failures": _INT,
+        "breaker_cooldown": _STR,
         "retry_schedule": _LIST,
         "disable_after": _STR,
         "user_agent": _STR,
@@ -58,6 +61,9 @@ class Settings:
     max_response_bytes: int = 20000
     max_payload_bytes: int = 256 * 1024
     concurrency: int = 64
+    per_host_concurrency: int = 8
+    breaker_failures: int = 5
+    breaker_cooldown: timedelta = timedelta(seconds=30)
     retry_schedule: tuple[timedelta, ...] = tuple(parse_duration(d) for d in DEFAULT_RETRY_SCHEDULE)
     disable_after: timedelta = timedelta(days=5)
     user_agent: str = f"alpana-hooks/{__version__}"
@@ -213,19 +219,20 @@ def _convert(path: Path, section: str, key: str, value):
     """Turn a checked config value into its Settings form; refuse out-of-range values."""
     dotted = f"{section}.{key}"
     try:
-        if key in ("timeout_seconds", "connect_timeout_seconds", "max_response_bytes", "max_payload_bytes", "concurrency"):
+        if key in ("timeout_seconds", "connect_timeout_seconds", "max_response_bytes", "max_payload_bytes", "concurrency",
+                   "per_host_concurrency", "breaker_failures"):
             if not value > 0:  # `not >` also refuses nan
                 raise ValueError("must be greater than 0")
             if key.endswith("seconds") and value > 86400:  # inf or 1e308 overflow the lease arithmetic
                 raise ValueError("must be at most 86400 (a day)")
-            if key == "concurrency" and value > 1000:  # 2**63 and up overflow SQLite's LIMIT
+            if key.endswith("concurrency") and value > 1000:  # 2**63 and up overflow SQLite's LIMIT
                 raise ValueError("must be at most 1000")
             if key == "max_payload_bytes" and value > MAX_PAYLOAD_LIMIT:
                 raise ValueError(f"must be at most {MAX_PAYLOAD_LIMIT} (listen and verify take bodies up to 1 MiB)")
             return float(value) if key.endswith("seconds") else value
         if key == "retry_schedule":
             return tuple(parse_duration(v) for v in value)
-        if key == "disable_after":
+        if key in ("disable_after", "breaker_cooldown"):
             return parse_duration(value)
         if key == "user_agent":
             from alpana_hooks.headers import header_value

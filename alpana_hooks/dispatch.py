@@ -5,63 +5,27 @@ import json
 import os
 import queue
 import random
-import re
 import secrets as secrets_module
 import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
-from pathlib import Path
 
 from alpana_hooks.config import Settings
 from alpana_hooks.errors import HooksError, StoreUnavailable
 from alpana_hooks.headers import shown
-from alpana_hooks.model import NOT_RETRIED, ErrorClass, SendingContext, State, Status
+from alpana_hooks.leases import LeaseKeeper
+from alpana_hooks.model import NOT_RETRIED, NOT_SENT, ErrorClass, SendingContext, State, Status
+from alpana_hooks.pacing import Breaker, HostGate, destination, retry_delay
 from alpana_hooks.store import Store
 from alpana_hooks.timeutil import to_iso, utcnow
 
-JITTER = 0.2
-OVERLOAD_PENALTY = timedelta(seconds=60)
 LEASE_MARGIN = timedelta(seconds=30)  # a claim outlives its send's deadline by this: several missed renewals
-RENEW_EVERY = 5.0  # seconds between renewals of the leases a working process holds
 LONGEST_WAIT = 60.0  # seconds: deliver --loop waits at most this long after rounds that found the store unwritable
 RECORD_PATIENCE = 300.0  # seconds the results of sends that went out wait for a store that is locked or full
 FIRST_PAUSE, LONGEST_PAUSE = 0.5, 5.0  # seconds between tries to write them, doubling
-
-
-def retry_delay(attempt_number: int, schedule: tuple[timedelta, ...], status_code: int | None,
-                error_class: str | None, retry_after: str | None, rng: random.Random) -> timedelta | None:
-    """The wait before the next try after attempt `attempt_number` failed; None when the schedule is used up."""
-    if attempt_number > len(schedule):
-        return None
-    step = schedule[attempt_number - 1]
-    asked = _retry_after_seconds(retry_after)
-    if asked is not None:
-        delay = min(max(timedelta(seconds=asked), step), 2 * step)
-    else:
-        delay = step * rng.uniform(1 - JITTER, 1 + JITTER)
-    if status_code == 429 or error_class == "timeout":
-        delay = max(delay, OVERLOAD_PENALTY)
-    return delay
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if re.fullmatch(r"[0-9]{1,9}", value):
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when is None or when.tzinfo is None:
-        return None
-    return min(max(0.0, (when - utcnow()).total_seconds()), 1e9)
 
 
 class StoreUnwritable(HooksError):
@@ -94,6 +58,7 @@ class Dispatcher:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets_module.token_hex(4)}"
         self.sender = Sender(SendPolicy.from_settings(settings))
         self.recorded = {Status.SUCCEEDED: 0, Status.FAILED: 0}  # sends whose results this dispatcher wrote
+        self.breaker = Breaker(settings.breaker_failures, settings.breaker_cooldown)  # for its whole life
         # results of sends that went out, not written yet: workers append, the main thread copies it and deletes
         # the prefix it wrote, each one list operation (atomic under the GIL), so no interrupt can lose one
         self._held: list[tuple] = []
@@ -101,7 +66,7 @@ class Dispatcher:
         self._stopping = threading.Event()  # set: the pool's workers start no more sends
         self._sends_changed = threading.Condition()  # guards _sending and the start of a send against _stopping
         self._sending = 0  # sends on the wire, counted by the workers themselves
-        self._keeper: _LeaseKeeper | None = None
+        self._keeper: LeaseKeeper | None = None
 
     def close(self) -> None:
         """Stop renewing leases, end the worker threads, close the pooled connections."""
@@ -190,36 +155,35 @@ class Dispatcher:
             raise StoreUnwritable("interrupted while waiting for it", self._held_ids(), interrupted=True) from None
 
     def _run(self, claim: Callable[[int, datetime], list[int]]) -> list[int]:
-        """Keep up to 2×concurrency sends queued, claiming more as they finish; record results as they come.
-        Interrupted or failing, it sends nothing more, records what went out and hands every unsent claim back
-        (queued, not started yet, or stored claimed by the caller: all claims of this owner)."""
-        pool = self._workers()
+        """Keep up to 2×concurrency sends queued or waiting for their destination, claiming more as they finish;
+        record results as they come. Interrupted or failing, it sends nothing more, records what went out and
+        hands every unsent claim back (queued, waiting, or stored claimed by the caller: all claims of this owner)."""
+        round_ = _Round(self._workers(), self.settings.per_host_concurrency)
         width = self.settings.concurrency
         sent: list[int] = []
-        in_flight: set = set()
-        done: queue.SimpleQueue = queue.SimpleQueue()  # futures put themselves here when they finish
         exhausted = False
         claim_failure: Exception | None = None
         try:
             while True:
-                while not exhausted and len(in_flight) < 2 * width:
+                while not exhausted and len(round_.in_flight) + round_.gate.waiting < 2 * width:
                     try:
                         claimed = claim(width, self._lease_until())
                     except Exception as exc:
-                        if not in_flight or not self.store.unwritable_for_now(exc):
+                        if not round_.in_flight or not self.store.unwritable_for_now(exc):
                             raise
                         claim_failure, claimed = exc, []  # claim no more; finish what is on the wire first
                     exhausted = not claimed
                     for attempt_id in claimed:
-                        self._start(pool, in_flight, done, attempt_id)
-                if not in_flight:
+                        self._start(round_, attempt_id)
+                if not round_.in_flight:
+                    self._flush()  # attempts the breaker kept back
                     if claim_failure is not None:
                         raise StoreUnwritable(str(claim_failure), [])
                     return sent
-                futures = [done.get()]
-                while not done.empty():
-                    futures.append(done.get_nowait())
-                sent += self._finish(in_flight, futures)
+                futures = [round_.done.get()]
+                while not round_.done.empty():
+                    futures.append(round_.done.get_nowait())
+                sent += self._finish(round_, futures)
         except BaseException as exc:
             self._wind_down(exc)
             raise
@@ -227,7 +191,7 @@ class Dispatcher:
     def _workers(self) -> ThreadPoolExecutor:
         """Start (once) the lease keeper and the worker threads that live as long as this dispatcher."""
         if self._keeper is None:
-            self._keeper = _LeaseKeeper(self.store.location(), self.owner, self._lease_until)
+            self._keeper = LeaseKeeper(self.store.location(), self.owner, self._lease_until)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="alpana-send")
             self._stopping = threading.Event()
@@ -263,10 +227,18 @@ class Dispatcher:
             self._stopping.set()
             self._sends_changed.wait_for(lambda: self._sending == 0)
 
-    def _finish(self, in_flight: set, futures: list) -> list[int]:
-        """Record these finished sends (their workers hold the results); the ids of those that went out."""
-        in_flight.difference_update(futures)
-        sent = [attempt_id for attempt_id in (future.result() for future in futures) if attempt_id is not None]
+    def _finish(self, round_: "_Round", futures: list[Future]) -> list[int]:
+        """Record these finished sends (their workers hold the results), tell the breaker how each went and start
+        the next in line for its destination; the ids of those that went out."""
+        sent = []
+        for future in futures:
+            host = round_.in_flight.pop(future)
+            result = future.result()
+            if result is not None:
+                attempt_id, error_class = result
+                self.breaker.record(host, attempt_id, error_class, self.clock())
+                sent.append(attempt_id)
+            self._go(round_, host, round_.gate.done(host))
         self._flush()
         return sent
 
@@ -287,19 +259,19 @@ class Dispatcher:
             raise StoreUnwritable(str(exc), self._held_ids()) from None
         del self._held[:len(held)]  # workers only append: what was written is the prefix
         for attempt_id, outcome, _ in held:
-            if attempt_id in written and outcome["error_class"] != ErrorClass.DISCARDED:
+            if attempt_id in written and outcome["error_class"] != ErrorClass.DISCARDED:  # circuit_open: failed
                 self.recorded[outcome["status"]] += 1
 
     def _held_ids(self) -> list[int]:
-        """The attempts whose sends went out and whose results are held (discarded ones were never sent)."""
-        return sorted(attempt_id for attempt_id, outcome, _ in self._held[:]
-                      if outcome["error_class"] != ErrorClass.DISCARDED)
+        """The attempts whose sends went out and whose results are held (discarded and circuit_open ones were
+        never sent: their claims are handed back)."""
+        return sorted(attempt_id for attempt_id, outcome, _ in self._held[:] if outcome["error_class"] not in NOT_SENT)
 
     def _lease_until(self) -> datetime:
         """A claim outlives its send's deadline by a margin; the lease keeper renews it while the work goes on."""
         return self.clock() + timedelta(seconds=self.settings.timeout_seconds) + LEASE_MARGIN
 
-    def _start(self, pool, in_flight: set, done, attempt_id: int) -> None:
+    def _start(self, round_: "_Round", attempt_id: int) -> None:
         context = self.store.sending_context(attempt_id, self.clock())
         deleted = context.state is None
         if deleted or (context.state != State.ACTIVE and context.trigger not in NOT_RETRIED):
@@ -307,13 +279,27 @@ class Dispatcher:
             self._discard(context, f"subscription {context.subscription_id} "
                                    f"{'was deleted' if deleted else 'is disabled'}; not sent")
             return
-        future = pool.submit(self._send, context, self._stopping)
-        in_flight.add(future)
-        future.add_done_callback(done.put)
+        host = destination(context.url)
+        self._go(round_, host, round_.gate.offer(host, context))
 
-    def _send(self, context: SendingContext, stopping: threading.Event) -> int | None:
-        """In a worker thread: sign with a fresh timestamp, send and hold the result; the attempt's id, or None
-        when the dispatcher stopped before this send began (its claim is handed back)."""
+    def _go(self, round_: "_Round", host: str, context: SendingContext | None) -> None:
+        """Send this attempt, which holds a slot of its destination's; if that destination's breaker is open, fail
+        it as circuit_open instead and hand the slot to the next in line."""
+        while context is not None:
+            if self.breaker.admit(host, context.id, self.clock()):
+                future = round_.pool.submit(self._send, context, self._stopping)
+                round_.in_flight[future] = host
+                future.add_done_callback(round_.done.put)
+                return
+            now = self.clock()
+            outcome = {"status": Status.FAILED, "error_class": ErrorClass.CIRCUIT_OPEN, "error": self.breaker.why_open(host),
+                       "finished_at": to_iso(now), "next_attempt_at": self._next_try(context, now, None, None, None)}
+            self._held.append((context.id, outcome, None))
+            context = round_.gate.done(host)
+
+    def _send(self, context: SendingContext, stopping: threading.Event) -> tuple[int, str | None] | None:
+        """In a worker thread: sign with a fresh timestamp, send and hold the result; (the attempt's id, its error
+        class), or None when the dispatcher stopped before this send began (its claim is handed back)."""
         from alpana_hooks.delivery import build_request
 
         with self._sends_changed:
@@ -329,7 +315,7 @@ class Dispatcher:
             )
             result = self.sender.send(request)
             self._held.append(self._outcome(context, started, request, result))
-            return context.id
+            return context.id, result.error_class
         finally:
             with self._sends_changed:
                 self._sending -= 1
@@ -362,13 +348,19 @@ class Dispatcher:
         disable_reason = None
         if result.status_code == 410:
             disable_reason = "the endpoint answered 410 Gone"
-        elif not result.succeeded and context.trigger not in NOT_RETRIED:
+        elif not result.succeeded:
             retry_after = next((v for k, v in result.response_headers.items() if k.lower() == "retry-after"), None)
-            delay = retry_delay(context.attempt_number, self.settings.retry_schedule, result.status_code,
-                                result.error_class, retry_after, self.rng)
-            if delay is not None:
-                outcome["next_attempt_at"] = to_iso(now + delay)
+            outcome["next_attempt_at"] = self._next_try(context, now, result.status_code, result.error_class, retry_after)
         return context.id, outcome, disable_reason
+
+    def _next_try(self, context: SendingContext, now: datetime, status_code: int | None, error_class: str | None,
+                  retry_after: str | None) -> str | None:
+        """When a failed attempt is tried again (None: it is not: asked for by a person, or the schedule is used up)."""
+        if context.trigger in NOT_RETRIED:
+            return None
+        delay = retry_delay(context.attempt_number, self.settings.retry_schedule, status_code, error_class,
+                            retry_after, self.rng)
+        return None if delay is None else to_iso(now + delay)
 
 
 def _patiently(write: Callable, give_up_at: float, for_now: Callable[[BaseException], bool]):
@@ -386,31 +378,12 @@ def _patiently(write: Callable, give_up_at: float, for_now: Callable[[BaseExcept
         pause = min(2 * pause, LONGEST_PAUSE)
 
 
-class _LeaseKeeper:
-    """A thread with its own connection that moves the owner's leases forward every RENEW_EVERY seconds: a
-    working process keeps its claims however long its queue (or a store it waits for) holds them, and a dead
-    one's expire within one lease."""
+class _Round:
+    """One _run's sends: the futures on the wire with their destinations, the line per destination (HostGate)
+    and the queue finished futures put themselves on."""
 
-    def __init__(self, location: Path | str, owner: str, lease_until: Callable[[], datetime]):
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(location, owner, lease_until), daemon=True,
-                                        name="alpana-hooks-leases")
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop renewing (the claims left are released or recorded by then)."""
-        self._stopped.set()
-        self._thread.join()
-
-    def _run(self, location: Path | str, owner: str, lease_until: Callable[[], datetime]) -> None:
-        store = None
-        try:
-            while not self._stopped.wait(RENEW_EVERY):
-                try:
-                    store = store or Store.open(location)
-                    store.extend_leases(owner, lease_until())
-                except Exception:  # noqa: BLE001 - locked, full or unreachable: the next tick tries again
-                    pass
-        finally:
-            if store is not None:
-                store.close()
+    def __init__(self, pool: ThreadPoolExecutor, per_host: int):
+        self.pool = pool
+        self.in_flight: dict[Future, str] = {}
+        self.gate: HostGate[SendingContext] = HostGate(per_host)
+        self.done: queue.SimpleQueue[Future] = queue.SimpleQueue()

@@ -137,6 +137,14 @@ M005 = [
     "CREATE INDEX attempts_by_subscription_status_time ON attempts (tenant, subscription_id, status, created_at)",
 ]
 
+M006 = [
+    # the claim walks the unfinished attempts in id order and stops at its LIMIT: its cost stays flat however many
+    # finished attempts the table holds (on the status index alone, with statistics, SQLite scans the table by rowid)
+    "CREATE INDEX attempts_unfinished_by_id ON attempts (id) WHERE status IN ('pending', 'sending')",
+    # a dispatcher's leases (renewed every 5 s, handed back at the end) without scanning the whole table
+    "CREATE INDEX attempts_by_claim ON attempts (claimed_by) WHERE claimed_by IS NOT NULL",
+]
+
 
 @migrations()
 def m005_filters_and_stats(db):
@@ -145,6 +153,14 @@ def m005_filters_and_stats(db):
     for statement in M005:
         db.execute(statement)
     db.execute("PRAGMA user_version = 5")
+
+
+@migrations()
+def m006_claim_indexes(db):
+    """Flat claim cost (issue 14): indexes for the claim's order and for a dispatcher's own claims."""
+    for statement in M006:
+        db.execute(statement)
+    db.execute("PRAGMA user_version = 6")
 
 
 # PostgreSQL: the same steps in its types. Ids are identity columns (never reused, like AUTOINCREMENT), times
@@ -242,4 +258,5 @@ POSTGRES: list[tuple[str, list[str]]] = [
         "ALTER TABLE subscription_headers ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
     ]),
     ("m005_filters_and_stats", M005),
+    ("m006_claim_indexes", M006),
 ]

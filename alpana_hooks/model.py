@@ -55,6 +55,7 @@ class ErrorClass(StrEnum):
     INVALID_RESPONSE = "invalid_response"
     ERROR = "error"
     DISCARDED = "discarded"
+    CIRCUIT_OPEN = "circuit_open"
 
 
 class PlanAction(StrEnum):
@@ -67,6 +68,7 @@ class PlanAction(StrEnum):
 
 
 NOT_RETRIED = (Trigger.RESEND, Trigger.PING)  # asked for by a person: they go out once
+NOT_SENT = (ErrorClass.DISCARDED, ErrorClass.CIRCUIT_OPEN)  # failed without going on the wire
 DISABLED_BY_USER = "disabled by a user"
 
 

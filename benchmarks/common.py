@@ -158,9 +158,10 @@ def interleaved(commands: dict[str, tuple[list[str], dict]], repeats: int, warmu
 # -- the receiver, in its own process ---------------------------------------------------------
 
 @contextmanager
-def receiver(delay: float = 0.0):
-    """Start benchmarks/receiver.py in a separate process; yields its URL."""
-    proc = subprocess.Popen([PYTHON, str(HERE / "receiver.py"), "--delay", str(delay)],
+def receiver(delay: float = 0.0, hosts: int = 0):
+    """Start benchmarks/receiver.py in a separate process (listening on 127.0.0.1, and with `hosts` on as many
+    more loopback addresses from 127.0.0.2, same port); yields its URL on 127.0.0.1."""
+    proc = subprocess.Popen([PYTHON, str(HERE / "receiver.py"), "--delay", str(delay), "--hosts", str(hosts)],
                             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     try:
         line = proc.stdout.readline().strip()

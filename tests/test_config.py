@@ -88,6 +88,7 @@ def test_example_config_lists_every_key_with_its_default(tmp_path):
     loaded = load_settings(db="/x.db", config=str(example), env={})
     defaults = Settings(database=loaded.database, config_file=None, tenant=None)
     for name in ("timeout_seconds", "connect_timeout_seconds", "max_response_bytes", "max_payload_bytes", "concurrency", "retry_schedule",
+                 "per_host_concurrency", "breaker_failures", "breaker_cooldown",
                  "disable_after", "require_https"):
         assert getattr(loaded, name) == getattr(defaults, name), name
 

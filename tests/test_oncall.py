@@ -15,7 +15,8 @@ from conftest import db_exec, db_rows, run_cli
 from standardwebhooks.webhooks import Webhook
 
 from alpana_hooks.config import Settings, load_settings
-from alpana_hooks.dispatch import Dispatcher, retry_delay
+from alpana_hooks.dispatch import Dispatcher
+from alpana_hooks.pacing import retry_delay
 from alpana_hooks.events import event_body, new_event_id
 from alpana_hooks.store import Store
 from alpana_hooks.timeutil import from_iso, parse_duration, utcnow

@@ -16,7 +16,8 @@ from alpana_hooks import migrations as migrations_module
 from alpana_hooks.store import SCHEMA_VERSION, Store
 
 MIGRATIONS = ["m001_initial", "m002_attempts_by_tenant_subscription", "m003_response_headers_truncated",
-              "m004_header_ids", "m005_filters_and_stats"]
+              "m004_header_ids", "m005_filters_and_stats",
+              "m006_claim_indexes"]
 
 
 @pytest.mark.sqlite_only
@@ -59,7 +60,8 @@ def test_every_connection_is_durable_with_a_busy_timeout(db_path):
 
 def test_schema_version_matches_the_migrations(db_path):
     store = Store.open(db_path)
-    assert store.schema_version() == SCHEMA_VERSION == len(migrations_module.migrations._migrations)
+    assert store.schema_version() == SCHEMA_VERSION == int(MIGRATIONS[-1][1:4])  # m005 comes with issue 11's merge
+    assert [m.name for m in migrations_module.migrations._migrations] == MIGRATIONS
     assert [name for name, _ in migrations_module.POSTGRES] == MIGRATIONS
     store.close()
 

@@ -203,7 +203,8 @@ class PostgresConnection(Connection):
             conn.execute("CREATE TABLE IF NOT EXISTS alpana_hooks_schema (version integer PRIMARY KEY,"
                          " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
             done = self.schema_version()
-            for version, (name, statements) in enumerate(POSTGRES, start=1):
+            for name, statements in POSTGRES:
+                version = int(name[1:4])  # mNNN_…: numbers may have gaps while branches are merged
                 if version <= done:
                     continue
                 for statement in statements:
