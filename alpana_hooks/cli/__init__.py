@@ -1,12 +1,16 @@
-"""The command-line interface: parse, call the domain, render. No SQL, no HTTP here."""
+"""The command-line interface: parse, call the domain, render. No SQL, no HTTP here.
+
+Each command's module is imported when the command is used (cli/groups.py), so `--help` and `list` import
+only what they need."""
 
 from __future__ import annotations
 
-from alpana_hooks.cli import apply, attempts, db, events, settings, subscriptions, tools, ui  # noqa: F401 - registers the commands
-from alpana_hooks.cli.app import app, stop_on_sigterm
+from alpana_hooks.cli.app import app, root, stop_on_sigterm
+
+__all__ = ["app", "main"]
 
 
 def main() -> None:
     """Entry point of the `alpana-hooks` console script: SIGTERM stops every command as Ctrl-C does."""
     stop_on_sigterm()
-    app(prog_name="alpana-hooks")
+    root().main(prog_name="alpana-hooks")
