@@ -94,3 +94,30 @@ def test_help_and_list_import_no_more_than_they_need(tmp_path):
         "alpana_hooks", "alpana_hooks.errors"}
     assert not {m for m in loaded["list"] if m.startswith(("textual", "alpana_hooks.ui", "requests",
                                                            "alpana_hooks.dispatch", "alpana_hooks.delivery"))}
+
+
+def test_ui_fast_path_reads_the_options_as_typer_does():
+    from alpana_hooks.cli.ui import plain_options
+
+    command = root().get_command(None, "ui")
+    for args in (["-t", "acme"], ["--tenant=acme", "--db", "x.db"], ["--config", "c.toml", "-t", "a=b", "--db=-"],
+                 []):
+        parsed = {k: v for k, v in command.make_context("ui", list(args)).params.items() if v is not None}
+        assert plain_options(args) == parsed, args
+    for args in (["--help"], ["-t"], ["-t", "a", "-t", "b"], ["-t=acme"], ["-tacme"], ["--tenant", "--db"],
+                 ["--nope", "x"], ["acme"], ["-t", "\udcff"]):
+        assert plain_options(args) is None, args
+
+
+def test_ui_fast_path_skips_typer_parsing_and_keeps_the_error_boundary():
+    """`ui` with plain options starts without Typer's parsing (no pydantic) and errors exactly as through Typer."""
+    probe = ("import atexit, sys; sys.modules['textual'] = None\n"
+             "atexit.register(lambda: print('pydantic' in sys.modules, file=sys.stderr))\n"
+             "sys.argv = ['alpana-hooks', *sys.argv[1:]]\nfrom alpana_hooks.cli import main\nmain()")
+    seen = {}
+    for args in (["ui", "-t", "acme"], ["ui", "--tenant", "acme", "--db"]):
+        done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+        seen[len(args)] = (done.returncode, done.stderr.splitlines()[-2:])
+    assert seen == {3: (2, ["error: the terminal UI needs Textual: pip install 'alpana-hooks[ui]'", "False"]),
+                    4: (2, ["Error: Option '--db' requires an argument.", "True"])}

@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
+from typing import TypeVar
 
 import typer
 import typer.main
@@ -21,6 +22,8 @@ from typer.core import TyperCommand, TyperGroup
 from typer.models import CommandInfo, TyperInfo
 
 from alpana_hooks.errors import ExitCode, HooksError
+
+T = TypeVar("T")
 
 # Every top-level command, in the order --help lists it, and the module under cli/ that defines it: subscriptions
 # first (what a person sets up), then firing and sending, configuration as code, receiver-side tools, operations.
@@ -42,34 +45,44 @@ def _error(text: str) -> None:
     output.error(text)
 
 
+def guarded(call: Callable[[], T]) -> T:
+    """call(), with a domain error, a database error or Ctrl-C turned into one stderr line and typer.Exit(code)."""
+    try:
+        return call()
+    except HooksError as exc:
+        _error(str(exc))
+        raise typer.Exit(int(exc.exit_code)) from None
+    except Exception as exc:
+        # only a command that opened the database can fail in it
+        errors = tuple(m.DatabaseError if m.__name__ == "sqlite3" else m.Error
+                       for m in (sys.modules.get("sqlite3"), sys.modules.get("psycopg")) if m is not None)
+        if not errors or not isinstance(exc, errors):
+            raise
+        _error("database error: " + " ".join(str(exc).split()))
+        raise typer.Exit(int(ExitCode.UNEXPECTED)) from None
+    except KeyboardInterrupt:
+        _error("interrupted")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+def is_utf8(arg: str) -> bool:
+    """False for an argument that was not valid UTF-8 (Python decodes those bytes as lone surrogates)."""
+    return not any("\ud800" <= ch <= "\udfff" for ch in arg)
+
+
 class ErrorBoundary(TyperGroup):
     """Turns every domain error into one stderr line and its exit code, for all commands."""
 
     def parse_args(self, ctx, args):
-        """Refuse arguments that are not valid UTF-8 (decoded as lone surrogates) before any command runs."""
+        """Refuse arguments that are not valid UTF-8 before any command runs."""
         for arg in args:
-            if any("\ud800" <= ch <= "\udfff" for ch in arg):
+            if not is_utf8(arg):
                 _error(f"argument {arg!r} is not valid UTF-8")
                 raise typer.Exit(int(ExitCode.USAGE))
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except HooksError as exc:
-            _error(str(exc))
-            raise typer.Exit(int(exc.exit_code)) from None
-        except Exception as exc:
-            # only a command that opened the database can fail in it
-            errors = tuple(m.DatabaseError if m.__name__ == "sqlite3" else m.Error
-                           for m in (sys.modules.get("sqlite3"), sys.modules.get("psycopg")) if m is not None)
-            if not errors or not isinstance(exc, errors):
-                raise
-            _error("database error: " + " ".join(str(exc).split()))
-            raise typer.Exit(int(ExitCode.UNEXPECTED)) from None
-        except KeyboardInterrupt:
-            _error("interrupted")
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        return guarded(lambda: super(ErrorBoundary, self).invoke(ctx))
 
 
 def registration(name: str) -> CommandInfo | TyperInfo:
