@@ -2,6 +2,7 @@
 shell completion) is what Typer's eager build of the same definitions prints. Times are benchmarks/startup.py's."""
 
 import importlib
+import os
 import subprocess
 import sys
 
@@ -79,20 +80,22 @@ def test_version(cli):
 
 
 def test_help_and_list_import_no_more_than_they_need(tmp_path):
-    """--help: Typer and the command modules only; list: no other command's machinery, no Textual."""
+    """--help: Typer and the command modules only; list: no other command's machinery, no Textual, and no TOML
+    parser when there is no config file."""
     probe = ("import sys; from alpana_hooks.cli import main\n"
              "try:\n    main()\nexcept SystemExit:\n    pass\n"
              "print(' '.join(sorted(m for m in sys.modules if m.startswith(('alpana_hooks', 'rich', 'pydantic', "
              "'textual', 'requests', 'tomllib')))), file=sys.stderr)")
     loaded = {}
+    env = {name: value for name, value in os.environ.items() if name != "ALPANA_HOOKS_CONFIG"}
     for args in (["--help"], ["list", "--tenant", "acme", "--db", str(tmp_path / "h.db")]):
         done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, env=env)
         assert done.returncode == 0, done.stderr[-2000:]
         loaded[args[0]] = set(done.stderr.split())
     assert not {m for m in loaded["--help"] if not m.startswith("alpana_hooks.cli")} - {
         "alpana_hooks", "alpana_hooks.errors"}
-    assert not {m for m in loaded["list"] if m.startswith(("textual", "alpana_hooks.ui", "requests",
+    assert not {m for m in loaded["list"] if m.startswith(("textual", "alpana_hooks.ui", "requests", "tomllib",
                                                            "alpana_hooks.dispatch", "alpana_hooks.delivery"))}
 
 
