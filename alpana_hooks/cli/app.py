@@ -35,7 +35,7 @@ def _print_version(value: bool) -> None:
     if value:
         from alpana_hooks import __version__
 
-        print(f"alpana-hooks {__version__}")
+        typer.echo(f"alpana-hooks {__version__}")
         raise typer.Exit()
 
 
@@ -56,6 +56,7 @@ def root() -> LazyGroup:
     group = typer.main.get_command(bare)
     assert isinstance(group, LazyGroup)
     return group
+
 
 MAX_ID = 2**63 - 1  # SQLite's largest integer: a larger id or limit is exit 2, not an OverflowError
 DbOpt = Annotated[Optional[str], typer.Option("--db", help="Database file or postgresql:// URL [env ALPANA_HOOKS_DB].", show_default=False)]
