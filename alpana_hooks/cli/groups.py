@@ -84,6 +84,16 @@ class ErrorBoundary(TyperGroup):
     def invoke(self, ctx):
         return guarded(lambda: super(ErrorBoundary, self).invoke(ctx))
 
+    def get_params(self, ctx):
+        """The group's options, each flag False when not given (--help, --install-completion, --show-completion):
+        Typer 0.29 leaves them None, and coercing a None builds a pydantic TypeAdapter, so a group's --help or a
+        TAB paid a pydantic import (~100 ms) for options nobody gave."""
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.default is None:
+                param.default = False
+        return params
+
 
 def registration(name: str) -> CommandInfo | TyperInfo:
     """The Typer registration of top-level command `name`, importing the module that defines it."""
