@@ -12,11 +12,6 @@ from alpana_hooks import __version__
 from alpana_hooks.errors import ConfigError, UsageError
 from alpana_hooks.timeutil import parse_duration
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 APP_NAME = "alpana-hooks"
 ENV_DB = "ALPANA_HOOKS_DB"
 ENV_CONFIG = "ALPANA_HOOKS_CONFIG"
@@ -182,6 +177,10 @@ def _read_config(path: Path) -> dict:
         raise ConfigError(f"config {path}: cannot read: {exc}") from None
     if len(raw) > MAX_CONFIG_BYTES:
         raise ConfigError(f"config {path}: larger than the limit of {MAX_CONFIG_BYTES} bytes")
+    if sys.version_info >= (3, 11):  # imported here: a run without a config file never parses TOML
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

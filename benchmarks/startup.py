@@ -1,5 +1,6 @@
-"""Figure 1 - start-up: `alpana-hooks --help` and `alpana-hooks list --tenant t1` (20 rows) vs
-benchmarks/baseline_app.py doing the same, each as a subprocess, interleaved, medians.
+"""Figure 1 - start-up: `alpana-hooks --help`, `attempts --help`, a shell-completion request (what TAB runs for
+`alpana-hooks a<TAB>` in bash) and `list --tenant t1` (20 rows) vs benchmarks/baseline_app.py doing the same,
+each as a subprocess, interleaved, medians.
 
 Ours is the console script .venv/bin/alpana-hooks; the baseline is .venv/bin/python baseline_app.py.
 Both read the same SQLite file (20 subscriptions, some with headers) and print to a pipe.
@@ -35,19 +36,29 @@ def run() -> list[Row]:
     db = make_store(work)
     env = common.cli_env(work, db)
     baseline = [PYTHON, str(HERE / "baseline_app.py")]
+    ours_tab = {**env, "_ALPANA_HOOKS_COMPLETE": "complete_bash", "COMP_WORDS": "alpana-hooks a", "COMP_CWORD": "1"}
+    base_tab = {**env, "_BASELINE_APP.PY_COMPLETE": "complete_bash", "COMP_WORDS": "baseline_app.py a",
+                "COMP_CWORD": "1"}
     commands = {
         "ours --help": ([CLI, "--help"], env),
         "base --help": ([*baseline, "--help"], env),
+        "ours attempts --help": ([CLI, "attempts", "--help"], env),
+        "base attempts --help": ([*baseline, "attempts", "--help"], env),
+        "ours TAB": ([CLI], ours_tab),
+        "base TAB": ([*baseline], base_tab),
         "ours list": ([CLI, "list", "--tenant", "t1"], env),
         "base list": ([*baseline, "list", "--tenant", "t1"], env),
     }
-    log(f"start-up: {REPEATS} interleaved runs of 4 commands")
+    log(f"start-up: {REPEATS} interleaved runs of {len(commands)} commands")
     times = common.interleaved(commands, REPEATS)
     med = {name: common.median(values) for name, values in times.items()}
     note = f"median of {REPEATS} interleaved subprocess runs (after 2 warm-up rounds)"
     return [
         Row("1a. start-up: --help", med["ours --help"], med["base --help"], "s", 1.10, note=note, detail=times),
         Row("1b. start-up: list --tenant t1 (20 rows)", med["ours list"], med["base list"], "s", 1.15, note=note),
+        Row("1c. start-up: attempts --help", med["ours attempts --help"], med["base attempts --help"], "s", 1.10,
+            note=note),
+        Row("1d. start-up: shell completion (a<TAB>)", med["ours TAB"], med["base TAB"], "s", 1.10, note=note),
     ]
 
 

@@ -1,4 +1,4 @@
-"""The Typer app, its command groups, the shared options and the one error boundary."""
+"""The Typer app, its command groups, --version and the shared options (the groups' classes: cli/groups.py)."""
 
 from __future__ import annotations
 
@@ -6,40 +6,9 @@ import sys
 from typing import Annotated, Optional
 
 import typer
-from typer.core import TyperGroup
 
-from alpana_hooks import output
-from alpana_hooks.errors import ExitCode, HooksError, UsageError
-
-
-class ErrorBoundary(TyperGroup):
-    """Turns every domain error into one stderr line and its exit code, for all commands."""
-
-    def parse_args(self, ctx, args):
-        """Refuse arguments that are not valid UTF-8 (decoded as lone surrogates) before any command runs."""
-        for arg in args:
-            if any("\ud800" <= ch <= "\udfff" for ch in arg):
-                output.error(f"argument {arg!r} is not valid UTF-8")
-                raise typer.Exit(int(ExitCode.USAGE))
-        return super().parse_args(ctx, args)
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except HooksError as exc:
-            output.error(str(exc))
-            raise typer.Exit(int(exc.exit_code)) from None
-        except Exception as exc:
-            # only a command that opened the database can fail in it
-            errors = tuple(m.DatabaseError if m.__name__ == "sqlite3" else m.Error
-                           for m in (sys.modules.get("sqlite3"), sys.modules.get("psycopg")) if m is not None)
-            if not errors or not isinstance(exc, errors):
-                raise
-            output.error("database error: " + " ".join(str(exc).split()))
-            raise typer.Exit(int(ExitCode.UNEXPECTED)) from None
-        except KeyboardInterrupt:
-            output.error("interrupted")
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+from alpana_hooks.cli.groups import ErrorBoundary, LazyGroup
+from alpana_hooks.errors import ExitCode, UsageError
 
 
 def _group(help_text: str) -> typer.Typer:
@@ -48,7 +17,7 @@ def _group(help_text: str) -> typer.Typer:
 
 
 app = typer.Typer(
-    cls=ErrorBoundary,
+    cls=LazyGroup,
     help="Manage Alpana Server webhook subscriptions per tenant, fire events and inspect send attempts.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -60,12 +29,35 @@ config_app = _group("Inspect the effective settings.")
 events_app = _group("The event catalog and the events recorded.")
 attempts_app = _group("Send attempts: list (live with --watch), show, prune.")
 filter_app = _group("Check a subscription's payload filter against an event.")
-app.add_typer(headers_app, name="headers")
-app.add_typer(secret_app, name="secret")
-app.add_typer(config_app, name="config")
-app.add_typer(events_app, name="events")
-app.add_typer(attempts_app, name="attempts")
-app.add_typer(filter_app, name="filter")
+# Each group is added to `app` by the module that defines its commands, so a group is never built empty.
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from alpana_hooks import __version__
+
+        typer.echo(f"alpana-hooks {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """The options of alpana-hooks itself (the help text is the app's)."""
+
+
+def root() -> LazyGroup:
+    """The root group as Typer's get_command(app) makes it, but with no command built yet: each is built on use."""
+    import copy
+
+    bare = copy.copy(app)
+    bare.registered_commands, bare.registered_groups = [], []
+    group = typer.main.get_command(bare)
+    assert isinstance(group, LazyGroup)
+    return group
+
 
 MAX_ID = 2**63 - 1  # SQLite's largest integer: a larger id or limit is exit 2, not an OverflowError
 DbOpt = Annotated[Optional[str], typer.Option("--db", help="Database file or postgresql:// URL [env ALPANA_HOOKS_DB].", show_default=False)]
@@ -106,5 +98,7 @@ def confirm(question: str, *, command: str, cancelled: str) -> None:
     if sys.stdin is None or not sys.stdin.isatty():
         raise UsageError(f"{command} needs --yes when not run from a terminal")
     if not typer.confirm(question):
+        from alpana_hooks import output
+
         output.message(f"cancelled: {cancelled}")
         raise typer.Exit(int(ExitCode.USAGE))

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from alpana_hooks import output, validate
 from alpana_hooks.cli import inputs
 from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, confirm, lazy
 from alpana_hooks.cli.context import Run, opened, run_for, settings_for
@@ -19,6 +18,8 @@ if TYPE_CHECKING:
     from alpana_hooks.model import Subscription
 
 plans = lazy("alpana_hooks.apply")
+output = lazy("alpana_hooks.output")
+validate = lazy("alpana_hooks.validate")
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from alpana_hooks import output
 from alpana_hooks.cli.app import (
     MAX_ID,
     ConfigOpt,
@@ -18,6 +17,7 @@ from alpana_hooks.cli.app import (
     app,
     attempts_app,
     confirm,
+    lazy,
 )
 from alpana_hooks.cli.context import (
     Run,
@@ -33,11 +33,16 @@ from alpana_hooks.errors import ExitCode, UsageError
 if TYPE_CHECKING:
     from alpana_hooks.api import Hooks
 
+output = lazy("alpana_hooks.output")
+
 AttemptId = Annotated[int, typer.Argument(help="Send attempt id.", min=1, max=MAX_ID, show_default=False)]
 SubscriptionOpt = Annotated[Optional[int], typer.Option("--subscription", "-s", help="Only this subscription.", min=1, max=MAX_ID, show_default=False)]
 EventOpt = Annotated[Optional[str], typer.Option("--event", "-e", help="Only this event type.", show_default=False)]
 EventIdOpt = Annotated[Optional[str], typer.Option("--event-id", help="Only this event (its webhook-id, evt_…).", show_default=False)]
 SinceOpt = Annotated[Optional[str], typer.Option("--since", help="Only since a duration ago (2h) or a time.", show_default=False)]
+
+
+app.add_typer(attempts_app, name="attempts")
 
 
 @attempts_app.command("list")

@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
-from alpana_hooks import output
-from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, _group, app
+from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, _group, app, lazy
 from alpana_hooks.cli.context import opened, settings_for
+
+output = lazy("alpana_hooks.output")
 
 db_app = _group("The database: status, and copying a store (to PostgreSQL, say).")
 app.add_typer(db_app, name="db")

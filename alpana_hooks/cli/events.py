@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from alpana_hooks import output
-from alpana_hooks.cli import inputs, operator
+from alpana_hooks.cli import inputs
 from alpana_hooks.cli.app import MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, events_app, lazy
 from alpana_hooks.cli.context import opened, run_for, since_option, warn_if_unknown_tenant
 from alpana_hooks.errors import ExitCode, UsageError
@@ -17,6 +16,8 @@ if TYPE_CHECKING:
     from alpana_hooks.model import EmitResult
 
 events = lazy("alpana_hooks.events")
+output = lazy("alpana_hooks.output")
+operator = lazy("alpana_hooks.cli.operator")  # emit --dry-run renders as the operator commands do
 
 PAYLOAD_SETTING = "[delivery] max_payload_bytes"
 
@@ -121,6 +122,9 @@ def ping(sub_id: Annotated[int, typer.Argument(help="Subscription id.", min=1, m
     with opened(run.settings) as hooks:
         result = hooks.ping(run.tenant, sub_id)
     _report(run.tenant, result, json)
+
+
+app.add_typer(events_app, name="events")
 
 
 @events_app.command("types")

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from alpana_hooks import output
-from alpana_hooks.cli.app import MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, confirm, filter_app
+from alpana_hooks.cli.app import MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, confirm, filter_app, lazy
 from alpana_hooks.cli.context import duration, opened, run_for, since_option
 from alpana_hooks.errors import ExitCode
 
@@ -17,6 +16,8 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from alpana_hooks.model import DryRun, FilterCheck, Stats, SubscriptionStats
+
+output = lazy("alpana_hooks.output")
 
 SPARKS = "▁▂▃▄▅▆▇█"
 SubId = Annotated[int, typer.Argument(help="Subscription id.", min=1, max=MAX_ID, show_default=False)]
@@ -219,3 +220,6 @@ def dry_run_note(planned: DryRun, tenant: str) -> str:
         return f"dry run: no subscription in {tenant} for {planned.event_type}; nothing recorded or sent"
     count = sum(r.receives for r in planned.recipients)
     return f"dry run: would send to {count} of {len(planned.recipients)} subscription(s); nothing recorded or sent"
+
+
+app.add_typer(filter_app, name="filter")

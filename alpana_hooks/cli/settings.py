@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from alpana_hooks import output
-from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, config_app
+from alpana_hooks.cli.app import ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, config_app, lazy
 from alpana_hooks.cli.context import settings_for
-from alpana_hooks.config import display_database
-from alpana_hooks.timeutil import format_duration
+
+output = lazy("alpana_hooks.output")
+config = lazy("alpana_hooks.config")
+timeutil = lazy("alpana_hooks.timeutil")
 
 # SQLite releases with the WAL-reset race (sqlite.org/wal.html#walresetbug): 3.7.0 to 3.51.2, except these backports.
 _WAL_RESET_FIXED = {(3, 44, 6), (3, 50, 7)}
@@ -24,19 +25,22 @@ def _rows(settings) -> list[tuple[str, str, str]]:
     def value(name):
         raw = getattr(settings, name)
         if name == "retry_schedule":
-            return ", ".join(format_duration(step) for step in raw)
+            return ", ".join(timeutil.format_duration(step) for step in raw)
         if name == "disable_after":
-            return format_duration(raw)
+            return timeutil.format_duration(raw)
         if name == "allowed_networks":
             return ", ".join(raw) or "(none)"
         if name == "database":
-            return display_database(raw)
+            return config.display_database(raw)
         if name == "alerts_secret" and raw is not None:
             return "********"
         return "(none)" if raw is None else str(raw)
 
     names = [n for n in type(settings).__dataclass_fields__ if n != "sources"]
     return [(name, value(name), settings.sources.get(name, "default")) for name in names]
+
+
+app.add_typer(config_app, name="config")
 
 
 @config_app.command("show")

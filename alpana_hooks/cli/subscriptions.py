@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from alpana_hooks import headers as header_rules
-from alpana_hooks import output
 from alpana_hooks.cli import inputs
 from alpana_hooks.cli.app import (
     MAX_ID,
@@ -20,6 +18,7 @@ from alpana_hooks.cli.app import (
     app,
     confirm,
     headers_app,
+    lazy,
     secret_app,
 )
 from alpana_hooks.cli.context import duration, opened, run_for, settings_for, warn_if_unknown_tenant
@@ -28,7 +27,12 @@ from alpana_hooks.errors import UsageError
 if TYPE_CHECKING:
     from alpana_hooks.model import Subscription
 
+output = lazy("alpana_hooks.output")
+header_rules = lazy("alpana_hooks.headers")
+
+
 FilterOpt = Annotated[Optional[str], typer.Option("--filter", metavar="EXPR", help="Send only events for which this JMESPath expression on {type, tenant, data} is true, e.g. \"data.name == 'Sales'\".", show_default=False)]
+
 SubId = Annotated[int, typer.Argument(help="Subscription id.", min=1, max=MAX_ID, show_default=False)]
 
 
@@ -160,6 +164,9 @@ def _print_subscription(sub: Subscription, json: bool, note: str) -> None:
     output.render(sub, json=json, as_json=output.subscription_json, as_table=output.subscription_detail, note=note)
 
 
+app.add_typer(headers_app, name="headers")
+
+
 @headers_app.command("add")
 def headers_add(
     sub_id: SubId,
@@ -207,6 +214,9 @@ def _print_headers(sub: Subscription, json: bool, reveal: bool) -> None:
     output.render(list(sub.headers), json=json, as_json=lambda _: output.headers_json(sub, reveal),
                   as_table=lambda _: output.headers_table(sub, reveal),
                   empty=f"subscription {sub.id} has no extra headers")
+
+
+app.add_typer(secret_app, name="secret")
 
 
 @secret_app.command("show")

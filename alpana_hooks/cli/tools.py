@@ -9,13 +9,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from alpana_hooks import output
 from alpana_hooks.cli import inputs
 from alpana_hooks.cli.app import MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, lazy
 from alpana_hooks.errors import UsageError, VerifyFailed
-from alpana_hooks.timeutil import parse_duration
 
 signing = lazy("alpana_hooks.signing")
+output = lazy("alpana_hooks.output")
+timeutil = lazy("alpana_hooks.timeutil")
 
 REQUEST_LINE = re.compile(r"[A-Z]+ \S+ HTTP/[0-9.]+")
 MAX_HEADERS_FILE_BYTES = 64 * 1024
@@ -102,7 +102,7 @@ def _statuses(text: str | None, status: int) -> tuple[int, ...]:
 
 def _tolerance(text: str) -> int:
     try:
-        return int(parse_duration(text).total_seconds())
+        return int(timeutil.parse_duration(text).total_seconds())
     except ValueError:
         raise UsageError(f"invalid --tolerance {text!r}: use a number and a unit (s, m, h, d, w), e.g. 5m") from None
 
