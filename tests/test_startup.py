@@ -14,7 +14,7 @@ from alpana_hooks.cli import app, groups, root
 # The deliberate order of `alpana-hooks --help`: set up subscriptions, fire and send, configuration as code,
 # receiver-side tools, operations.
 ORDER = ["add", "list", "show", "edit", "enable", "disable", "delete", "headers", "secret",
-         "emit", "ping", "deliver", "resend", "attempts", "events",
+         "emit", "ping", "deliver", "resend", "attempts", "events", "stats", "replay-missing", "filter",
          "export", "apply", "listen", "verify", "tenants", "ui", "config", "db"]
 
 
@@ -110,7 +110,7 @@ def test_group_help_and_completion_parse_no_option_through_pydantic():
         done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60,
                               stdin=subprocess.DEVNULL, env=env)
         seen.append((done.returncode, done.stdout.splitlines()[-1], done.stderr))
-    assert seen == [(0, "  prune  Delete finished attempts older than a duration; pending, sending...", "False\n"),
+    assert seen == [(0, "  prune  Delete finished attempts older than a duration, and the events...", "False\n"),
                     (0, "apply", "False\n")]
 
 
