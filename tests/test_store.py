@@ -8,12 +8,15 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
+from datetime import timedelta
 
 import pytest
 from conftest import applied_migrations, db_rows, run_cli
 
 from alpana_hooks import migrations as migrations_module
 from alpana_hooks.store import SCHEMA_VERSION, Store
+from alpana_hooks.timeutil import to_iso, utcnow
 
 MIGRATIONS = ["m001_initial", "m002_attempts_by_tenant_subscription", "m003_response_headers_truncated",
               "m004_header_ids", "m005_filters_and_stats",
@@ -199,3 +202,37 @@ def test_an_interrupt_at_any_point_of_a_query_leaves_the_store_usable(db_path):
         signal.signal(signal.SIGALRM, previous)
         store.close()
     assert interrupted >= 10  # the interrupts did land mid-query
+
+
+@pytest.mark.postgres_only
+def test_renewing_leases_never_deadlocks_with_the_owner_writing_its_results(db_path):
+    """The lease keeper (its own connection) renews the owner's claims while the main connection writes results
+    row by row in another order: the renewal skips the rows being written instead of waiting for them, so
+    PostgreSQL never has to kill one side as a deadlock (it killed `deliver --loop` in the load test)."""
+    writer, keeper = Store.open(db_path), Store.open(db_path)
+    for n in range(2):
+        _add(writer, f"https://e.com/{n}")
+    now = utcnow()
+    writer.record_event(tenant="t1", event_id="evt_1", event_type="widget.added", data={}, body=b"{}", now=now)
+    first, second = writer.claim(None, now=now, lease_until=now + timedelta(minutes=1), owner="me")
+    later = now + timedelta(minutes=5)
+    failures: list[BaseException] = []
+
+    def renew():
+        try:
+            keeper.extend_leases("me", later)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    with writer.write() as conn:
+        conn.execute("UPDATE attempts SET error = 'writing' WHERE id = ?", (second,))
+        renewal = threading.Thread(target=renew)
+        renewal.start()
+        renewal.join(3)  # before: it locked the first row and waited for the second
+        conn.execute("UPDATE attempts SET error = 'writing' WHERE id = ?", (first,))
+    renewal.join(10)
+    assert failures == []
+    leases = {r["id"]: r["lease_until"] for r in db_rows(db_path, "SELECT id, lease_until FROM attempts")}
+    assert leases[first] == to_iso(later) and leases[second] != to_iso(later)
+    writer.close()
+    keeper.close()

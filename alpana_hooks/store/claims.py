@@ -39,9 +39,12 @@ class ClaimStore(AlertStore):
         return won
 
     def extend_leases(self, owner: str, lease_until: datetime) -> None:
-        """Move the lease of every claim this owner still holds to lease_until: it is alive and working on them."""
+        """Move the lease of every claim this owner still holds to lease_until: it is alive and working on them.
+        Rows locked at the moment (PostgreSQL: the owner's own results being written on another connection) are
+        skipped, not waited for: waiting could deadlock with that write, and they are about to be finished."""
         with self.write() as conn:
-            conn.execute("UPDATE attempts SET lease_until = ? WHERE status = 'sending' AND claimed_by = ?",
+            conn.execute("UPDATE attempts SET lease_until = ? WHERE id IN (SELECT id FROM attempts"
+                         f" WHERE status = 'sending' AND claimed_by = ?{self.for_update(skip_locked=True)})",
                          (to_iso(lease_until), owner))
 
     def release_all(self, *, owner: str, keep: Collection[int] = ()) -> None:

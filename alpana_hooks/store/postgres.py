@@ -238,12 +238,13 @@ class PostgresConnection(Connection):
 
     @staticmethod
     def unwritable_for_now(exc: BaseException) -> bool:
-        """A connection lost (the next write reconnects), or the server short of disk, memory or connections
-        (SQLSTATE class 53), or a lock wait that gave up (55P03): a later try may succeed."""
+        """A connection lost (the next write reconnects), the server short of disk, memory or connections
+        (SQLSTATE class 53), a lock wait that gave up (55P03), or a transaction rolled back as a deadlock's or a
+        serialization's victim (40P01, 40001): a later try may succeed."""
         if isinstance(exc, StoreUnavailable):
             return True
         sqlstate = getattr(exc, "sqlstate", None) or ""
-        return isinstance(exc, psycopg.OperationalError) and (sqlstate.startswith("53") or sqlstate == "55P03")
+        return isinstance(exc, psycopg.Error) and (sqlstate.startswith("53") or sqlstate in ("55P03", "40P01", "40001"))
 
     def for_update(self, of: str | None = None, *, skip_locked: bool = False) -> str:
         return " FOR UPDATE" + (f" OF {of}" if of else "") + (" SKIP LOCKED" if skip_locked else "")
