@@ -10,8 +10,9 @@ cleanup() {
 }
 trap cleanup EXIT
 export ALPANA_HOOKS_DB="$work/hooks.db" ALPANA_HOOKS_CONFIG="$here/config.toml" COLUMNS="${COLUMNS:-120}"
-say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
-run() { printf '\033[1m$ alpana-hooks %s\033[0m\n' "$*"; alpana-hooks "$@"; }
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi  # no escape codes into a file
+say() { printf '\n%s# %s%s\n' "$bold" "$*" "$plain"; }
+run() { printf '%s$ alpana-hooks %s%s\n' "$bold" "$*" "$plain"; alpana-hooks "$@"; }
 json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"

@@ -326,8 +326,8 @@ def test_events_list_and_show(cli, add_sub, receiver):
     shown = cli.json("events", "show", emitted["event_id"], "--tenant", "t1")
     assert shown["payload"].encode() == rx.requests[0]["body"]
     assert [a["id"] for a in shown["attempts"]] == [emitted["attempts"][0]["id"]]
-    assert cli.json("events", "list", "--tenant", "t1", "--type", "widget.deleted") == []
-    assert "Webhook Event Id" in cli("events", "show", emitted["event_id"], "--tenant", "t1").stdout
+    assert cli.json("events", "list", "--tenant", "t1", "--event", "widget.deleted") == []
+    assert f"Event ID\t{emitted['event_id']}\n" in cli("events", "show", emitted["event_id"], "--tenant", "t1").stdout
 
 
 

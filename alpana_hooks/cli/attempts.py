@@ -14,6 +14,7 @@ from alpana_hooks.cli.app import (
     DbOpt,
     JsonOpt,
     TenantOpt,
+    WideOpt,
     app,
     attempts_app,
     confirm,
@@ -34,42 +35,70 @@ SinceOpt = Annotated[Optional[str], typer.Option("--since", help="Only since a d
 def attempts_list(
     subscription: SubscriptionOpt = None, event: EventOpt = None,
     status: Annotated[Optional[str], typer.Option("--status", help="pending, sending, succeeded or failed.", show_default=False)] = None,
+    unresolved: Annotated[bool, typer.Option("--unresolved", help="Only failures not followed by a success: what resend --failed would send.")] = False,
     since: SinceOpt = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_ID, help="At most this many, newest first.")] = 50,
-    watch: Annotated[bool, typer.Option("--watch", "-w", help="Redraw live until Ctrl-C (with --json: NDJSON of new or changed attempts).")] = False,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Redraw live until Ctrl-C or SIGTERM; into a pipe, one line per new or changed attempt (with --json: NDJSON).")] = False,
     interval: Annotated[float, typer.Option("--interval", min=0.1, max=86400, help="Seconds between refreshes with --watch.")] = 2.0,
-    tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
+    tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False, wide: WideOpt = False,
 ):
-    """The tenant's send attempts, newest first: event, event id, time, status code, response."""
+    """The tenant's send attempts, newest first: event, event id, age, status, HTTP status code, next retry,
+    response."""
     run = run_for(db, config, tenant)
+    if unresolved and (watch or status not in (None, "failed")):
+        raise UsageError("--unresolved lists failed attempts: it does not go with --watch or another --status")
     filters = {"subscription_id": subscription, "event_type": event, "status": status, "since": since_option(since)}
     with opened(run.settings) as hooks:
-        rows = hooks.attempts(run.tenant, limit=limit, **filters)  # checks the filters before watching
+        if unresolved:
+            rows = _unresolved(hooks, run.tenant, filters, limit)
+        else:
+            rows = hooks.attempts(run.tenant, limit=limit, **filters)  # checks the filters before watching
         if watch:
-            try:
-                (_stream if json else _live)(hooks, run.tenant, filters, limit, interval)
-            except KeyboardInterrupt:
-                pass
+            _watch(hooks, run.tenant, filters, limit, interval, json, wide)
             return
     output.render(rows, json=json, as_json=lambda rows: [output.attempt_json(a) for a in rows],
-                  as_table=output.attempts_table, empty=f"no send attempts in {run.tenant}")
+                  as_table=output.attempts_table, empty=f"no send attempts in {run.tenant}", wide=wide)
 
 
-def _live(hooks: Hooks, tenant: str, filters: dict, limit: int, interval: float) -> None:
+def _unresolved(hooks: Hooks, tenant: str, filters: dict, limit: int) -> list:
+    """The latest failed attempt of each delivery that was not followed by a success, newest first."""
+    failures = hooks.failed_deliveries(tenant, since=filters["since"], subscription_id=filters["subscription_id"],
+                                       event_type=filters["event_type"])
+    return failures[::-1][:limit]
+
+
+def _watch(hooks: Hooks, tenant: str, filters: dict, limit: int, interval: float, json: bool, wide: bool) -> None:
+    """Until Ctrl-C or SIGTERM (both a normal end, exit 0): a live table on a terminal, else lines."""
+    try:
+        if json or not output.is_terminal():
+            _stream(hooks, tenant, filters, limit, interval, json)
+        else:
+            _live(hooks, tenant, filters, limit, interval, wide)
+    except KeyboardInterrupt:
+        pass
+
+
+def _live(hooks: Hooks, tenant: str, filters: dict, limit: int, interval: float, wide: bool) -> None:
     """Redraw the table in place on every change (PostgreSQL: notified) or interval; each read is short."""
     from rich.live import Live
 
-    with Live(output.attempts_table([]), console=output.console(), auto_refresh=False, transient=False) as live:
+    with Live(output.live_table(output.attempts_table([]), wide), console=output.console(), auto_refresh=False,
+              transient=False) as live:
         for _ in hooks.watch_attempts(tenant, interval=interval, limit=limit, **filters):
             rows = hooks.attempts(tenant, limit=limit, **filters)
-            live.update(output.attempts_table(rows, title=f"Send attempts in {tenant} (Ctrl-C to stop)"), refresh=True)
+            grid = output.attempts_table(rows, title=f"Send attempts in {tenant} (Ctrl-C to stop)")
+            live.update(output.live_table(grid, wide), refresh=True)
 
 
-def _stream(hooks: Hooks, tenant: str, filters: dict, limit: int, interval: float) -> None:
-    """NDJSON: the latest attempts first, then every new attempt and every change of an unfinished one."""
+def _stream(hooks: Hooks, tenant: str, filters: dict, limit: int, interval: float, json: bool) -> None:
+    """The latest attempts first, then every new attempt and every change of an unfinished one: one NDJSON or
+    tab-separated line each, flushed at once."""
     for rows in hooks.watch_attempts(tenant, interval=interval, limit=limit, **filters):
         for row in rows:
-            output.print_json_line(output.attempt_json(row))
+            if json:
+                output.print_json_line(output.attempt_json(row))
+            else:
+                output.show(output.attempts_table([row]))
 
 
 @attempts_app.command("show")

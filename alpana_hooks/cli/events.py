@@ -9,7 +9,7 @@ import typer
 
 from alpana_hooks import output
 from alpana_hooks.cli import inputs
-from alpana_hooks.cli.app import MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, events_app, lazy
+from alpana_hooks.cli.app import MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, WideOpt, app, events_app, lazy
 from alpana_hooks.cli.context import opened, run_for, since_option
 from alpana_hooks.errors import ExitCode, UsageError
 
@@ -123,18 +123,18 @@ def events_types(json: JsonOpt = False):
 
 @events_app.command("list")
 def events_list(
-    type_: Annotated[Optional[str], typer.Option("--type", help="Only this event type.", show_default=False)] = None,
+    event: Annotated[Optional[str], typer.Option("--event", "-e", help="Only this event type.", show_default=False)] = None,
     since: Annotated[Optional[str], typer.Option("--since", help="Only since a duration ago (2h) or a time.", show_default=False)] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_ID, help="At most this many.")] = 50,
-    tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
+    tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False, wide: WideOpt = False,
 ):
     """The tenant's recorded events, newest first."""
     run = run_for(db, config, tenant)
     since_time = since_option(since)
     with opened(run.settings) as hooks:
-        rows = hooks.events(run.tenant, event_type=type_, since=since_time, limit=limit)
+        rows = hooks.events(run.tenant, event_type=event, since=since_time, limit=limit)
     output.render(rows, json=json, as_json=lambda rows: [output.event_json(e) for e in rows],
-                  as_table=output.events_table, empty=f"no events in {run.tenant}")
+                  as_table=output.events_table, empty=f"no events in {run.tenant}", wide=wide)
 
 
 @events_app.command("show")

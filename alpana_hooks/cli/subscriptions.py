@@ -17,6 +17,7 @@ from alpana_hooks.cli.app import (
     JsonOpt,
     RevealOpt,
     TenantOpt,
+    WideOpt,
     app,
     confirm,
     headers_app,
@@ -57,14 +58,14 @@ def add(
 def list_(
     event: Annotated[Optional[str], typer.Option("--event", "-e", help="Only this event type.", show_default=False)] = None,
     state: Annotated[Optional[str], typer.Option("--state", help="active or disabled.", show_default=False)] = None,
-    tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
+    tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False, wide: WideOpt = False,
 ):
     """List the tenant's webhook subscriptions."""
     run = run_for(db, config, tenant)
     with opened(run.settings) as hooks:
         subs = hooks.subscriptions(run.tenant, event_type=event, state=state)
     output.render(subs, json=json, as_json=lambda subs: [output.subscription_json(sub) for sub in subs],
-                  as_table=output.subscriptions_table, empty=f"no subscriptions in {run.tenant}")
+                  as_table=output.subscriptions_table, empty=f"no subscriptions in {run.tenant}", wide=wide)
 
 
 @app.command()
