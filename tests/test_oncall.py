@@ -3,6 +3,7 @@
 import json
 import os
 import random
+import select
 import signal
 import sqlite3
 import subprocess
@@ -400,6 +401,27 @@ def test_watch_json_streams_new_attempts_and_exits_0_on_sigint(cli, add_sub, rec
         watcher.kill()
 
 
+def test_watch_into_a_pipe_prints_a_line_per_attempt_and_exits_0_on_sigterm(add_sub, receiver):
+    rx = receiver(lambda *_: (500, {}, b"down"))
+    sub = add_sub(rx.url(), "widget.deleted")
+    emitted = json.loads(run_cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W",
+                                 "--json").stdout)
+    watcher = subprocess.Popen([sys.executable, "-m", "alpana_hooks", "attempts", "list", "--tenant", "t1", "--watch",
+                                "--interval", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=os.environ)
+    try:
+        assert select.select([watcher.stdout], [], [], 10)[0], "no line within 10 s"
+        row = watcher.stdout.readline().rstrip("\n").split("\t")
+        attempt = emitted["attempts"][0]
+        assert row[:4] == [str(attempt["id"]), str(sub["id"]), "widget.deleted", emitted["event_id"]]
+        assert row[5:7] == ["failed", "500"] and row[8] == attempt["next_attempt_at"] and row[9] == "down"
+        watcher.send_signal(signal.SIGTERM)
+        assert watcher.wait(10) == 0
+        assert watcher.stdout.read() == "" and watcher.stderr.read() == ""
+    finally:
+        watcher.kill()
+
+
 def test_watch_redraws_in_place_on_a_terminal(add_sub, receiver, sigint_stops_children):
     import pty
 
@@ -586,3 +608,23 @@ def test_a_server_that_is_gone_is_one_line_and_exit_1(cli, db_path):
     result = cli("list", "-t", "t1", "--db", gone)
     assert result.exit_code == 1 and result.stderr.startswith("error: cannot connect to postgresql://")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_attempts_list_unresolved_is_what_resend_failed_would_take(cli, add_sub, receiver):
+    answers = {"/a": 500, "/b": 500}
+    rx = receiver(lambda path, *_: (answers[path], {}, b""))
+    add_sub(rx.url("/a"), "widget.deleted")
+    add_sub(rx.url("/b"), "widget.deleted")
+    emitted = json.loads(cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W", "--json").stdout)
+    first_a, first_b = sorted(emitted["attempts"], key=lambda a: a["url"])
+    answers["/a"] = 200
+    assert cli("resend", first_a["id"], "--tenant", "t1").exit_code == 0  # a's failure is resolved
+    failed = cli.json("attempts", "list", "--tenant", "t1", "--status", "failed")
+    assert sorted(a["id"] for a in failed) == sorted([first_a["id"], first_b["id"]])
+    unresolved = cli.json("attempts", "list", "--tenant", "t1", "--status", "failed", "--unresolved")
+    dry_run = cli.json("resend", "--failed", "--dry-run", "--tenant", "t1")
+    assert [a["id"] for a in unresolved] == [a["id"] for a in dry_run] == [first_b["id"]]
+    assert unresolved[0]["next_attempt_at"] is not None  # the retry it is waiting for
+    wrong = cli("attempts", "list", "--tenant", "t1", "--status", "succeeded", "--unresolved")
+    assert (wrong.exit_code, wrong.stderr) == (2, "error: --unresolved lists failed attempts: it does not go with "
+                                                  "--watch or another --status\n")
