@@ -23,6 +23,15 @@ class ErrorBoundary(TyperGroup):
                 raise typer.Exit(int(ExitCode.USAGE))
         return super().parse_args(ctx, args)
 
+    def get_command(self, ctx, cmd_name):
+        """The command, its options' help and completion tidied (see helptext)."""
+        from alpana_hooks.cli.helptext import tidy
+
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            tidy(command)
+        return command
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)

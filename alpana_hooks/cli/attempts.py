@@ -34,7 +34,7 @@ SinceOpt = Annotated[Optional[str], typer.Option("--since", help="Only since a d
 @attempts_app.command("list")
 def attempts_list(
     subscription: SubscriptionOpt = None, event: EventOpt = None,
-    status: Annotated[Optional[str], typer.Option("--status", help="pending, sending, succeeded or failed.", show_default=False)] = None,
+    status: Annotated[Optional[str], typer.Option("--status", help="Only attempts in this status.", show_default=False)] = None,
     unresolved: Annotated[bool, typer.Option("--unresolved", help="Only failures not followed by a success: what resend --failed would send.")] = False,
     since: SinceOpt = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_ID, help="At most this many, newest first.")] = 50,

@@ -57,7 +57,7 @@ def add(
 @app.command("list")
 def list_(
     event: Annotated[Optional[str], typer.Option("--event", "-e", help="Only this event type.", show_default=False)] = None,
-    state: Annotated[Optional[str], typer.Option("--state", help="active or disabled.", show_default=False)] = None,
+    state: Annotated[Optional[str], typer.Option("--state", help="Only subscriptions in this state.", show_default=False)] = None,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False, wide: WideOpt = False,
 ):
     """List the tenant's webhook subscriptions."""
