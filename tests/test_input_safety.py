@@ -325,3 +325,29 @@ def test_a_config_file_is_read_no_further_than_1_mib():
     result = run_cli("config", "show", "--config", "/dev/zero", preexec_fn=limit_memory(1))
     assert (result.returncode, result.stderr) == (
         2, "error: config /dev/zero: larger than the limit of 1048576 bytes\n")
+
+
+@pytest.mark.parametrize("url,problem", [
+    ("https://x.example:99999/", "the port must be a number from 0 to 65535"),
+    ("https://x.example:8o8o/", "the port must be a number from 0 to 65535"),
+    ("https://[::1/", "the host in [brackets] must be a valid IPv6 address, closed by ]"),
+    ("https://[zz]/", "the host in [brackets] must be a valid IPv6 address, closed by ]"),
+])
+def test_url_errors_are_in_the_tools_words(cli, url, problem):
+    result = cli("add", "-t", "t1", "--event", "dashboard.updated", "--url", url)
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", f"error: invalid URL {url!r}: {problem}\n")
+    assert cli.json("list", "-t", "t1") == []
+
+
+def test_a_long_value_is_not_echoed_whole(cli):
+    tenant = "é" * 5000
+    result = cli("list", "-t", tenant)
+    assert (result.exit_code, result.stderr) == (2, "error: invalid tenant '" + "é" * 40 + "…" + "é" * 19 + "' "
+                                                    "(5,000 characters): use 1-64 ASCII letters, digits, '_', '.' "
+                                                    "or '-', starting with a letter or digit\n")
+
+
+def test_header_names_are_ascii(cli):
+    result = cli("add", "-t", "t1", "--event", "dashboard.updated", "--url", "https://x.example/", "-H", "Ünicode: v")
+    assert (result.exit_code, result.stderr) == (
+        2, "error: invalid header name 'Ünicode': use ASCII letters, digits and !#$%&'*+-.^_`|~ only\n")

@@ -181,7 +181,7 @@ class Hooks:
             raise UsageError(f"the {event_type} data is {size} bytes as JSON, over the limit of {cap} bytes"
                              " ([delivery] max_payload_bytes)")
         if event_id is not None and not EVENT_ID.fullmatch(event_id):
-            raise UsageError(f"invalid --event-id {event_id!r}: use 1-128 letters, digits, '_', ':' or '-' (no '.')")
+            raise UsageError(f"invalid --event-id {event_id!r}: use 1-128 ASCII letters, digits, '_', ':' or '-' (no '.')")
         return self._fire(validate.tenant(tenant), event_type, data, event_id, send=send)
 
     def ping(self, tenant: str, sub_id: int) -> EmitResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -32,8 +33,21 @@ def message(text: str) -> None:
 
 
 def error(text: str) -> None:
-    """One error line on stderr."""
-    console(stderr=True).print(f"error: {escape(text)}", soft_wrap=True, style="red")
+    """One error line on stderr; a long value it quotes is shortened (see shortened)."""
+    console(stderr=True).print(f"error: {escape(shortened(text))}", soft_wrap=True, style="red")
+
+
+LONG_QUOTED = re.compile(r"'[^']{%d,}'|\"[^\"]{%d,}\"" % (2 * 40, 2 * 40))
+
+
+def shortened(text: str) -> str:
+    """`text` with each quoted value of 80 characters or more cut in the middle and its length said, so that
+    an error never echoes a 5,000-character value whole."""
+    def cut(match: re.Match) -> str:
+        quoted = match.group()
+        return f"{quoted[:41]}…{quoted[-20:]} ({len(quoted) - 2:,} characters)"
+
+    return LONG_QUOTED.sub(cut, text)
 
 
 def print_json(value) -> None:
