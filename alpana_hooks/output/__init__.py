@@ -37,7 +37,7 @@ def error(text: str) -> None:
     console(stderr=True).print(f"error: {escape(shortened(text))}", soft_wrap=True, style="red")
 
 
-LONG_QUOTED = re.compile(r"'[^']{%d,}'|\"[^\"]{%d,}\"" % (2 * 40, 2 * 40))
+LONG_QUOTED = re.compile(r"'[^']{80,}'|\"[^\"]{80,}\"")  # a quoted value of 80 characters or more
 
 
 def shortened(text: str) -> str:
