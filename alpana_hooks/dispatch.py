@@ -96,6 +96,7 @@ class Dispatcher:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets_module.token_hex(4)}"
         self.sender = Sender(SendPolicy.from_settings(settings))
         self.recorded = {Status.SUCCEEDED: 0, Status.FAILED: 0}  # sends whose results this dispatcher wrote
+        self.on_recorded: Callable[[list[int]], None] | None = None  # told the ids of each batch of them
         self._held: list[tuple] = []  # results of sends that went out, not written yet
         self._pool: ThreadPoolExecutor | None = None
         self._keeper: _LeaseKeeper | None = None
@@ -273,9 +274,12 @@ class Dispatcher:
         except sqlite3.OperationalError as exc:
             raise StoreUnwritable(str(exc), self._held_ids()) from None
         self._held = []
-        for attempt_id, outcome, _ in held:
-            if attempt_id in written and outcome["error_class"] != ErrorClass.DISCARDED:
-                self.recorded[outcome["status"]] += 1
+        sent = [(attempt_id, outcome["status"]) for attempt_id, outcome, _ in held
+                if attempt_id in written and outcome["error_class"] != ErrorClass.DISCARDED]
+        for _, status in sent:
+            self.recorded[status] += 1
+        if sent and self.on_recorded is not None:
+            self.on_recorded([attempt_id for attempt_id, _ in sent])
 
     def _held_ids(self) -> list[int]:
         """The attempts whose sends went out and whose results are held (discarded ones were never sent)."""

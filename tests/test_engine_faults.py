@@ -109,7 +109,7 @@ def test_idle_deliver_loop_survives_a_locked_store_and_goes_on(cli, add_sub, rec
     rx = receiver()
     add_sub(rx.url(), "widget.deleted")
     emit_no_send(cli, 1)
-    loop = subprocess.Popen([*PYTHON_CLI, "deliver", "--loop", "--interval", "0.2", "--json"],
+    loop = subprocess.Popen([*PYTHON_CLI, "deliver", "--loop", "--quiet", "--interval", "0.2", "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ)
     try:
         wait_for(lambda: len(rx.requests) == 1)  # the loop runs

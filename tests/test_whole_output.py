@@ -12,6 +12,7 @@ import fcntl
 import os
 import pty
 import re
+import signal
 import struct
 import subprocess
 import sys
@@ -64,6 +65,12 @@ def run(*args) -> tuple[int, str, str]:
 
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")  # colour and bold: a terminal may show them, the layout is what is compared
+
+
+def run_cli_plain(*args) -> tuple[int, str, str]:
+    """A command that takes no --tenant, with stdout into a pipe."""
+    result = run_cli(*args)
+    return result.returncode, normalise(result.stdout), normalise(result.stderr)
 
 
 def run_tty(*args, columns: int) -> tuple[int, str, str]:
@@ -386,3 +393,38 @@ Response headers:
 Response body:
 internal error: database is down
 """, "")
+
+
+@pytest.fixture
+def recorded(cli, two_subscriptions):
+    """One dashboard.updated recorded for both subscriptions, not sent yet (attempts 1 and 2)."""
+    emitted = cli("emit", "dashboard.updated", "-t", TENANT, "--id", "42", "--name", "Sales", "--version", "3",
+                  "--url", "https://bi.example.com/d/42", "--no-send")
+    assert emitted.exit_code == 0, emitted.output
+    return two_subscriptions
+
+
+def test_deliver_says_what_it_did(recorded):
+    check(run_cli_plain("deliver"), 4, """\
+1\t1\thttp://127.0.0.1:PPPPP/hook\t200\tN ms\tsucceeded
+2\t2\thttp://127.0.0.1:PPPPP/fail\t500\tN ms\tfailed: HTTP 500
+""", """\
+sent 2: 1 succeeded, 1 failed
+""")
+
+
+def test_deliver_loop_logs_a_line_per_delivery(recorded, config_path):
+    config_path.write_text(config_path.read_text() + "\n[delivery]\nretry_schedule = []\n")  # no retry of /fail
+    loop = subprocess.Popen([sys.executable, "-m", "alpana_hooks", "deliver", "--loop", "--interval", "0.2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        logged = [loop.stderr.readline() for _ in range(2)]
+        loop.send_signal(signal.SIGTERM)
+        out, err = loop.communicate(timeout=30)
+    finally:
+        loop.kill()
+    check((loop.returncode, normalise(out), normalise("".join(sorted(logged)) + err)), 0, "", """\
+1\t1\thttp://127.0.0.1:PPPPP/hook\t200\tN ms\tsucceeded
+2\t2\thttp://127.0.0.1:PPPPP/fail\t500\tN ms\tfailed: HTTP 500
+sent 2: 1 succeeded, 1 failed
+""")

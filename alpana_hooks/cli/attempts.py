@@ -183,16 +183,27 @@ def _resend_failed(run: Run, filters: dict, dry_run: bool, yes: bool, json: bool
 def deliver(
     loop: Annotated[bool, typer.Option("--loop", help="Keep delivering until Ctrl-C or SIGTERM; a round that finds the store locked or full is logged and retried.")] = False,
     interval: Annotated[float, typer.Option("--interval", min=0.1, max=86400, help="Seconds between rounds with --loop.")] = 1.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="With --loop: no line per delivery, only errors and the closing summary.")] = False,
     db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
-    """Send what is due in every tenant: pending attempts, scheduled retries, claims left by a crash.
-    Safe to run from cron and from several processes at once."""
+    """Send what is due in every tenant: pending attempts, scheduled retries, claims left by a crash; one row
+    per attempt sent (with --loop: one line per delivery on stderr, as a log). Safe to run from cron and from
+    several processes at once."""
     settings = settings_for(db, config)
+    sent: list = []
+
+    def log(attempts: list) -> None:
+        for attempt in attempts:
+            output.log(output.delivery_line(attempt))
+
     with opened(settings) as hooks:
-        totals = hooks.deliver(loop=loop, interval=interval, on_failed_round=output.error)
-    if json:
-        output.print_json(dataclasses.asdict(totals))
+        totals = hooks.deliver(loop=loop, interval=interval, on_failed_round=output.error,
+                               on_delivered=sent.extend if not loop else None if quiet else log)
+    summary = f"sent {totals.sent}: {totals.succeeded} succeeded, {totals.failed} failed"
+    if loop:  # the deliveries were logged as they happened
+        output.print_json(dataclasses.asdict(totals)) if json else output.message(summary)
     else:
-        output.message(f"sent {totals.sent}: {totals.succeeded} succeeded, {totals.failed} failed")
+        output.render(sorted(sent, key=lambda a: a.id), json=json, as_table=output.emit_table, note=summary,
+                      as_json=lambda rows: {**dataclasses.asdict(totals), "attempts": [output.attempt_json(a) for a in rows]})
     if totals.failed and not loop:
         raise typer.Exit(int(ExitCode.DELIVERY_FAILED))

@@ -32,6 +32,12 @@ def message(text: str) -> None:
     console(stderr=True).print(escape(text), soft_wrap=True)
 
 
+def log(line: str) -> None:
+    """A log line on stderr, flushed at once; its cells are escaped already (tabs stay tabs)."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
 def error(text: str) -> None:
     """One error line on stderr; a long value it quotes is shortened (see shortened)."""
     console(stderr=True).print(f"error: {escape(shortened(text))}", soft_wrap=True, style="red")
@@ -286,6 +292,7 @@ from alpana_hooks.output.records import (  # noqa: E402  the attempt and event v
     attempt_detail,
     attempt_json,
     attempts_table,
+    delivery_line,
     emit_table,
     event_detail,
     event_json,
@@ -294,5 +301,5 @@ from alpana_hooks.output.records import (  # noqa: E402  the attempt and event v
     events_table,
 )
 
-__all__ = ["RESPONSE_PREVIEW", "When", "attempt_detail", "attempt_json", "attempts_table", "emit_table",
+__all__ = ["RESPONSE_PREVIEW", "When", "attempt_detail", "attempt_json", "attempts_table", "delivery_line", "emit_table",
            "event_detail", "event_json", "event_types_table", "event_with_attempts_json", "events_table"]

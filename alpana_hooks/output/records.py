@@ -137,10 +137,20 @@ def emit_table(attempts: list[Attempt] | tuple[Attempt, ...]) -> Grid:
     grid = table("Attempt", "Sub", "URL", "HTTP", "Duration", "Result", middle=("URL",), cut=("Result",),
                  drop=("Duration", "Sub"))
     for a in attempts:
-        result = str(a.status) if not a.failed else f"failed: {a.error or 'HTTP ' + str(a.status_code)}"
-        grid.add_row(str(a.id), str(a.subscription_id), escape(a.url), _optional(a.status_code),
-                     _optional(a.duration_ms, " ms"), escape(result))
+        grid.add_row(*emit_cells(a))
     return grid
+
+
+def emit_cells(a: Attempt) -> tuple[str, ...]:
+    """One attempt's emit row: attempt, subscription, URL, HTTP status, duration, result."""
+    result = str(a.status) if not a.failed else f"failed: {a.error or 'HTTP ' + str(a.status_code)}"
+    return (str(a.id), str(a.subscription_id), escape(a.url), _optional(a.status_code),
+            _optional(a.duration_ms, " ms"), escape(result))
+
+
+def delivery_line(a: Attempt) -> str:
+    """`deliver --loop`'s log line for one attempt sent: its emit row, tab-separated."""
+    return "\t".join(emit_cells(a))
 
 
 def event_json(event: Event) -> dict:
