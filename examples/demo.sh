@@ -31,11 +31,11 @@ listener=$!
 for _ in $(seq 50); do grep -q "listening on" "$work/listen.log" 2>/dev/null && break; sleep 0.1; done
 
 say "Events fire to every active subscription of the tenant"
-run emit dashboard.updated -t acme --id 42 --name Sales --version 3 --url https://bi.example.com/acme/dashboards/42
-run emit dashboard.updated -t acme --id 42 --name 'Sales EMEA' --version 3 --url https://bi.example.com/acme/dashboards/42
-run emit dashboard.updated -t acme --id 42 --name 'Sales EMEA' --version 2 --url https://bi.example.com/acme/dashboards/42
-run emit widget.added -t acme --id 7 --name Revenue --url https://bi.example.com/acme/widgets/7
-run emit dashboard.updated -t globex --id 1 --name Ops --version 1 --url https://bi.example.com/globex/dashboards/1
+run emit dashboard.updated -t acme --id 42 --name Sales --version 3 --item-url https://bi.example.com/acme/dashboards/42
+run emit dashboard.updated -t acme --id 42 --name 'Sales EMEA' --version 3 --item-url https://bi.example.com/acme/dashboards/42
+run emit dashboard.updated -t acme --id 42 --name 'Sales EMEA' --version 2 --item-url https://bi.example.com/acme/dashboards/42
+run emit widget.added -t acme --id 7 --name Revenue --item-url https://bi.example.com/acme/widgets/7
+run emit dashboard.updated -t globex --id 1 --name Ops --version 1 --item-url https://bi.example.com/globex/dashboards/1
 
 say "One delivery fails (exit 4): the attempt is recorded and a retry is scheduled"
 run emit dashboard.deleted -t acme --id 42 --name 'Sales EMEA' || echo "(exit $?)"

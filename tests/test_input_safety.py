@@ -39,7 +39,7 @@ def test_add_takes_headers_from_a_file_or_stdin_and_they_go_out(cli, db_path, re
                         stdin=f"Authorization: {TOKEN}\n")
     assert from_stdin.returncode == 0, from_stdin.stderr
     assert TOKEN not in from_file.stdout + from_stdin.stdout  # masked when shown
-    assert cli("emit", "widget.added", "-t", "t1", "--id", "7", "--name", "W", "--url", "https://bi/w/7").exit_code == 0
+    assert cli("emit", "widget.added", "-t", "t1", "--id", "7", "--name", "W", "--item-url", "https://bi/w/7").exit_code == 0
     by_path = {r["path"]: r["headers"] for r in rx.requests}
     assert [by_path["/hook"][name] for name in ("Authorization", "X-Team", "X-Plain")] == [TOKEN, "analytics", "yes"]
     assert by_path["/two"]["Authorization"] == TOKEN
@@ -140,7 +140,7 @@ def test_a_name_over_the_payload_limit_is_refused_and_nothing_is_stored(cli, add
     add_sub("http://127.0.0.1:9/", "dashboard.updated")
     before = table_rows(db_path)
     name = "n" * (256 * 1024)
-    result = cli("emit", "dashboard.updated", "-t", "t1", "--id", "1", "--name", name, "--url", "https://bi/d/1")
+    result = cli("emit", "dashboard.updated", "-t", "t1", "--id", "1", "--name", name, "--item-url", "https://bi/d/1")
     size = len('{"dashboard_id":"1","name":"","url":"https://bi/d/1"}') + len(name)
     assert (result.exit_code, result.stderr) == (2, f"error: the dashboard.updated data is {size} bytes as JSON, "
                                                     "over the limit of 262144 bytes ([delivery] max_payload_bytes)\n")

@@ -207,7 +207,7 @@ def test_two_deliver_processes_send_each_attempt_once(cli, add_sub, receiver, db
     rx = receiver()
     add_sub(rx.url(), "widget.added")
     for n in range(200):
-        cli("emit", "widget.added", "--tenant", "t1", "--id", str(n), "--name", "W", "--url", "https://x/", "--no-send")
+        cli("emit", "widget.added", "--tenant", "t1", "--id", str(n), "--name", "W", "--item-url", "https://x/", "--no-send")
     procs = [subprocess.Popen([sys.executable, "-m", "alpana_hooks", "deliver", "--json"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=os.environ) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
@@ -237,7 +237,7 @@ def test_killed_sender_is_recovered_after_the_lease(cli, add_sub, receiver, tmp_
     killer = subprocess.Popen([sys.executable, "-c", KILLER, str(pid_file)], stdout=subprocess.PIPE, text=True)
     port = int(killer.stdout.readline())
     sub = add_sub(f"http://127.0.0.1:{port}/h", "widget.added")
-    emitted = cli.json("emit", "widget.added", "--tenant", "t1", "--id", "7", "--name", "W", "--url", "https://x/",
+    emitted = cli.json("emit", "widget.added", "--tenant", "t1", "--id", "7", "--name", "W", "--item-url", "https://x/",
                        "--no-send")
     sender = subprocess.Popen([sys.executable, "-m", "alpana_hooks", "deliver"], env=os.environ)
     pid_file.write_text(str(sender.pid))
@@ -343,7 +343,7 @@ def test_attempts_list_filters_and_show(cli, add_sub, receiver):
     add_sub(rx.url("/good"), "widget.deleted")
     add_sub(rx.url("/w"), "widget.added")
     cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W")
-    cli("emit", "widget.added", "--tenant", "t1", "--id", "8", "--name", "W", "--url", "https://x/")
+    cli("emit", "widget.added", "--tenant", "t1", "--id", "8", "--name", "W", "--item-url", "https://x/")
     assert len(cli.json("attempts", "list", "--tenant", "t1")) == 3
     assert [a["subscription_id"] for a in cli.json("attempts", "list", "--tenant", "t1", "--status", "failed")] == [
         bad["id"]]
@@ -369,7 +369,7 @@ def test_prune_keeps_unfinished_and_scheduled(cli, add_sub, receiver, db_path):
     add_sub(rx.url("/good"), "widget.deleted")
     add_sub(rx.url("/later"), "widget.added")
     cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W")
-    cli("emit", "widget.added", "--tenant", "t1", "--id", "8", "--name", "W", "--url", "https://x/", "--no-send")
+    cli("emit", "widget.added", "--tenant", "t1", "--id", "8", "--name", "W", "--item-url", "https://x/", "--no-send")
     db_exec(db_path, "UPDATE attempts SET created_at = '2020-01-01T00:00:00.000000Z'")
     assert cli.json("attempts", "prune", "--older-than", "30d", "--tenant", "t1") == {"deleted": 1}
     left = db_rows(db_path, "SELECT url, status, next_attempt_at FROM attempts ORDER BY id")

@@ -140,7 +140,7 @@ def sent(cli, two_subscriptions):
     """One dashboard.updated sent to both (attempt 1 succeeds, attempt 2 fails), then a ping to subscription 1
     (attempt 3)."""
     emitted = cli("emit", "dashboard.updated", "-t", TENANT, "--id", "42", "--name", "Sales", "--version", "3",
-                  "--url", "https://bi.example.com/d/42")
+                  "--item-url", "https://bi.example.com/d/42")
     assert emitted.exit_code == 4, emitted.output
     pinged = cli("ping", "1", "-t", TENANT)
     assert pinged.exit_code == 0, pinged.output
@@ -362,6 +362,8 @@ URL\thttp://127.0.0.1:PPPPP/fail
 Status\tfailed
 HTTP status\t500
 Duration\tN ms
+Error class\thttp_status
+Error\tHTTP 500
 Next retry at\tYYYY-MM-DDThh:mm:ss.ffffffZ
 Data (payload):
 {
@@ -399,7 +401,7 @@ internal error: database is down
 def recorded(cli, two_subscriptions):
     """One dashboard.updated recorded for both subscriptions, not sent yet (attempts 1 and 2)."""
     emitted = cli("emit", "dashboard.updated", "-t", TENANT, "--id", "42", "--name", "Sales", "--version", "3",
-                  "--url", "https://bi.example.com/d/42", "--no-send")
+                  "--item-url", "https://bi.example.com/d/42", "--no-send")
     assert emitted.exit_code == 0, emitted.output
     return two_subscriptions
 

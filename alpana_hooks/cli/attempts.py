@@ -164,19 +164,28 @@ def _resend_failed(run: Run, filters: dict, dry_run: bool, yes: bool, json: bool
         failures = hooks.failed_deliveries(run.tenant, **filters)
         if dry_run or not failures:
             note = f"would resend {len(failures)} attempt(s); run again without --dry-run" if failures else None
-            output.render(failures, json=json, as_json=lambda rows: [output.attempt_json(a) for a in rows],
-                          as_table=output.attempts_table, empty="nothing to resend", note=note)
+            output.render(failures, json=json, as_table=output.attempts_table, empty="nothing to resend", note=note,
+                          as_json=lambda rows: _resend_json(rows, dry_run=True))
             return
         if not yes:
             confirm(f"Resend {len(failures)} failed deliveries?", command="resend --failed", cancelled="nothing sent")
         attempts = hooks.resend_failed(run.tenant, failures)
     failed_count = sum(a.failed for a in attempts)
     summary = {"sent": len(attempts), "succeeded": len(attempts) - failed_count, "failed": failed_count}
-    output.render(attempts, json=json, as_json=lambda rows: {**summary, "attempts": [output.attempt_json(a) for a in rows]},
+    output.render(attempts, json=json, as_json=lambda rows: _resend_json(rows, dry_run=False),
                   as_table=output.emit_table,
                   note=f"sent {summary['sent']}: {summary['succeeded']} succeeded, {summary['failed']} failed")
     if failed_count:
         raise typer.Exit(int(ExitCode.DELIVERY_FAILED))
+
+
+def _resend_json(attempts: list, dry_run: bool) -> dict:
+    """resend --failed's JSON, the same shape with --dry-run (the failed attempts it would resend, nothing sent)
+    and without (the new attempts)."""
+    failed = 0 if dry_run else sum(a.failed for a in attempts)
+    sent = 0 if dry_run else len(attempts)
+    return {"dry_run": dry_run, "sent": sent, "succeeded": sent - failed, "failed": failed,
+            "attempts": [output.attempt_json(a) for a in attempts]}
 
 
 @app.command()

@@ -30,7 +30,8 @@ def emit(
     event_type: Annotated[str, typer.Argument(metavar="TYPE", help="One of the 10 event types (see `events types`).", show_default=False)],
     id: Annotated[Optional[str], _opt("Id of the dashboard, datasource or widget (comment.added: the comment).", "--id")] = None,
     name: Annotated[Optional[str], _opt("Its name (comment.added: the dashboard's or widget's).", "--name")] = None,
-    url: Annotated[Optional[str], _opt("Its URL (default: built from server_url).", "--url")] = None,
+    url: Annotated[Optional[str], _opt("Its URL in Alpana Server (default: built from server_url); not the endpoint's --url.", "--item-url")] = None,
+    old_url: Annotated[Optional[str], typer.Option("--url", hidden=True, help="The old name of --item-url.")] = None,
     version: Annotated[Optional[int], _opt("*.updated: the version now current (new or restored).", "--version")] = None,
     copied_from: Annotated[Optional[str], _opt("dashboard.added: id of the dashboard it was copied from.", "--copied-from")] = None,
     target: Annotated[Optional[str], _opt("comment.added: dashboard or widget.", "--target")] = None,
@@ -45,6 +46,9 @@ def emit(
 ):
     """Fire an event to every active subscription of the tenant for its type; one row per attempt."""
     run = run_for(db, config, tenant)
+    if old_url is not None:
+        output.message("warning: emit --url is now --item-url (--url names an endpoint elsewhere)")
+        url = url if url is not None else old_url
     try:
         event_type = events.get_event_type(event_type).name
         if data is not None:
@@ -91,7 +95,7 @@ def _report(tenant: str, result: EmitResult, json: bool) -> None:
     else:
         note = None
     if json:
-        output.print_json({"event_id": result.event_id, "type": result.event_type, "fired": result.fired,
+        output.print_json({"event_id": result.event_id, "event": result.event_type, "fired": result.fired,
                            "duplicate": result.duplicate, "note": note,
                            "attempts": [output.attempt_json(a) for a in result.attempts]})
     else:
@@ -117,7 +121,7 @@ def events_types(json: JsonOpt = False):
     """The event catalog: each type, when it fires and its payload fields (--json: a JSON Schema per type)."""
     catalog = [events.CATALOG[name] for name in events.EVENT_TYPES]
     output.render(catalog, json=json, as_json=lambda catalog: [
-        {"type": et.name, "group": et.group, "title": et.title, "fires_when": et.fires_when,
+        {"event": et.name, "group": et.group, "title": et.title, "fires_when": et.fires_when,
          "schema": et.json_schema()} for et in catalog], as_table=output.event_types_table)
 
 

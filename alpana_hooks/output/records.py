@@ -30,15 +30,14 @@ def attempt_json(attempt: Attempt, full: bool = False) -> dict:
         "trigger": str(attempt.trigger),
         "attempt_number": attempt.attempt_number,
         "resend_of": attempt.resend_of,
-        "error_class": None if attempt.error_class is None else str(attempt.error_class),
-        "error": attempt.error,
+        **_error_fields(attempt),
         "next_attempt_at": attempt.next_attempt_at,
     }
     if full:
         result.update({
             "payload": attempt.payload.decode("utf-8", errors="backslashreplace"),
-            "request_headers": json.loads(attempt.request_headers or "[]"),
-            "response_headers": json.loads(attempt.response_headers or "[]"),
+            "request_headers": _headers(attempt.request_headers),
+            "response_headers": _headers(attempt.response_headers),
             "response_headers_truncated": attempt.response_headers_truncated,
             "response_body": (attempt.response_body or b"").decode("utf-8", errors="backslashreplace"),
             "response_truncated": attempt.response_truncated,
@@ -46,6 +45,18 @@ def attempt_json(attempt: Attempt, full: bool = False) -> dict:
             "finished_at": attempt.finished_at,
         })
     return result
+
+
+def _error_fields(attempt: Attempt) -> dict:
+    """error_class and error; an HTTP answer that failed (not 2xx) is error_class "http_status", "HTTP 500"."""
+    if attempt.error_class is None and attempt.failed and attempt.status_code is not None:
+        return {"error_class": "http_status", "error": f"HTTP {attempt.status_code}"}
+    return {"error_class": None if attempt.error_class is None else str(attempt.error_class), "error": attempt.error}
+
+
+def _headers(recorded: str | None) -> list[dict]:
+    """Recorded headers as [{name, value}], the shape of a subscription's headers."""
+    return [{"name": name, "value": value} for name, value in json.loads(recorded or "[]")]
 
 
 def _response_text(attempt: Attempt) -> str:
@@ -109,10 +120,10 @@ def attempt_detail(attempt: Attempt) -> list:
         if data[key] is not None and data[key] is not False:
             grid.add_row(_LABELS.get(key) or key.replace("_", " ").capitalize(), escape(_field_text(key, data[key])))
     lines = ["Data (payload):", escape_block(_pretty(data["payload"])), "Request headers:"]
-    lines += [f"  {escape(name)}: {escape(value)}" for name, value in data["request_headers"]]
+    lines += [f"  {escape(h['name'])}: {escape(h['value'])}" for h in data["request_headers"]]
     if data["response_headers"]:
         lines.append("Response headers" + (" (truncated):" if data["response_headers_truncated"] else ":"))
-        lines += [f"  {escape(name)}: {escape(value)}" for name, value in data["response_headers"]]
+        lines += [f"  {escape(h['name'])}: {escape(h['value'])}" for h in data["response_headers"]]
     lines.append("Response body:" + (" (truncated)" if data["response_truncated"] else ""))
     lines.append(escape_block(body_text(attempt.response_body)))
     return [grid, "\n".join(lines)]
@@ -155,7 +166,7 @@ def delivery_line(a: Attempt) -> str:
 
 def event_json(event: Event) -> dict:
     """The JSON form of a recorded event."""
-    result: dict[str, Any] = {"event_id": event.event_id, "type": event.type, "created_at": event.created_at,
+    result: dict[str, Any] = {"event_id": event.event_id, "event": event.type, "created_at": event.created_at,
                               "data": event.data}
     if event.attempts is not None:
         result["attempts"] = event.attempts
