@@ -48,7 +48,7 @@ def test_status_prints_backend_schema_and_rows(cli, add_sub, backend):
     assert status["rows"]["subscriptions"] == 1 and status["rows"]["subscription_secrets"] == 1
     assert status["rows"]["attempts"] == 0
     assert (status["sqlite_version"] is None) == (backend == "postgres")
-    assert "Table" in cli("db", "status").stdout
+    assert "\nsubscriptions\t1\nsubscription_headers\t0\nsubscription_secrets\t1\n" in cli("db", "status").stdout
 
 
 @pytest.mark.postgres_only
