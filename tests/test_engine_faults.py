@@ -223,7 +223,9 @@ def test_sends_made_while_the_disk_is_full(cli, add_sub, receiver, db_path, smal
     rows = small_disk.rows("SELECT id, status FROM attempts ORDER BY id")
     if space_comes_back:
         assert sender.returncode == 0, err
-        assert json.loads(out) == {"sent": 4, "succeeded": 4, "failed": 0}
+        delivered = json.loads(out)
+        assert {k: delivered[k] for k in ("sent", "succeeded", "failed")} == {"sent": 4, "succeeded": 4, "failed": 0}
+        assert sorted(a["id"] for a in delivered["attempts"]) == [r["id"] for r in rows]
         assert [r["status"] for r in rows] == ["succeeded"] * 4
         again = subprocess.run(small_disk.command(*PYTHON_CLI, "deliver", "--json"), env=env, capture_output=True,
                                text=True)
