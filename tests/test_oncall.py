@@ -308,7 +308,7 @@ def test_resend_failed_dry_run_then_send(cli, add_sub, receiver):
     b_attempt = next(a for a in second["attempts"] if a["url"].endswith("/b"))
     assert cli("resend", b_attempt["id"], "--tenant", "t1").exit_code == 0  # recovered: not listed below
     before = len(rx.requests)
-    planned = cli.json("resend", "--failed", "--since", "1h", "--dry-run", "--tenant", "t1")
+    planned = cli.json("resend", "--failed", "--since", "1h", "--dry-run", "--tenant", "t1")["attempts"]
     first_id = json.loads(first.stdout)["event_id"]
     assert sorted((a["url"].rsplit("/", 1)[1], a["event_id"]) for a in planned) == sorted(
         [("a", first_id), ("b", first_id), ("a", second["event_id"])])
@@ -317,7 +317,7 @@ def test_resend_failed_dry_run_then_send(cli, add_sub, receiver):
     summary = cli.json("resend", "--failed", "--since", "1h", "--yes", "--tenant", "t1")
     assert (summary["sent"], summary["succeeded"], summary["failed"]) == (3, 3, 0)
     assert len(rx.requests) == before + 3
-    assert cli.json("resend", "--failed", "--since", "1h", "--dry-run", "--tenant", "t1") == []
+    assert cli.json("resend", "--failed", "--since", "1h", "--dry-run", "--tenant", "t1") == {"dry_run": True, "sent": 0, "succeeded": 0, "failed": 0, "attempts": []}
 
 
 # -- tenants are walls ---------------------------------------------------------------------------------
@@ -332,7 +332,7 @@ def test_other_tenant_finds_nothing(cli, add_sub, receiver):
         assert result.exit_code == 3, args
     assert cli.json("attempts", "list", "--tenant", "t2") == []
     assert cli.json("events", "list", "--tenant", "t2") == []
-    assert cli.json("resend", "--failed", "--dry-run", "--tenant", "t2") == []
+    assert cli.json("resend", "--failed", "--dry-run", "--tenant", "t2") == {"dry_run": True, "sent": 0, "succeeded": 0, "failed": 0, "attempts": []}
 
 
 # -- attempts list / show -----------------------------------------------------------------------------------
@@ -622,7 +622,7 @@ def test_attempts_list_unresolved_is_what_resend_failed_would_take(cli, add_sub,
     failed = cli.json("attempts", "list", "--tenant", "t1", "--status", "failed")
     assert sorted(a["id"] for a in failed) == sorted([first_a["id"], first_b["id"]])
     unresolved = cli.json("attempts", "list", "--tenant", "t1", "--status", "failed", "--unresolved")
-    dry_run = cli.json("resend", "--failed", "--dry-run", "--tenant", "t1")
+    dry_run = cli.json("resend", "--failed", "--dry-run", "--tenant", "t1")["attempts"]
     assert [a["id"] for a in unresolved] == [a["id"] for a in dry_run] == [first_b["id"]]
     assert unresolved[0]["next_attempt_at"] is not None  # the retry it is waiting for
     wrong = cli("attempts", "list", "--tenant", "t1", "--status", "succeeded", "--unresolved")
