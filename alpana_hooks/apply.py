@@ -190,7 +190,7 @@ def expand(value: str, env: Mapping[str, str], missing: dict, where: str) -> str
             return "${"
         name = match.group(1)
         if name is None:
-            raise UsageError("invalid placeholder: write ${NAME} (letters, digits, _) or $${ for a literal ${")
+            raise UsageError("invalid placeholder: write ${NAME} (ASCII letters, digits, _) or $${ for a literal ${")
         if not env.get(name):
             missing.setdefault(name, where)
             found_all = False

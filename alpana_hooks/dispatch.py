@@ -59,6 +59,7 @@ class Dispatcher:
         self.sender = Sender(SendPolicy.from_settings(settings))
         self.recorded = {Status.SUCCEEDED: 0, Status.FAILED: 0}  # sends whose results this dispatcher wrote
         self.breaker = Breaker(settings.breaker_failures, settings.breaker_cooldown)  # for its whole life
+        self.on_recorded: Callable[[list[int]], None] | None = None  # told the ids of each batch of them
         # results of sends that went out, not written yet: workers append, the main thread copies it and deletes
         # the prefix it wrote, each one list operation (atomic under the GIL), so no interrupt can lose one
         self._held: list[tuple] = []
@@ -258,9 +259,12 @@ class Dispatcher:
                 raise
             raise StoreUnwritable(str(exc), self._held_ids()) from None
         del self._held[:len(held)]  # workers only append: what was written is the prefix
-        for attempt_id, outcome, _ in held:
-            if attempt_id in written and outcome["error_class"] != ErrorClass.DISCARDED:  # circuit_open: failed
-                self.recorded[outcome["status"]] += 1
+        sent = [(attempt_id, outcome["status"]) for attempt_id, outcome, _ in held
+                if attempt_id in written and outcome["error_class"] != ErrorClass.DISCARDED]  # circuit_open: failed
+        for _, status in sent:
+            self.recorded[status] += 1
+        if sent and self.on_recorded is not None:
+            self.on_recorded([attempt_id for attempt_id, _ in sent])
 
     def _held_ids(self) -> list[int]:
         """The attempts whose sends went out and whose results are held (discarded and circuit_open ones were

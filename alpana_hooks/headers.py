@@ -31,7 +31,7 @@ def shown(name: str, value: str, reveal: bool = False) -> str:
 def header_name(name: str) -> str:
     """An RFC 9110 token that is not one of the headers this tool sets itself, also not once '_' reads as '-'."""
     if not HEADER_NAME.fullmatch(name):
-        raise UsageError(f"invalid header name {name!r}: use letters, digits and !#$%&'*+-.^_`|~ only")
+        raise UsageError(f"invalid header name {name!r}: use ASCII letters, digits and !#$%&'*+-.^_`|~ only")
     lower = name.lower()
     if _reserved(lower):
         raise UsageError(f"header {name!r} is set by alpana-hooks itself and cannot be overridden")

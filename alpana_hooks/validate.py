@@ -19,7 +19,7 @@ def tenant(name: str | None) -> str:
     if name is None or name == "":
         raise UsageError("no tenant: give --tenant NAME, set ALPANA_HOOKS_TENANT, or set default_tenant in the config file")
     if not TENANT.fullmatch(name):
-        raise UsageError(f"invalid tenant {name!r}: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
+        raise UsageError(f"invalid tenant {name!r}: use 1-64 ASCII letters, digits, '_', '.' or '-', starting with a letter or digit")
     return name
 
 
@@ -31,7 +31,7 @@ def url(value: str, *, require_https: bool) -> str:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        raise UsageError(f"invalid URL {value!r}: {exc}") from None
+        raise UsageError(f"invalid URL {value!r}: {_url_problem(str(exc))}") from None
     if parts.scheme not in ("http", "https"):
         raise UsageError(f"invalid URL {value!r}: the scheme must be http or https")
     if require_https and parts.scheme != "https":
@@ -62,6 +62,17 @@ def normal_url(value: str) -> str:
         host = f"[{host}]"
     netloc = host if port is None or port == DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
     return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def _url_problem(python_says: str) -> str:
+    """What urllib's ValueError means, in this tool's words."""
+    if python_says.startswith("Port"):
+        return "the port must be a number from 0 to 65535"
+    if "IPv6" in python_says or "IPv4" in python_says:
+        return "the host in [brackets] must be a valid IPv6 address, closed by ]"
+    if "NFKC" in python_says:
+        return "the host has characters that change under Unicode normalization"
+    return "it cannot be read as a URL"
 
 
 def event_type(name: str, *, ping: bool = False) -> str:

@@ -75,7 +75,7 @@ def run() -> list[Row]:
 
         config = common.write_config(work / "config.toml")
         env = common.cli_env(work, work / "hosts.db", config)
-        argv = [CLI, "emit", "dashboard.updated", "--id", "d1", "--name", "Sales", "--url", "https://bi.example.com/d/d1",
+        argv = [CLI, "emit", "dashboard.updated", "--id", "d1", "--name", "Sales", "--item-url", "https://bi.example.com/d/d1",
                 "--tenant", "t1", "--json"]
         cli_times = []
         for rep in range(3):

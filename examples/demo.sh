@@ -10,8 +10,9 @@ cleanup() {
 }
 trap cleanup EXIT
 export ALPANA_HOOKS_DB="$work/hooks.db" ALPANA_HOOKS_CONFIG="$here/config.toml" COLUMNS="${COLUMNS:-120}"
-say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
-run() { printf '\033[1m$ alpana-hooks %s\033[0m\n' "$*"; alpana-hooks "$@"; }
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi  # no escape codes into a file
+say() { printf '\n%s# %s%s\n' "$bold" "$*" "$plain"; }
+run() { printf '%s$ alpana-hooks %s%s\n' "$bold" "$*" "$plain"; alpana-hooks "$@"; }
 json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
@@ -30,11 +31,11 @@ listener=$!
 for _ in $(seq 50); do grep -q "listening on" "$work/listen.log" 2>/dev/null && break; sleep 0.1; done
 
 say "Events fire to every active subscription of the tenant"
-run emit dashboard.updated -t acme --id 42 --name Sales --version 3 --url https://bi.example.com/acme/dashboards/42
-run emit dashboard.updated -t acme --id 42 --name 'Sales EMEA' --version 3 --url https://bi.example.com/acme/dashboards/42
-run emit dashboard.updated -t acme --id 42 --name 'Sales EMEA' --version 2 --url https://bi.example.com/acme/dashboards/42
-run emit widget.added -t acme --id 7 --name Revenue --url https://bi.example.com/acme/widgets/7
-run emit dashboard.updated -t globex --id 1 --name Ops --version 1 --url https://bi.example.com/globex/dashboards/1
+run emit dashboard.updated -t acme --id 42 --name Sales --version 3 --item-url https://bi.example.com/acme/dashboards/42
+run emit dashboard.updated -t acme --id 42 --name 'Sales EMEA' --version 3 --item-url https://bi.example.com/acme/dashboards/42
+run emit dashboard.updated -t acme --id 42 --name 'Sales EMEA' --version 2 --item-url https://bi.example.com/acme/dashboards/42
+run emit widget.added -t acme --id 7 --name Revenue --item-url https://bi.example.com/acme/widgets/7
+run emit dashboard.updated -t globex --id 1 --name Ops --version 1 --item-url https://bi.example.com/globex/dashboards/1
 
 say "One delivery fails (exit 4): the attempt is recorded and a retry is scheduled"
 run emit dashboard.deleted -t acme --id 42 --name 'Sales EMEA' || echo "(exit $?)"

@@ -62,8 +62,11 @@ def test_config_show_json_reports_values_sources_and_sqlite(cli, config_path, db
     assert shown["settings"]["tenant"] == {"value": "t9", "source": "flag"}
     assert shown["settings"]["database"] == {"value": str(db_path), "source": "env ALPANA_HOOKS_DB"}
     assert shown["settings"]["allowed_networks"]["source"] == f"config {config_path}"
-    assert shown["settings"]["retry_schedule"]["value"] == "5s, 5m, 30m, 2h, 5h, 10h, 10h"
-    assert shown["settings"]["disable_after"]["value"] == "5d"
+    values = {name: entry["value"] for name, entry in shown["settings"].items()}
+    assert values["retry_schedule"] == ["5s", "5m", "30m", "2h", "5h", "10h", "10h"]  # as written in config.toml
+    assert values["disable_after"] == "5d"
+    assert (values["timeout_seconds"], values["concurrency"], values["require_https"]) == (15.0, 64, False)
+    assert values["server_url"] is None and isinstance(values["allowed_networks"], list)
     assert shown["sqlite_version"] == sqlite3.sqlite_version
     assert (shown["sqlite_warning"] is None) == (sqlite_warning(sqlite3.sqlite_version_info) is None)
 

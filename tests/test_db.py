@@ -22,9 +22,9 @@ def _populate(cli, add_sub, receiver):
     gone = add_sub(rx.url("/gone"), "widget.added", "t2")
     cli("secret", "rotate", good["id"], "-t", "t1", "--grace", "1h")
     for version in (1, 2):
-        cli("emit", "dashboard.updated", "-t", "t1", "--id", "42", "--name", "Sales", "--url", "https://x/",
+        cli("emit", "dashboard.updated", "-t", "t1", "--id", "42", "--name", "Sales", "--item-url", "https://x/",
             "--version", version)
-    cli("emit", "widget.added", "-t", "t2", "--id", "7", "--name", "W", "--url", "https://x/", "--no-send")
+    cli("emit", "widget.added", "-t", "t2", "--id", "7", "--name", "W", "--item-url", "https://x/", "--no-send")
     cli("delete", gone["id"], "-t", "t2", "--yes")  # the largest id: a copy must not hand it out again
     return gone["id"]
 
@@ -48,7 +48,7 @@ def test_status_prints_backend_schema_and_rows(cli, add_sub, backend):
     assert status["rows"]["subscriptions"] == 1 and status["rows"]["subscription_secrets"] == 1
     assert status["rows"]["attempts"] == 0
     assert (status["sqlite_version"] is None) == (backend == "postgres")
-    assert "Table" in cli("db", "status").stdout
+    assert "\nsubscriptions\t1\nsubscription_headers\t0\nsubscription_secrets\t1\n" in cli("db", "status").stdout
 
 
 @pytest.mark.postgres_only
@@ -78,7 +78,7 @@ def test_copy_keeps_ids_and_counts_and_refuses_a_target_with_data(cli, add_sub, 
     # the copy goes on where the source left off: ids are not reused, the rename rule remembers version 2
     new = cli.json("add", "-t", "t1", "--event", "widget.added", "--url", "https://e.com/new", "--db", other_database)
     assert new["id"] == gone + 1
-    renamed = cli("emit", "dashboard.updated", "-t", "t1", "--id", "42", "--name", "Renamed", "--url",
+    renamed = cli("emit", "dashboard.updated", "-t", "t1", "--id", "42", "--name", "Renamed", "--item-url",
                   "https://x/", "--version", "2", "--no-send", "--db", other_database)
     assert renamed.exit_code == 0 and "not fired" in renamed.stderr
 

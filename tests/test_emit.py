@@ -20,18 +20,18 @@ EVENTS = [
                        "--comment-url", "https://bi.example.com/t1/dashboards/42/comments/c9"],
      {"target": "dashboard", "target_id": "42", "target_name": "Sales", "comment_id": "c9",
       "comment_url": "https://bi.example.com/t1/dashboards/42/comments/c9"}),
-    ("dashboard.added", ["--id", "42", "--name", "Sales", "--url", "https://bi/d/42"],
+    ("dashboard.added", ["--id", "42", "--name", "Sales", "--item-url", "https://bi/d/42"],
      {"dashboard_id": "42", "name": "Sales", "url": "https://bi/d/42"}),
     ("dashboard.deleted", ["--id", "42", "--name", "Sales"], {"dashboard_id": "42", "name": "Sales"}),
-    ("dashboard.updated", ["--id", "42", "--name", "Sales", "--url", "https://bi/d/42", "--version", "3"],
+    ("dashboard.updated", ["--id", "42", "--name", "Sales", "--item-url", "https://bi/d/42", "--version", "3"],
      {"dashboard_id": "42", "name": "Sales", "url": "https://bi/d/42", "version": 3}),
     ("datasource.added", ["--id", "ds1", "--name", "Warehouse"], {"datasource_id": "ds1", "name": "Warehouse"}),
     ("datasource.deleted", ["--id", "ds1", "--name", "Warehouse"], {"datasource_id": "ds1", "name": "Warehouse"}),
     ("datasource.updated", ["--id", "ds1", "--name", "Warehouse"], {"datasource_id": "ds1", "name": "Warehouse"}),
-    ("widget.added", ["--id", "w7", "--name", "Revenue", "--url", "https://bi/w/7"],
+    ("widget.added", ["--id", "w7", "--name", "Revenue", "--item-url", "https://bi/w/7"],
      {"widget_id": "w7", "name": "Revenue", "url": "https://bi/w/7"}),
     ("widget.deleted", ["--id", "w7", "--name", "Revenue"], {"widget_id": "w7", "name": "Revenue"}),
-    ("widget.updated", ["--id", "w7", "--name", "Revenue", "--url", "https://bi/w/7", "--version", "2"],
+    ("widget.updated", ["--id", "w7", "--name", "Revenue", "--item-url", "https://bi/w/7", "--version", "2"],
      {"widget_id": "w7", "name": "Revenue", "url": "https://bi/w/7", "version": 2}),
 ]
 
@@ -61,7 +61,7 @@ def test_urls_are_built_from_server_url(cli, add_sub, receiver, config_path):
 def test_delivery_is_signed_and_carries_headers(cli, add_sub, receiver):
     rx = receiver()
     sub = add_sub(rx.url(), "widget.added", "t1", "--header", "X-Api-Key: k-123", "--header", "X-Team: bi")
-    result = cli.json("emit", "widget.added", "--tenant", "t1", "--id", "7", "--name", "W", "--url", "https://bi/w/7")
+    result = cli.json("emit", "widget.added", "--tenant", "t1", "--id", "7", "--name", "W", "--item-url", "https://bi/w/7")
     (request,) = rx.requests
     headers = {k.lower(): v for k, v in request["headers"].items()}
     Webhook(sub["secret"]).verify(request["body"], headers)  # raises when it does not verify
@@ -70,14 +70,14 @@ def test_delivery_is_signed_and_carries_headers(cli, add_sub, receiver):
     assert headers["user-agent"] == f"alpana-hooks/{__version__}"
     assert headers["content-type"] == "application/json"
     stored = cli.json("attempts", "show", result["attempts"][0]["id"], "--tenant", "t1")
-    assert ["X-Api-Key", "********"] in stored["request_headers"]
+    assert {"name": "X-Api-Key", "value": "********"} in stored["request_headers"]
     assert stored["payload"].encode() == request["body"]
 
 
 def test_rename_alone_does_not_fire_but_new_or_restored_version_does(cli, add_sub, receiver):
     rx = receiver()
     add_sub(rx.url(), "dashboard.updated")
-    base = ["emit", "dashboard.updated", "--tenant", "t1", "--id", "42", "--url", "https://bi/d/42"]
+    base = ["emit", "dashboard.updated", "--tenant", "t1", "--id", "42", "--item-url", "https://bi/d/42"]
     assert cli.json(*base, "--name", "Sales", "--version", "3")["fired"] is True
     renamed = cli(*base, "--name", "Sales EMEA", "--version", "3")
     assert renamed.exit_code == 0 and "not fired: only the name changed" in renamed.stderr
@@ -91,7 +91,7 @@ def test_rename_rule_is_per_tenant_and_deleted_forgets(cli, add_sub, receiver):
     rx = receiver()
     add_sub(rx.url(), "widget.updated", "t1")
     add_sub(rx.url(), "widget.updated", "t2")
-    args = ["widget.updated", "--id", "7", "--name", "W", "--url", "https://bi/w/7", "--version", "1"]
+    args = ["widget.updated", "--id", "7", "--name", "W", "--item-url", "https://bi/w/7", "--version", "1"]
     assert cli.json("emit", *args, "--tenant", "t1")["fired"]
     assert cli.json("emit", *args, "--tenant", "t2")["fired"]
     assert not cli.json("emit", *args, "--tenant", "t1")["fired"]
@@ -103,7 +103,7 @@ def test_rename_rule_is_per_tenant_and_deleted_forgets(cli, add_sub, receiver):
 def test_copied_dashboard_carries_copied_from(cli, add_sub, receiver):
     rx = receiver()
     add_sub(rx.url(), "dashboard.added")
-    cli.json("emit", "dashboard.added", "--tenant", "t1", "--id", "43", "--name", "Copy", "--url", "https://bi/d/43",
+    cli.json("emit", "dashboard.added", "--tenant", "t1", "--id", "43", "--name", "Copy", "--item-url", "https://bi/d/43",
              "--copied-from", "7")
     assert rx.bodies()[0]["data"]["copied_from"] == "7"
 
@@ -138,14 +138,14 @@ def test_event_id_makes_a_repeat_a_no_op(cli, add_sub, receiver):
 
 @pytest.mark.parametrize("args, message", [
     (["dashboard.renamed", "--id", "1"], "unknown event type 'dashboard.renamed'"),
-    (["dashboard.added", "--id", "1", "--url", "https://x/"], "missing field 'name'"),
-    (["dashboard.added", "--version", "2", "--id", "1", "--name", "n", "--url", "https://x/"], "--version does not apply"),
+    (["dashboard.added", "--id", "1", "--item-url", "https://x/"], "missing field 'name'"),
+    (["dashboard.added", "--version", "2", "--id", "1", "--name", "n", "--item-url", "https://x/"], "--version does not apply"),
     (["dashboard.added", "--data", '{"dashboard_id": "1", "name": "n", "url": "https://x/", "colour": "red"}'],
      "unknown field 'colour'"),
     (["dashboard.added", "--data", "{not json"], "invalid --data JSON"),
     (["dashboard.added", "--data", "@/nonexistent/file.json"], "cannot read --data file"),
     (["widget.deleted", "--id", "1", "--name", "n", "--event-id", "has.dot"], "invalid --event-id"),
-    (["dashboard.added", "--id", "1", "--name", "n"], "give --url or set server_url"),
+    (["dashboard.added", "--id", "1", "--name", "n"], "give --item-url or set server_url"),
 ])
 @pytest.mark.sqlite_only  # input parsing
 def test_bad_emit_input_exits_2_and_records_nothing(cli, add_sub, db_path, args, message):
@@ -169,10 +169,12 @@ def test_data_from_file(cli, add_sub, receiver, tmp_path):
 def test_no_send_records_pending_attempts(cli, add_sub, receiver, db_path):
     rx = receiver()
     add_sub(rx.url(), "widget.added")
-    result = cli.json("emit", "widget.added", "--tenant", "t1", "--id", "7", "--name", "W", "--url", "https://x/",
+    result = cli.json("emit", "widget.added", "--tenant", "t1", "--id", "7", "--name", "W", "--item-url", "https://x/",
                       "--no-send")
     assert [a["status"] for a in result["attempts"]] == ["pending"] and rx.requests == []
-    assert cli.json("deliver") == {"sent": 1, "succeeded": 1, "failed": 0}
+    delivered = cli.json("deliver")
+    assert {k: delivered[k] for k in ("sent", "succeeded", "failed")} == {"sent": 1, "succeeded": 1, "failed": 0}
+    assert [a["status"] for a in delivered["attempts"]] == ["succeeded"]
     assert rx.bodies()[0]["id"] == result["event_id"]
 
 
@@ -293,7 +295,7 @@ def test_emitter_killed_mid_delivery_loses_nothing(cli, add_sub, tmp_path, db_pa
         add_sub(f"http://127.0.0.1:{port}/a", "widget.added")
         add_sub("http://127.0.0.1:9/b", "widget.added")
         emitter = subprocess.Popen([sys.executable, "-m", "alpana_hooks", "emit", "widget.added", "--tenant", "t1",
-                                    "--id", "7", "--name", "W", "--url", "https://x/"], env=os.environ)
+                                    "--id", "7", "--name", "W", "--item-url", "https://x/"], env=os.environ)
         pid_file.write_text(str(emitter.pid))
         assert emitter.wait(30) == -signal.SIGKILL
     finally:
@@ -320,14 +322,14 @@ def test_ping_reaches_one_subscription_even_disabled(cli, add_sub, receiver):
 def test_events_list_and_show(cli, add_sub, receiver):
     rx = receiver()
     add_sub(rx.url(), "widget.added")
-    emitted = cli.json("emit", "widget.added", "--tenant", "t1", "--id", "7", "--name", "W", "--url", "https://x/")
+    emitted = cli.json("emit", "widget.added", "--tenant", "t1", "--id", "7", "--name", "W", "--item-url", "https://x/")
     listed = cli.json("events", "list", "--tenant", "t1")
-    assert [(e["event_id"], e["type"], e["attempts"]) for e in listed] == [(emitted["event_id"], "widget.added", 1)]
+    assert [(e["event_id"], e["event"], e["attempts"]) for e in listed] == [(emitted["event_id"], "widget.added", 1)]
     shown = cli.json("events", "show", emitted["event_id"], "--tenant", "t1")
     assert shown["payload"].encode() == rx.requests[0]["body"]
     assert [a["id"] for a in shown["attempts"]] == [emitted["attempts"][0]["id"]]
-    assert cli.json("events", "list", "--tenant", "t1", "--type", "widget.deleted") == []
-    assert "Webhook Event Id" in cli("events", "show", emitted["event_id"], "--tenant", "t1").stdout
+    assert cli.json("events", "list", "--tenant", "t1", "--event", "widget.deleted") == []
+    assert f"Event ID\t{emitted['event_id']}\n" in cli("events", "show", emitted["event_id"], "--tenant", "t1").stdout
 
 
 

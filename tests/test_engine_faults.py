@@ -111,7 +111,7 @@ def test_idle_deliver_loop_survives_a_locked_store_and_goes_on(cli, add_sub, rec
     rx = receiver()
     add_sub(rx.url(), "widget.deleted")
     emit_no_send(cli, 1)
-    loop = subprocess.Popen([*PYTHON_CLI, "deliver", "--loop", "--interval", "0.2", "--json"],
+    loop = subprocess.Popen([*PYTHON_CLI, "deliver", "--loop", "--quiet", "--interval", "0.2", "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ)
     try:
         wait_for(lambda: len(rx.requests) == 1)  # the loop runs
@@ -225,7 +225,9 @@ def test_sends_made_while_the_disk_is_full(cli, add_sub, receiver, db_path, smal
     rows = small_disk.rows("SELECT id, status FROM attempts ORDER BY id")
     if space_comes_back:
         assert sender.returncode == 0, err
-        assert json.loads(out) == {"sent": 4, "succeeded": 4, "failed": 0}
+        delivered = json.loads(out)
+        assert {k: delivered[k] for k in ("sent", "succeeded", "failed")} == {"sent": 4, "succeeded": 4, "failed": 0}
+        assert sorted(a["id"] for a in delivered["attempts"]) == [r["id"] for r in rows]
         assert [r["status"] for r in rows] == ["succeeded"] * 4
         again = subprocess.run(small_disk.command(*PYTHON_CLI, "deliver", "--json"), env=env, capture_output=True,
                                text=True)

@@ -411,7 +411,7 @@ def test_missing_url_and_server_url_is_an_error(name, kwargs, field, server_url)
         build_data(name, server_url=server_url, tenant="t1", **kwargs)
     message = str(info.value)
     assert f"'{field}'" in message
-    assert "give --url or set server_url" in message
+    assert "give --item-url or set server_url" in message
     assert "\n" not in message
 
 
@@ -440,9 +440,9 @@ def test_server_url_that_is_not_http_is_an_error():
         ("dashboard.added", dict(version=2), "--version does not apply to dashboard.added"),
         ("widget.added", dict(copied_from="w0"), "--copied-from does not apply to widget.added"),
         ("widget.updated", dict(copied_from="w0"), "--copied-from does not apply to widget.updated"),
-        ("dashboard.deleted", dict(url="https://x.example/"), "--url does not apply to dashboard.deleted"),
+        ("dashboard.deleted", dict(url="https://x.example/"), "--item-url does not apply to dashboard.deleted"),
         ("datasource.updated", dict(version=2), "--version does not apply to datasource.updated"),
-        ("datasource.added", dict(url="https://x.example/"), "--url does not apply to datasource.added"),
+        ("datasource.added", dict(url="https://x.example/"), "--item-url does not apply to datasource.added"),
         ("dashboard.updated", dict(target="widget"), "--target does not apply to dashboard.updated"),
         ("widget.added", dict(comment_id="c"), "--comment-id does not apply to widget.added"),
         ("comment.added", dict(version=1), "--version does not apply to comment.added"),

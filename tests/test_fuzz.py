@@ -380,8 +380,8 @@ def payload_for(data, event_type: str) -> dict:
 
 
 def flags_for(data, event_type: str) -> list[str]:
-    """The same through emit's field flags (--id, --name, --url, --version, ...)."""
-    flag = {"dashboard_id": "id", "datasource_id": "id", "widget_id": "id", "name": "name", "url": "url",
+    """The same through emit's field flags (--id, --name, --item-url, --version, ...)."""
+    flag = {"dashboard_id": "id", "datasource_id": "id", "widget_id": "id", "name": "name", "url": "item-url",
             "version": "version", "copied_from": "copied-from", "target": "target", "target_id": "target-id",
             "target_name": "target-name", "comment_id": "comment-id", "comment_url": "comment-url"}
     return [f"--{flag[k]}={v}" for k, v in payload_for(data, event_type).items()

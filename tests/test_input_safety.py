@@ -39,7 +39,7 @@ def test_add_takes_headers_from_a_file_or_stdin_and_they_go_out(cli, db_path, re
                         stdin=f"Authorization: {TOKEN}\n")
     assert from_stdin.returncode == 0, from_stdin.stderr
     assert TOKEN not in from_file.stdout + from_stdin.stdout  # masked when shown
-    assert cli("emit", "widget.added", "-t", "t1", "--id", "7", "--name", "W", "--url", "https://bi/w/7").exit_code == 0
+    assert cli("emit", "widget.added", "-t", "t1", "--id", "7", "--name", "W", "--item-url", "https://bi/w/7").exit_code == 0
     by_path = {r["path"]: r["headers"] for r in rx.requests}
     assert [by_path["/hook"][name] for name in ("Authorization", "X-Team", "X-Plain")] == [TOKEN, "analytics", "yes"]
     assert by_path["/two"]["Authorization"] == TOKEN
@@ -173,7 +173,7 @@ def test_a_name_over_the_payload_limit_is_refused_and_nothing_is_stored(cli, add
     add_sub("http://127.0.0.1:9/", "dashboard.updated")
     before = table_rows(db_path)
     name = "n" * (256 * 1024)
-    result = cli("emit", "dashboard.updated", "-t", "t1", "--id", "1", "--name", name, "--url", "https://bi/d/1")
+    result = cli("emit", "dashboard.updated", "-t", "t1", "--id", "1", "--name", name, "--item-url", "https://bi/d/1")
     size = len('{"dashboard_id":"1","name":"","url":"https://bi/d/1"}') + len(name)
     assert (result.exit_code, result.stderr) == (2, f"error: the dashboard.updated data is {size} bytes as JSON, "
                                                     "over the limit of 262144 bytes ([delivery] max_payload_bytes)\n")
@@ -358,3 +358,29 @@ def test_a_config_file_is_read_no_further_than_1_mib():
     result = run_cli("config", "show", "--config", "/dev/zero", preexec_fn=limit_memory(1))
     assert (result.returncode, result.stderr) == (
         2, "error: config /dev/zero: larger than the limit of 1048576 bytes\n")
+
+
+@pytest.mark.parametrize("url,problem", [
+    ("https://x.example:99999/", "the port must be a number from 0 to 65535"),
+    ("https://x.example:8o8o/", "the port must be a number from 0 to 65535"),
+    ("https://[::1/", "the host in [brackets] must be a valid IPv6 address, closed by ]"),
+    ("https://[zz]/", "the host in [brackets] must be a valid IPv6 address, closed by ]"),
+])
+def test_url_errors_are_in_the_tools_words(cli, url, problem):
+    result = cli("add", "-t", "t1", "--event", "dashboard.updated", "--url", url)
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", f"error: invalid URL {url!r}: {problem}\n")
+    assert cli.json("list", "-t", "t1") == []
+
+
+def test_a_long_value_is_not_echoed_whole(cli):
+    tenant = "é" * 5000
+    result = cli("list", "-t", tenant)
+    assert (result.exit_code, result.stderr) == (2, "error: invalid tenant '" + "é" * 40 + "…" + "é" * 19 + "' "
+                                                    "(5,000 characters): use 1-64 ASCII letters, digits, '_', '.' "
+                                                    "or '-', starting with a letter or digit\n")
+
+
+def test_header_names_are_ascii(cli):
+    result = cli("add", "-t", "t1", "--event", "dashboard.updated", "--url", "https://x.example/", "-H", "Ünicode: v")
+    assert (result.exit_code, result.stderr) == (
+        2, "error: invalid header name 'Ünicode': use ASCII letters, digits and !#$%&'*+-.^_`|~ only\n")

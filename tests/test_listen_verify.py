@@ -20,7 +20,7 @@ from alpana_hooks import signing
 
 from conftest import Receiver, limit_memory, run_cli
 
-EMIT = ("emit", "widget.added", "--tenant", "t1", "--id", "7", "--name", "W", "--url", "https://bi/w/7")
+EMIT = ("emit", "widget.added", "--tenant", "t1", "--id", "7", "--name", "W", "--item-url", "https://bi/w/7")
 LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/ ")
 UNUSED_URL = "http://127.0.0.1:9/hook"
 

@@ -98,7 +98,7 @@ def test_eight_processes_emit_while_watch_and_deliver_run(add_sub, receiver, db_
         watcher = _popen("-m", "alpana_hooks", "attempts", "list", "--watch", "--json", "--interval", "0.2",
                          "--tenant", "t1", stdout=out, stderr=err)
     # A cron-style `deliver --loop` races each emit for its freshly recorded attempts: each is sent once.
-    deliverer = _popen("-m", "alpana_hooks", "deliver", "--loop", "--interval", "0.2", "--json",
+    deliverer = _popen("-m", "alpana_hooks", "deliver", "--loop", "--quiet", "--interval", "0.2", "--json",
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     workers = []
     try:
@@ -399,7 +399,7 @@ def test_four_deliver_hosts_and_eight_emitters_on_one_postgres(  # noqa: PLR0915
     hold = {"seconds": 0.02}
     rx = receiver(lambda *a: time.sleep(hold["seconds"]))
     subs = {path: add_sub(rx.url(path), "datasource.added")["id"] for path in ("/a", "/b")}
-    deliverers = [_popen("-c", DELIVER_SHORT_LEASE, "2", "deliver", "--loop", "--interval", "0.2", "--json",
+    deliverers = [_popen("-c", DELIVER_SHORT_LEASE, "2", "deliver", "--loop", "--quiet", "--interval", "0.2", "--json",
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
     workers: list = []
     try:

@@ -3,6 +3,7 @@
 import json
 import os
 import random
+import select
 import signal
 import sqlite3
 import subprocess
@@ -207,7 +208,7 @@ def test_two_deliver_processes_send_each_attempt_once(cli, add_sub, receiver, db
     rx = receiver()
     add_sub(rx.url(), "widget.added")
     for n in range(200):
-        cli("emit", "widget.added", "--tenant", "t1", "--id", str(n), "--name", "W", "--url", "https://x/", "--no-send")
+        cli("emit", "widget.added", "--tenant", "t1", "--id", str(n), "--name", "W", "--item-url", "https://x/", "--no-send")
     procs = [subprocess.Popen([sys.executable, "-m", "alpana_hooks", "deliver", "--json"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=os.environ) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
@@ -237,7 +238,7 @@ def test_killed_sender_is_recovered_after_the_lease(cli, add_sub, receiver, tmp_
     killer = subprocess.Popen([sys.executable, "-c", KILLER, str(pid_file)], stdout=subprocess.PIPE, text=True)
     port = int(killer.stdout.readline())
     sub = add_sub(f"http://127.0.0.1:{port}/h", "widget.added")
-    emitted = cli.json("emit", "widget.added", "--tenant", "t1", "--id", "7", "--name", "W", "--url", "https://x/",
+    emitted = cli.json("emit", "widget.added", "--tenant", "t1", "--id", "7", "--name", "W", "--item-url", "https://x/",
                        "--no-send")
     sender = subprocess.Popen([sys.executable, "-m", "alpana_hooks", "deliver"], env=os.environ)
     pid_file.write_text(str(sender.pid))
@@ -308,7 +309,7 @@ def test_resend_failed_dry_run_then_send(cli, add_sub, receiver):
     b_attempt = next(a for a in second["attempts"] if a["url"].endswith("/b"))
     assert cli("resend", b_attempt["id"], "--tenant", "t1").exit_code == 0  # recovered: not listed below
     before = len(rx.requests)
-    planned = cli.json("resend", "--failed", "--since", "1h", "--dry-run", "--tenant", "t1")
+    planned = cli.json("resend", "--failed", "--since", "1h", "--dry-run", "--tenant", "t1")["attempts"]
     first_id = json.loads(first.stdout)["event_id"]
     assert sorted((a["url"].rsplit("/", 1)[1], a["event_id"]) for a in planned) == sorted(
         [("a", first_id), ("b", first_id), ("a", second["event_id"])])
@@ -317,7 +318,7 @@ def test_resend_failed_dry_run_then_send(cli, add_sub, receiver):
     summary = cli.json("resend", "--failed", "--since", "1h", "--yes", "--tenant", "t1")
     assert (summary["sent"], summary["succeeded"], summary["failed"]) == (3, 3, 0)
     assert len(rx.requests) == before + 3
-    assert cli.json("resend", "--failed", "--since", "1h", "--dry-run", "--tenant", "t1") == []
+    assert cli.json("resend", "--failed", "--since", "1h", "--dry-run", "--tenant", "t1") == {"dry_run": True, "sent": 0, "succeeded": 0, "failed": 0, "attempts": []}
 
 
 def test_resend_failed_dry_run_says_what_disabled_subscriptions_keep_out_and_the_command_to_run(
@@ -350,7 +351,7 @@ def test_other_tenant_finds_nothing(cli, add_sub, receiver):
         assert result.exit_code == 3, args
     assert cli.json("attempts", "list", "--tenant", "t2") == []
     assert cli.json("events", "list", "--tenant", "t2") == []
-    assert cli.json("resend", "--failed", "--dry-run", "--tenant", "t2") == []
+    assert cli.json("resend", "--failed", "--dry-run", "--tenant", "t2") == {"dry_run": True, "sent": 0, "succeeded": 0, "failed": 0, "attempts": []}
 
 
 # -- attempts list / show -----------------------------------------------------------------------------------
@@ -361,7 +362,7 @@ def test_attempts_list_filters_and_show(cli, add_sub, receiver):
     add_sub(rx.url("/good"), "widget.deleted")
     add_sub(rx.url("/w"), "widget.added")
     cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W")
-    cli("emit", "widget.added", "--tenant", "t1", "--id", "8", "--name", "W", "--url", "https://x/")
+    cli("emit", "widget.added", "--tenant", "t1", "--id", "8", "--name", "W", "--item-url", "https://x/")
     assert len(cli.json("attempts", "list", "--tenant", "t1")) == 3
     assert [a["subscription_id"] for a in cli.json("attempts", "list", "--tenant", "t1", "--status", "failed")] == [
         bad["id"]]
@@ -369,10 +370,11 @@ def test_attempts_list_filters_and_show(cli, add_sub, receiver):
         "widget.added"}
     assert len(cli.json("attempts", "list", "--tenant", "t1", "--limit", "1")) == 1
     assert len(cli.json("attempts", "list", "--tenant", "t1", "--subscription", bad["id"])) == 1
-    table = cli("attempts", "list", "--tenant", "t1").stdout
-    assert "\x1b" not in table and "\\x1b]0;owned\\x07 bad" in table
-    for column in ("Webhook Event", "Webhook Event Id", "Creation time", "Http Status Code", "Response"):
-        assert column in table
+    rows = [line.split("\t") for line in cli("attempts", "list", "--tenant", "t1").stdout.splitlines()]
+    failed_row = next(row for row in rows if row[1] == str(bad["id"]))
+    # piped: id, sub, event, event id, created, status, HTTP status code, duration, next retry, response
+    assert failed_row[2] == "widget.deleted" and failed_row[5:7] == ["failed", "500"]
+    assert failed_row[9] == "\\x1b]0;owned\\x07 bad" and "\x1b" not in "".join(map("".join, rows))
     failed = cli.json("attempts", "list", "--tenant", "t1", "--status", "failed")[0]
     shown = cli("attempts", "show", failed["id"], "--tenant", "t1").stdout
     assert '"widget_id": "7"' in shown and "\x1b" not in shown and "webhook-signature" in shown
@@ -386,7 +388,7 @@ def test_prune_keeps_unfinished_and_scheduled(cli, add_sub, receiver, db_path):
     add_sub(rx.url("/good"), "widget.deleted")
     add_sub(rx.url("/later"), "widget.added")
     cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W")
-    cli("emit", "widget.added", "--tenant", "t1", "--id", "8", "--name", "W", "--url", "https://x/", "--no-send")
+    cli("emit", "widget.added", "--tenant", "t1", "--id", "8", "--name", "W", "--item-url", "https://x/", "--no-send")
     db_exec(db_path, "UPDATE attempts SET created_at = '2020-01-01T00:00:00.000000Z'")
     db_exec(db_path, "UPDATE events SET created_at = '2020-01-01T00:00:00.000000Z'")
     prune = ["attempts", "prune", "--older-than", "30d", "--tenant", "t1"]
@@ -445,6 +447,27 @@ def test_watch_json_streams_new_attempts_and_exits_0_on_sigint(cli, add_sub, rec
         watcher.kill()
 
 
+def test_watch_into_a_pipe_prints_a_line_per_attempt_and_exits_0_on_sigterm(add_sub, receiver):
+    rx = receiver(lambda *_: (500, {}, b"down"))
+    sub = add_sub(rx.url(), "widget.deleted")
+    emitted = json.loads(run_cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W",
+                                 "--json").stdout)
+    watcher = subprocess.Popen([sys.executable, "-m", "alpana_hooks", "attempts", "list", "--tenant", "t1", "--watch",
+                                "--interval", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=os.environ)
+    try:
+        assert select.select([watcher.stdout], [], [], 10)[0], "no line within 10 s"
+        row = watcher.stdout.readline().rstrip("\n").split("\t")
+        attempt = emitted["attempts"][0]
+        assert row[:4] == [str(attempt["id"]), str(sub["id"]), "widget.deleted", emitted["event_id"]]
+        assert row[5:7] == ["failed", "500"] and row[8] == attempt["next_attempt_at"] and row[9] == "down"
+        watcher.send_signal(signal.SIGTERM)
+        assert watcher.wait(10) == 0
+        assert watcher.stdout.read() == "" and watcher.stderr.read() == ""
+    finally:
+        watcher.kill()
+
+
 def test_watch_redraws_in_place_on_a_terminal(add_sub, receiver, sigint_stops_children):
     import pty
 
@@ -482,7 +505,7 @@ def test_a_deleted_subscriptions_work_never_reaches_a_newer_one(cli, add_sub, re
     cli("delete", first["id"], "--tenant", "ta", "--yes")
     second = add_sub(new.url(), "widget.deleted", "tb")
     assert second["id"] != first["id"]  # ids are never reused
-    assert cli.json("deliver") == {"sent": 0, "succeeded": 0, "failed": 0}
+    assert cli.json("deliver") == {"sent": 0, "succeeded": 0, "failed": 0, "attempts": []}
     assert old.requests == [] and new.requests == []
     (row,) = db_rows(db_path, "SELECT status, error_class FROM attempts")
     assert (row["status"], row["error_class"]) == ("failed", "discarded")
@@ -685,3 +708,23 @@ def test_emit_data_at_dash_reads_stdin(cli, add_sub, receiver):
                  input='{"datasource_id": "ds1", "name": "Warehouse"}')
     assert result.exit_code == 0, result.stderr
     assert rx.bodies()[0]["data"] == {"datasource_id": "ds1", "name": "Warehouse"}
+
+
+def test_attempts_list_unresolved_is_what_resend_failed_would_take(cli, add_sub, receiver):
+    answers = {"/a": 500, "/b": 500}
+    rx = receiver(lambda path, *_: (answers[path], {}, b""))
+    add_sub(rx.url("/a"), "widget.deleted")
+    add_sub(rx.url("/b"), "widget.deleted")
+    emitted = json.loads(cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W", "--json").stdout)
+    first_a, first_b = sorted(emitted["attempts"], key=lambda a: a["url"])
+    answers["/a"] = 200
+    assert cli("resend", first_a["id"], "--tenant", "t1").exit_code == 0  # a's failure is resolved
+    failed = cli.json("attempts", "list", "--tenant", "t1", "--status", "failed")
+    assert sorted(a["id"] for a in failed) == sorted([first_a["id"], first_b["id"]])
+    unresolved = cli.json("attempts", "list", "--tenant", "t1", "--status", "failed", "--unresolved")
+    dry_run = cli.json("resend", "--failed", "--dry-run", "--tenant", "t1")["attempts"]
+    assert [a["id"] for a in unresolved] == [a["id"] for a in dry_run] == [first_b["id"]]
+    assert unresolved[0]["next_attempt_at"] is not None  # the retry it is waiting for
+    wrong = cli("attempts", "list", "--tenant", "t1", "--status", "succeeded", "--unresolved")
+    assert (wrong.exit_code, wrong.stderr) == (2, "error: --unresolved lists failed attempts: it does not go with "
+                                                  "--watch, --event-id or another --status\n")

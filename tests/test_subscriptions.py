@@ -13,7 +13,7 @@ def test_add_prints_id_and_full_secret_and_masks_authorization(cli):
                  "--header", "Authorization: Bearer abc")
     assert result.exit_code == 0, result.stderr
     assert re.search(r"whsec_[A-Za-z0-9+/=]{40,}", result.stdout)
-    assert "Subscription 1" in result.stdout
+    assert result.stderr.startswith("Added subscription 1.") and "\nHeader Authorization\t********\n" in result.stdout
     assert "Bearer abc" not in result.stdout
     listed = cli.json("list", "--tenant", "t1")
     assert listed == [{

@@ -262,7 +262,7 @@ def test_edit_saves_nothing_until_the_whole_form_is_valid(receiver):
         key, value = app.screen.query(".key").last(), app.screen.query(".value").last()
         key.value, value.value = "X Team", "analytics"
         await pilot.press("ctrl+s")
-        message = "invalid header name 'X Team': use letters, digits and !#$%&'*+-.^_`|~ only"
+        message = "invalid header name 'X Team': use ASCII letters, digits and !#$%&'*+-.^_`|~ only"
         await until(pilot, lambda: static_text(app, "#headers-error") == message, "the inline header message")
         with hooks() as api:
             assert api.subscription("acme", sub.id).url == rx.url("/old")  # the valid URL was not saved alone

@@ -1,66 +1,55 @@
-"""Whole-output tests of the human tables at 100 columns: list, show (with and without send attempts),
-attempts list and attempts show.
+"""Whole-output tests of the human output: on a terminal of 80 and 120 columns (a real pseudo-terminal; colour and bold
+codes are removed before comparing) and into a pipe (plain tab-separated rows, as gh prints them).
 
-Each command runs in a real process (`run_cli`) against a real store under tmp_path, after real sends to a real
-receiver on 127.0.0.1, and its ENTIRE stdout and stderr are compared with the text written below, so a dropped
-table, column, row or line fails. What changes from run to run (times, durations, event ids, secrets, the
-receiver's port, the receiver's Date and Python version) is replaced first by regular expressions; inside tables
-the placeholders have the same width, so the alignment of every table is still compared, also where a narrow column
-folds a value over several lines (see `normalise`). Trailing spaces are stripped from each line (rich pads a table's title to the table's
-width) so that the expected texts survive editors.
+Each command runs in a real process against a real store under tmp_path, after real sends to a real receiver on
+127.0.0.1, and its ENTIRE stdout and stderr are compared with the text written below, so a dropped table, column,
+row or line fails. What changes from run to run (times, ages, durations, event ids, secrets, the receiver's port,
+its Date and Python version) is replaced first by placeholders of the same width, so the alignment of every
+table is still compared. Trailing spaces are stripped from each line so that the expected texts survive editors.
 """
 
+import fcntl
+import os
+import pty
 import re
+import signal
+import struct
+import subprocess
+import sys
+import termios
 
 import pytest
-
 from conftest import run_cli
 
 TENANT = "acme"
 
-# Length-preserving rules, applied both to plain text and inside table columns, where a value may be folded.
+# Every rule keeps the width of what it replaces, so a table's alignment is compared too.
 SAME_WIDTH = [
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"), lambda m: "YYYY-MM-DDThh:mm:ss.ffffffZ"),
     (re.compile(r"evt_[0-9A-Z]{26}"), lambda m: "evt_" + "X" * 26),
     (re.compile(r"whsec_[A-Za-z0-9+/]{43}="), lambda m: "whsec_" + "S" * 44),
     (re.compile(r"(?<=127\.0\.0\.1:)\d+"), lambda m: "P" * len(m.group())),
+    (re.compile(r"(?<= )\d+ ms(?: +|$)"), lambda m: "N ms".ljust(len(m.group()))),  # a duration and its padding
+    (re.compile(r"(?<=  )\d+[smhd] ago(?: +|$)"), lambda m: "AGE".ljust(len(m.group()))),  # an age and its padding
+    (re.compile(r"(?<=  )(?:in \d+[smhd]|due)(?: +|$)"), lambda m: "RETRY".ljust(len(m.group()))),
 ]
-
-# Rules for text outside tables, or for values that never fold; the duration rules keep the width too.
 OTHER = [
-    (re.compile(r"(?<=│ )\d+ ms *"), lambda m: "N ms".ljust(len(m.group()))),
-    (re.compile(r"(Duration ms +│ )(\d+ *)"), lambda m: m.group(1) + "N".ljust(len(m.group(2)))),
     (re.compile(r"webhook-timestamp: \d+"), lambda m: "webhook-timestamp: UNIXTIME"),
     (re.compile(r"v1,[A-Za-z0-9+/]{43}="), lambda m: "v1,SIGNATURE"),
     (re.compile(r"Date: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT"), lambda m: "Date: DATE"),
     (re.compile(r"Python/\d+\.\d+\.\d+\S*"), lambda m: "Python/X.Y.Z"),
     (re.compile(r"alpana-hooks/\d+\.\d+\.\d+\S*"), lambda m: "alpana-hooks/VERSION"),
+    (re.compile(r"(?<=\t)\d+ ms(?=\t|\n)"), lambda m: "N ms"),
 ]
-
-BARS = "│┃"
 
 
 def normalise(text: str) -> str:
-    """`text` with the varying values replaced, table columns first (a folded value is joined from its pieces,
-    replaced, and put back piece by piece), then the whole text; trailing spaces stripped from each line."""
-    lines = [list(line) for line in text.split("\n")]
-    for column in _columns(text.split("\n")):
-        joined, where = "", []
-        for index, (row, start, end) in enumerate(column):
-            piece = "".join(lines[row][start:end]).rstrip(" ")
-            if index and not _filled(column[index - 1], lines):
-                joined, where = joined + "\n", where + [None]  # the previous piece ended its value: no fold
-            joined += piece
-            where += [(row, start + i) for i in range(len(piece))]
-        for pattern, replace in SAME_WIDTH:
-            joined = pattern.sub(lambda m: _checked(m, replace), joined)
-        for char, place in zip(joined, where):
-            if place is not None:
-                lines[place[0]][place[1]] = char
-    result = "\n".join("".join(line) for line in lines)
-    for pattern, replace in SAME_WIDTH + OTHER:
-        result = pattern.sub(replace, result)
-    return "\n".join(line.rstrip(" ") for line in result.split("\n"))
+    """`text` with the varying values replaced (see SAME_WIDTH and OTHER), trailing spaces stripped."""
+    for pattern, replace in SAME_WIDTH:
+        text = "\n".join(pattern.sub(lambda m, rule=replace: _checked(m, rule), line) for line in text.split("\n"))
+    for pattern, replace in OTHER:
+        text = pattern.sub(replace, text)
+    return "\n".join(line.rstrip(" ") for line in text.split("\n"))
 
 
 def _checked(match, replace) -> str:
@@ -69,30 +58,42 @@ def _checked(match, replace) -> str:
     return replacement
 
 
-def _filled(cell, lines) -> bool:
-    """Whether a cell's line is full to its right padding, i.e. rich folded its value onto the next line."""
-    row, start, end = cell
-    return lines[row][end - 1] != " "
-
-
-def _columns(lines: list[str]):
-    """The cells of each column of each block of consecutive table lines, as (line, start, end) of the text
-    between the one-space paddings."""
-    block: list[int] = []
-    for number, line in enumerate(lines + [""]):
-        if len(line) > 1 and line[0] in BARS and line[-1] in BARS:
-            block.append(number)
-            continue
-        if block:
-            bars = [i for i, ch in enumerate(lines[block[0]]) if ch in BARS]
-            for left, right in zip(bars, bars[1:]):
-                yield [(row, left + 2, right - 1) for row in block]
-            block = []
-
-
 def run(*args) -> tuple[int, str, str]:
+    """The command with stdout into a pipe."""
     result = run_cli(*args, "--tenant", TENANT)
     return result.returncode, normalise(result.stdout), normalise(result.stderr)
+
+
+SGR = re.compile(r"\x1b\[[0-9;]*m")  # colour and bold: a terminal may show them, the layout is what is compared
+
+
+def run_cli_plain(*args) -> tuple[int, str, str]:
+    """A command that takes no --tenant, with stdout into a pipe."""
+    result = run_cli(*args)
+    return result.returncode, normalise(result.stdout), normalise(result.stderr)
+
+
+def run_tty(*args, columns: int) -> tuple[int, str, str]:
+    """The command with stdout on a real terminal of `columns` columns (stderr into a pipe)."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns), "PYTHONIOENCODING": "utf-8"}
+    with subprocess.Popen([sys.executable, "-m", "alpana_hooks", *args, "--tenant", TENANT], env=env,
+                          stdin=subprocess.DEVNULL, stdout=follower, stderr=subprocess.PIPE) as process:
+        os.close(follower)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the command closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        err = process.stderr.read()
+    os.close(leader)
+    text = SGR.sub("", out.decode("utf-8").replace("\r\n", "\n"))
+    return process.returncode, normalise(text), normalise(err.decode("utf-8"))
 
 
 def check(actual: tuple[int, str, str], code: int, stdout: str, stderr: str) -> None:
@@ -109,9 +110,8 @@ def respond(path, headers, body):
 
 
 @pytest.fixture(autouse=True)
-def plain_100_columns(monkeypatch):
-    """100 columns, and none of the variables that would make rich style a pipe's output."""
-    monkeypatch.setenv("COLUMNS", "100")
+def no_forced_terminal(monkeypatch):
+    """None of the variables that would make rich treat a pipe as a terminal."""
     for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
         monkeypatch.delenv(name, raising=False)
 
@@ -140,7 +140,7 @@ def sent(cli, two_subscriptions):
     """One dashboard.updated sent to both (attempt 1 succeeds, attempt 2 fails), then a ping to subscription 1
     (attempt 3)."""
     emitted = cli("emit", "dashboard.updated", "-t", TENANT, "--id", "42", "--name", "Sales", "--version", "3",
-                  "--url", "https://bi.example.com/d/42")
+                  "--item-url", "https://bi.example.com/d/42")
     assert emitted.exit_code == 4, emitted.output
     pinged = cli("ping", "1", "-t", TENANT)
     assert pinged.exit_code == 0, pinged.output
@@ -150,156 +150,170 @@ def sent(cli, two_subscriptions):
 
 
 
-def test_normalise_joins_folded_values_and_keeps_widths():
-    folded = (
-        "┃ Id         ┃ Time       ┃\n"
-        "│ evt_01M8XJ │ 2026-12-03 │\n"
-        "│ G8KCM7VXDQ │ T09:06:55. │\n"
-        "│ C4MX08ZH8P │ 724140Z    │\n"
-        "│ evt_short  │ 9 ms       │\n"
-    )
-    assert normalise(folded) == (
-        "┃ Id         ┃ Time       ┃\n"
-        "│ evt_XXXXXX │ YYYY-MM-DD │\n"
-        "│ XXXXXXXXXX │ Thh:mm:ss. │\n"
-        "│ XXXXXXXXXX │ ffffffZ    │\n"
-        "│ evt_short  │ N ms       │\n"
-    )
+LONG_PATH = "/comments/from/the/analytics/team/webhook-receiver"
+
+
+@pytest.fixture
+def three_subscriptions(cli, two_subscriptions):
+    """Two active subscriptions and a disabled one whose URL is too long for 80 columns."""
+    cli.json("add", "-t", TENANT, "--event", "comment.added", "--url", two_subscriptions.url(LONG_PATH),
+             "--disabled", "--description", "Comments feed for the analytics team", "--header", "X-Api-Key: k-123")
+    return two_subscriptions
 
 
 def test_add(hook):
-    check(run("add", "--event", "dashboard.updated", "--url", hook.url("/hook"), "--description", "BI sync",
-              "--header", "Authorization: Bearer abc", "--header", "X-Team: analytics"), 0, """\
+    check(run_tty("add", "--event", "dashboard.updated", "--url", hook.url("/hook"), "--description", "BI sync",
+                  "--header", "Authorization: Bearer abc", "--header", "X-Team: analytics", columns=80), 0, """\
 Subscription 1
-┏━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓
-┃ Field                ┃ Value                                              ┃
-┡━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┩
-│ Tenant               │ acme                                               │
-│ Event                │ dashboard.updated                                  │
-│ URL                  │ http://127.0.0.1:PPPPP/hook                        │
-│ Description          │ BI sync                                            │
-│ State                │ Active                                             │
-│ Created              │ YYYY-MM-DDThh:mm:ss.ffffffZ                        │
-│ Updated              │ YYYY-MM-DDThh:mm:ss.ffffffZ                        │
-│ Signing secret       │ whsec_SSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSS │
-│ Header Authorization │ ********                                           │
-│ Header X-Team        │ analytics                                          │
-└──────────────────────┴────────────────────────────────────────────────────┘
+Tenant                acme
+Event                 dashboard.updated
+URL                   http://127.0.0.1:PPPPP/hook
+Description           BI sync
+State                 Active
+Created               YYYY-MM-DDThh:mm:ss.ffffffZ
+Updated               YYYY-MM-DDThh:mm:ss.ffffffZ
+Signing secret        whsec_SSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSS
+Header Authorization  ********
+Header X-Team         analytics
 """, """\
 Added subscription 1. `alpana-hooks secret show 1 -t acme` shows the signing secret again.
 """)
 
 
-def test_list(cli, two_subscriptions):
-    cli.json("add", "-t", TENANT, "--event", "comment.added", "--url", two_subscriptions.url("/comments"),
-             "--disabled", "--description", "Comments feed", "--header", "X-Api-Key: k-123")
-    check(run("list"), 0, """\
-┏━━━━┳━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━┓
-┃ ID ┃ Event             ┃ URL                   ┃ State    ┃ Headers              ┃ Description   ┃
-┡━━━━╇━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━┩
-│ 1  │ dashboard.updated │ http://127.0.0.1:PPPP │ Active   │ Authorization,       │ BI sync       │
-│    │                   │ P/hook                │          │ X-Team               │               │
-│ 2  │ dashboard.updated │ http://127.0.0.1:PPPP │ Active   │                      │               │
-│    │                   │ P/fail                │          │                      │               │
-│ 3  │ comment.added     │ http://127.0.0.1:PPPP │ Disabled │ X-Api-Key            │ Comments feed │
-│    │                   │ P/comments            │          │                      │               │
-└────┴───────────────────┴───────────────────────┴──────────┴──────────────────────┴───────────────┘
+def test_list_at_80_columns(three_subscriptions):
+    check(run_tty("list", columns=80), 0, """\
+ID  EVENT              URL                             STATE     DESCRIPTION
+1   dashboard.updated  http://127.0.0.1:PPPPP/hook     Active    BI sync
+2   dashboard.updated  http://127.0.0.1:PPPPP/fail     Active
+3   comment.added      http://127.0.0.…bhook-receiver  Disabled  Comments feed …
 """, "")
 
 
-def test_show_without_attempts(two_subscriptions):
-    check(run("show", "2"), 0, """\
-Subscription 2
-┏━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓
-┃ Field       ┃ Value                       ┃
-┡━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┩
-│ Tenant      │ acme                        │
-│ Event       │ dashboard.updated           │
-│ URL         │ http://127.0.0.1:PPPPP/fail │
-│ Description │                             │
-│ State       │ Active                      │
-│ Created     │ YYYY-MM-DDThh:mm:ss.ffffffZ │
-│ Updated     │ YYYY-MM-DDThh:mm:ss.ffffffZ │
-└─────────────┴─────────────────────────────┘
+def test_list_at_120_columns(three_subscriptions):
+    check(run_tty("list", columns=120), 0, """\
+ID  EVENT              URL                                           STATE     HEADERS          DESCRIPTION
+1   dashboard.updated  http://127.0.0.1:PPPPP/hook                   Active    Authorization,…  BI sync
+2   dashboard.updated  http://127.0.0.1:PPPPP/fail                   Active
+3   comment.added      http://127.0.0.1:PPPPP…team/webhook-receiver  Disabled  X-Api-Key        Comments feed for the…
+""", "")
+
+
+def test_list_wide_at_80_columns(three_subscriptions):
+    check(run_tty("list", "--wide", columns=80), 0, """\
+ID  EVENT              URL                                                                       STATE     HEADERS                DESCRIPTION
+1   dashboard.updated  http://127.0.0.1:PPPPP/hook                                               Active    Authorization, X-Team  BI sync
+2   dashboard.updated  http://127.0.0.1:PPPPP/fail                                               Active
+3   comment.added      http://127.0.0.1:PPPPP/comments/from/the/analytics/team/webhook-receiver  Disabled  X-Api-Key              Comments feed for the analytics team
+""", "")
+
+
+def test_list_piped(three_subscriptions):
+    check(run("list"), 0, """\
+1\tdashboard.updated\thttp://127.0.0.1:PPPPP/hook\tActive\tAuthorization, X-Team\tBI sync
+2\tdashboard.updated\thttp://127.0.0.1:PPPPP/fail\tActive\t\t
+3\tcomment.added\thttp://127.0.0.1:PPPPP/comments/from/the/analytics/team/webhook-receiver\tDisabled\tX-Api-Key\tComments feed for the analytics team
+""", "")
+
+
+def test_show_added_disabled(three_subscriptions):
+    check(run_tty("show", "3", columns=80), 0, """\
+Subscription 3
+Tenant            acme
+Event             comment.added
+URL               http://127.0.0.1:PPPPP/comments/from/the/analytics/team/webhoo
+                  k-receiver
+Description       Comments feed for the analytics team
+State             Disabled
+Disabled at       YYYY-MM-DDThh:mm:ss.ffffffZ
+Created           YYYY-MM-DDThh:mm:ss.ffffffZ
+Updated           YYYY-MM-DDThh:mm:ss.ffffffZ
+Header X-Api-Key  ********
 """, """\
 no send attempts yet
 """)
 
 
 def test_show_with_its_latest_attempts(sent):
-    check(run("show", "1"), 0, """\
+    check(run_tty("show", "1", columns=120), 0, """\
 Subscription 1
-┏━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓
-┃ Field                ┃ Value                       ┃
-┡━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┩
-│ Tenant               │ acme                        │
-│ Event                │ dashboard.updated           │
-│ URL                  │ http://127.0.0.1:PPPPP/hook │
-│ Description          │ BI sync                     │
-│ State                │ Active                      │
-│ Created              │ YYYY-MM-DDThh:mm:ss.ffffffZ │
-│ Updated              │ YYYY-MM-DDThh:mm:ss.ffffffZ │
-│ Header Authorization │ ********                    │
-│ Header X-Team        │ analytics                   │
-└──────────────────────┴─────────────────────────────┘
+Tenant                acme
+Event                 dashboard.updated
+URL                   http://127.0.0.1:PPPPP/hook
+Description           BI sync
+State                 Active
+Created               YYYY-MM-DDThh:mm:ss.ffffffZ
+Updated               YYYY-MM-DDThh:mm:ss.ffffffZ
+Header Authorization  ********
+Header X-Team         analytics
 Latest send attempts
-┏━━━━┳━━━━━┳━━━━━━━━━━━━┳━━━━━━━━━━━━┳━━━━━━━━━━━━┳━━━━━━━━━━━┳━━━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━━━┓
-┃    ┃     ┃            ┃            ┃            ┃           ┃ Http       ┃          ┃            ┃
-┃    ┃     ┃ Webhook    ┃ Webhook    ┃ Creation   ┃           ┃ Status     ┃          ┃            ┃
-┃ ID ┃ Sub ┃ Event      ┃ Event Id   ┃ time       ┃ Status    ┃ Code       ┃ Duration ┃ Response   ┃
-┡━━━━╇━━━━━╇━━━━━━━━━━━━╇━━━━━━━━━━━━╇━━━━━━━━━━━━╇━━━━━━━━━━━╇━━━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━━━┩
-│ 3  │ 1   │ ping       │ evt_XXXXXX │ YYYY-MM-DD │ succeeded │ 200        │ N ms     │ {"ok":     │
-│    │     │            │ XXXXXXXXXX │ Thh:mm:ss. │           │            │          │ true}      │
-│    │     │            │ XXXXXXXXXX │ ffffffZ    │           │            │          │            │
-│ 1  │ 1   │ dashboard. │ evt_XXXXXX │ YYYY-MM-DD │ succeeded │ 200        │ N ms     │ {"ok":     │
-│    │     │ updated    │ XXXXXXXXXX │ Thh:mm:ss. │           │            │          │ true}      │
-│    │     │            │ XXXXXXXXXX │ ffffffZ    │           │            │          │            │
-└────┴─────┴────────────┴────────────┴────────────┴───────────┴────────────┴──────────┴────────────┘
+ID  EVENT              EVENT ID                        CREATED  STATUS     HTTP  DURATION  NEXT RETRY  RESPONSE
+3   ping               evt_XXXXXXXXXXXXXXXXXXXXXXXXXX  AGE      succeeded  200   N ms                  {"ok": true}
+1   dashboard.updated  evt_XXXXXXXXXXXXXXXXXXXXXXXXXX  AGE      succeeded  200   N ms                  {"ok": true}
 """, "")
 
 
-def test_attempts_list(sent):
+def test_attempts_list_at_80_columns(sent):
+    check(run_tty("attempts", "list", columns=80), 0, """\
+ID  EVENT              EVENT ID                        CREATED  STATUS     HTTP
+3   ping               evt_XXXXXXXXXXXXXXXXXXXXXXXXXX  AGE      succeeded  200
+2   dashboard.updated  evt_XXXXXXXXXXXXXXXXXXXXXXXXXX  AGE      failed     500
+1   dashboard.updated  evt_XXXXXXXXXXXXXXXXXXXXXXXXXX  AGE      succeeded  200
+""", "")
+
+
+def test_attempts_list_at_120_columns(sent):
+    check(run_tty("attempts", "list", columns=120), 0, """\
+ID  SUB  EVENT              EVENT ID                        CREATED  STATUS     HTTP  DURATION  NEXT RETRY  RESPONSE
+3   1    ping               evt_XXXXXXXXXXXXXXXXXXXXXXXXXX  AGE      succeeded  200   N ms                  {"ok": true}
+2   2    dashboard.updated  evt_XXXXXXXXXXXXXXXXXXXXXXXXXX  AGE      failed     500   N ms      RETRY       internal er…
+1   1    dashboard.updated  evt_XXXXXXXXXXXXXXXXXXXXXXXXXX  AGE      succeeded  200   N ms                  {"ok": true}
+""", "")
+
+
+def test_attempts_list_piped(sent):
     check(run("attempts", "list"), 0, """\
-┏━━━━┳━━━━━┳━━━━━━━━━━━━┳━━━━━━━━━━━━┳━━━━━━━━━━━━┳━━━━━━━━━━━┳━━━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━━━┓
-┃    ┃     ┃            ┃            ┃            ┃           ┃ Http       ┃          ┃            ┃
-┃    ┃     ┃ Webhook    ┃ Webhook    ┃ Creation   ┃           ┃ Status     ┃          ┃            ┃
-┃ ID ┃ Sub ┃ Event      ┃ Event Id   ┃ time       ┃ Status    ┃ Code       ┃ Duration ┃ Response   ┃
-┡━━━━╇━━━━━╇━━━━━━━━━━━━╇━━━━━━━━━━━━╇━━━━━━━━━━━━╇━━━━━━━━━━━╇━━━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━━━┩
-│ 3  │ 1   │ ping       │ evt_XXXXXX │ YYYY-MM-DD │ succeeded │ 200        │ N ms     │ {"ok":     │
-│    │     │            │ XXXXXXXXXX │ Thh:mm:ss. │           │            │          │ true}      │
-│    │     │            │ XXXXXXXXXX │ ffffffZ    │           │            │          │            │
-│ 2  │ 2   │ dashboard. │ evt_XXXXXX │ YYYY-MM-DD │ failed    │ 500        │ N ms     │ internal   │
-│    │     │ updated    │ XXXXXXXXXX │ Thh:mm:ss. │           │            │          │ error:     │
-│    │     │            │ XXXXXXXXXX │ ffffffZ    │           │            │          │ database   │
-│    │     │            │            │            │           │            │          │ is down    │
-│ 1  │ 1   │ dashboard. │ evt_XXXXXX │ YYYY-MM-DD │ succeeded │ 200        │ N ms     │ {"ok":     │
-│    │     │ updated    │ XXXXXXXXXX │ Thh:mm:ss. │           │            │          │ true}      │
-│    │     │            │ XXXXXXXXXX │ ffffffZ    │           │            │          │            │
-└────┴─────┴────────────┴────────────┴────────────┴───────────┴────────────┴──────────┴────────────┘
+3\t1\tping\tevt_XXXXXXXXXXXXXXXXXXXXXXXXXX\tYYYY-MM-DDThh:mm:ss.ffffffZ\tsucceeded\t200\tN ms\t\t{"ok": true}
+2\t2\tdashboard.updated\tevt_XXXXXXXXXXXXXXXXXXXXXXXXXX\tYYYY-MM-DDThh:mm:ss.ffffffZ\tfailed\t500\tN ms\tYYYY-MM-DDThh:mm:ss.ffffffZ\tinternal error: database is down
+1\t1\tdashboard.updated\tevt_XXXXXXXXXXXXXXXXXXXXXXXXXX\tYYYY-MM-DDThh:mm:ss.ffffffZ\tsucceeded\t200\tN ms\t\t{"ok": true}
+""", "")
+
+
+def test_attempts_list_unresolved(sent):
+    check(run("attempts", "list", "--status", "failed", "--unresolved"), 0, """\
+2\t2\tdashboard.updated\tevt_XXXXXXXXXXXXXXXXXXXXXXXXXX\tYYYY-MM-DDThh:mm:ss.ffffffZ\tfailed\t500\tN ms\tYYYY-MM-DDThh:mm:ss.ffffffZ\tinternal error: database is down
+""", "")
+
+
+def test_events_list_at_80_columns(sent):
+    check(run_tty("events", "list", columns=80), 0, """\
+EVENT ID                        EVENT              CREATED  ATTEMPTS
+evt_XXXXXXXXXXXXXXXXXXXXXXXXXX  ping               AGE      1
+evt_XXXXXXXXXXXXXXXXXXXXXXXXXX  dashboard.updated  AGE      2
+""", "")
+
+
+def test_events_list_piped(sent):
+    check(run("events", "list"), 0, """\
+evt_XXXXXXXXXXXXXXXXXXXXXXXXXX\tping\tYYYY-MM-DDThh:mm:ss.ffffffZ\t1\t{"subscription_id": 1, "message": "ping from alpana-hooks"}
+evt_XXXXXXXXXXXXXXXXXXXXXXXXXX\tdashboard.updated\tYYYY-MM-DDThh:mm:ss.ffffffZ\t2\t{"dashboard_id": "42", "name": "Sales", "url": "https://bi.example.com/d/42", "version": 3}
 """, "")
 
 
 def test_attempts_show_succeeded(sent):
-    check(run("attempts", "show", "1"), 0, """\
+    check(run_tty("attempts", "show", "1", columns=80), 0, """\
 Send attempt 1
-┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓
-┃ Field                      ┃ Value                          ┃
-┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┩
-│ Subscription id            │ 1                              │
-│ Event                      │ dashboard.updated              │
-│ Event id                   │ evt_XXXXXXXXXXXXXXXXXXXXXXXXXX │
-│ Trigger                    │ emit                           │
-│ Attempt number             │ 1                              │
-│ Created at                 │ YYYY-MM-DDThh:mm:ss.ffffffZ    │
-│ Started at                 │ YYYY-MM-DDThh:mm:ss.ffffffZ    │
-│ Finished at                │ YYYY-MM-DDThh:mm:ss.ffffffZ    │
-│ Url                        │ http://127.0.0.1:PPPPP/hook    │
-│ Status                     │ succeeded                      │
-│ Status code                │ 200                            │
-│ Duration ms                │ N                              │
-│ Response headers truncated │ False                          │
-│ Response truncated         │ False                          │
-└────────────────────────────┴────────────────────────────────┘
+Subscription ID  1
+Event            dashboard.updated
+Event ID         evt_XXXXXXXXXXXXXXXXXXXXXXXXXX
+Trigger          emit
+Attempt number   1
+Created at       YYYY-MM-DDThh:mm:ss.ffffffZ
+Started at       YYYY-MM-DDThh:mm:ss.ffffffZ
+Finished at      YYYY-MM-DDThh:mm:ss.ffffffZ
+URL              http://127.0.0.1:PPPPP/hook
+Status           succeeded
+HTTP status      200
+Duration         N ms
 Data (payload):
 {
   "type": "dashboard.updated",
@@ -334,28 +348,23 @@ Response body:
 """, "")
 
 
-def test_attempts_show_failed(sent):
+def test_attempts_show_failed_piped(sent):
     check(run("attempts", "show", "2"), 0, """\
-Send attempt 2
-┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓
-┃ Field                      ┃ Value                          ┃
-┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┩
-│ Subscription id            │ 2                              │
-│ Event                      │ dashboard.updated              │
-│ Event id                   │ evt_XXXXXXXXXXXXXXXXXXXXXXXXXX │
-│ Trigger                    │ emit                           │
-│ Attempt number             │ 1                              │
-│ Created at                 │ YYYY-MM-DDThh:mm:ss.ffffffZ    │
-│ Started at                 │ YYYY-MM-DDThh:mm:ss.ffffffZ    │
-│ Finished at                │ YYYY-MM-DDThh:mm:ss.ffffffZ    │
-│ Url                        │ http://127.0.0.1:PPPPP/fail    │
-│ Status                     │ failed                         │
-│ Status code                │ 500                            │
-│ Duration ms                │ N                              │
-│ Next attempt at            │ YYYY-MM-DDThh:mm:ss.ffffffZ    │
-│ Response headers truncated │ False                          │
-│ Response truncated         │ False                          │
-└────────────────────────────┴────────────────────────────────┘
+Subscription ID\t2
+Event\tdashboard.updated
+Event ID\tevt_XXXXXXXXXXXXXXXXXXXXXXXXXX
+Trigger\temit
+Attempt number\t1
+Created at\tYYYY-MM-DDThh:mm:ss.ffffffZ
+Started at\tYYYY-MM-DDThh:mm:ss.ffffffZ
+Finished at\tYYYY-MM-DDThh:mm:ss.ffffffZ
+URL\thttp://127.0.0.1:PPPPP/fail
+Status\tfailed
+HTTP status\t500
+Duration\tN ms
+Error class\thttp_status
+Error\tHTTP 500
+Next retry at\tYYYY-MM-DDThh:mm:ss.ffffffZ
 Data (payload):
 {
   "type": "dashboard.updated",
@@ -386,3 +395,38 @@ Response headers:
 Response body:
 internal error: database is down
 """, "")
+
+
+@pytest.fixture
+def recorded(cli, two_subscriptions):
+    """One dashboard.updated recorded for both subscriptions, not sent yet (attempts 1 and 2)."""
+    emitted = cli("emit", "dashboard.updated", "-t", TENANT, "--id", "42", "--name", "Sales", "--version", "3",
+                  "--item-url", "https://bi.example.com/d/42", "--no-send")
+    assert emitted.exit_code == 0, emitted.output
+    return two_subscriptions
+
+
+def test_deliver_says_what_it_did(recorded):
+    check(run_cli_plain("deliver"), 4, """\
+1\t1\thttp://127.0.0.1:PPPPP/hook\t200\tN ms\tsucceeded
+2\t2\thttp://127.0.0.1:PPPPP/fail\t500\tN ms\tfailed: HTTP 500
+""", """\
+sent 2: 1 succeeded, 1 failed
+""")
+
+
+def test_deliver_loop_logs_a_line_per_delivery(recorded, config_path):
+    config_path.write_text(config_path.read_text() + "\n[delivery]\nretry_schedule = []\n")  # no retry of /fail
+    loop = subprocess.Popen([sys.executable, "-m", "alpana_hooks", "deliver", "--loop", "--interval", "0.2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        logged = [loop.stderr.readline() for _ in range(2)]
+        loop.send_signal(signal.SIGTERM)
+        out, err = loop.communicate(timeout=30)
+    finally:
+        loop.kill()
+    check((loop.returncode, normalise(out), normalise("".join(sorted(logged)) + err)), 0, "", """\
+1\t1\thttp://127.0.0.1:PPPPP/hook\t200\tN ms\tsucceeded
+2\t2\thttp://127.0.0.1:PPPPP/fail\t500\tN ms\tfailed: HTTP 500
+sent 2: 1 succeeded, 1 failed
+""")

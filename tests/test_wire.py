@@ -30,7 +30,7 @@ def test_cookies_never_cross_tenants_and_recorded_headers_are_the_wire_headers(c
     add_sub(rx.url("/a2"), "dashboard.added", "tenant-a")
     add_sub(rx.url("/b"), "dashboard.added", "tenant-b", "--header", "Authorization: Bearer b-token")
     for tenant in ("tenant-a", "tenant-b"):  # tenant-a's attempts first: one `deliver` sends them in id order
-        cli.json("emit", "dashboard.added", "--tenant", tenant, "--id", "1", "--name", "D", "--url", "https://bi/d/1",
+        cli.json("emit", "dashboard.added", "--tenant", tenant, "--id", "1", "--name", "D", "--item-url", "https://bi/d/1",
                  "--no-send")
 
     assert cli("deliver").exit_code == 0
@@ -41,7 +41,7 @@ def test_cookies_never_cross_tenants_and_recorded_headers_are_the_wire_headers(c
     assert sent_cookies == []
     for request in rx.requests:
         recorded = attempt_for(cli, db_path, rx.url(request["path"]))["request_headers"]
-        on_the_wire = [[name, MASK if name in ("Authorization", "webhook-signature") else value]
+        on_the_wire = [{"name": name, "value": MASK if name in ("Authorization", "webhook-signature") else value}
                        for name, value in request["headers"].items()]
         assert recorded == on_the_wire
 
@@ -52,12 +52,12 @@ def test_response_headers_are_capped_and_flagged(cli, add_sub, receiver, db_path
     add_sub(rx.url("/huge"), "dashboard.added")
     add_sub(rx.url("/plain"), "dashboard.added")
 
-    emitted = cli.json("emit", "dashboard.added", "--tenant", "t1", "--id", "1", "--name", "D", "--url", "https://b/1")
+    emitted = cli.json("emit", "dashboard.added", "--tenant", "t1", "--id", "1", "--name", "D", "--item-url", "https://b/1")
 
     assert [a["status"] for a in emitted["attempts"]] == ["succeeded", "succeeded"]
     capped = attempt_for(cli, db_path, rx.url("/huge"))
     assert capped["response_headers_truncated"] is True
-    kept = dict(capped["response_headers"])
+    kept = {h["name"]: h["value"] for h in capped["response_headers"]}
     assert kept.pop("Content-Length") == "2"  # sent last, kept anyway: it says where the body ends
     assert 1 <= len(kept) <= 64
     assert sum(len(name) + len(value) + 4 for name, value in kept.items()) <= 16384
@@ -67,7 +67,7 @@ def test_response_headers_are_capped_and_flagged(cli, add_sub, receiver, db_path
     assert row["size"] < 20_000
     plain = attempt_for(cli, db_path, rx.url("/plain"))
     assert plain["response_headers_truncated"] is False
-    assert ["Content-Length", "2"] in plain["response_headers"]
+    assert {"name": "Content-Length", "value": "2"} in plain["response_headers"]
     shown = cli("attempts", "show", capped["id"], "--tenant", "t1")
     assert "Response headers (truncated):" in shown.stdout
 
@@ -127,7 +127,7 @@ def test_a_name_server_that_never_answers_is_bounded_by_the_deadline(cli, add_su
         add_sub(f"http://n{n}.alpana-dns.test/hook", "dashboard.added")
     script = 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"'
     emit = [sys.executable, "-m", "alpana_hooks", "emit", "dashboard.added", "--tenant", "t1", "--id", "1",
-            "--name", "D", "--url", "https://bi/d/1"]
+            "--name", "D", "--item-url", "https://bi/d/1"]
 
     done = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", str(resolv_conf), *emit],
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)

@@ -195,7 +195,7 @@ class Hooks(OperatorMethods, AdminMethods):
             raise UsageError(f"the {event_type} data is {size} bytes as JSON, over the limit of {cap} bytes"
                              " ([delivery] max_payload_bytes)")
         if event_id is not None and not EVENT_ID.fullmatch(event_id):
-            raise UsageError(f"invalid --event-id {event_id!r}: use 1-128 letters, digits, '_', ':' or '-' (no '.')")
+            raise UsageError(f"invalid --event-id {event_id!r}: use 1-128 ASCII letters, digits, '_', ':' or '-' (no '.')")
         return event_type
 
     def ping(self, tenant: str, sub_id: int) -> EmitResult:
@@ -334,11 +334,15 @@ class Hooks(OperatorMethods, AdminMethods):
         return self.deliver()
 
     def deliver(self, *, loop: bool = False, interval: float = 1.0,
-                on_failed_round: Callable[[str], None] = lambda line: None) -> Totals:
+                on_failed_round: Callable[[str], None] = lambda line: None,
+                on_delivered: Callable[[list[Attempt]], None] | None = None) -> Totals:
         """Send what is due, once, or with loop every interval until interrupted (then it returns: what was
         sent is recorded). A looping round that finds the store locked or full is reported to on_failed_round
-        and the next waits twice as long (at most LONGEST_WAIT); the loop goes on once the store clears."""
+        and the next waits twice as long (at most LONGEST_WAIT); the loop goes on once the store clears.
+        on_delivered is given the attempts sent, as their results are recorded (of every tenant)."""
         with self._engine() as dispatcher:
+            if on_delivered is not None:
+                dispatcher.on_recorded = lambda ids: on_delivered(self.store.attempts_by_ids(None, ids))
             try:
                 dispatcher.rounds(loop, interval, on_failed_round)
             except KeyboardInterrupt:

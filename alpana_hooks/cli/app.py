@@ -68,6 +68,7 @@ TenantOpt = Annotated[
     Optional[str], typer.Option("--tenant", "-t", help="Tenant [env ALPANA_HOOKS_TENANT].", show_default=False)
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+WideOpt = Annotated[bool, typer.Option("--wide", help="Every column, whole values, however wide the terminal.")]
 RevealOpt = Annotated[bool, typer.Option("--reveal", help="Show secret values instead of masking them.")]
 
 

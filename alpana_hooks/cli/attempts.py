@@ -14,6 +14,7 @@ from alpana_hooks.cli.app import (
     DbOpt,
     JsonOpt,
     TenantOpt,
+    WideOpt,
     app,
     attempts_app,
     confirm,
@@ -48,35 +49,39 @@ app.add_typer(attempts_app, name="attempts")
 @attempts_app.command("list")
 def attempts_list(
     subscription: SubscriptionOpt = None, event: EventOpt = None, event_id: EventIdOpt = None,
-    status: Annotated[Optional[str], typer.Option("--status", help="pending, sending, succeeded or failed.", show_default=False)] = None,
+    status: Annotated[Optional[str], typer.Option("--status", help="Only attempts in this status.", show_default=False)] = None,
+    unresolved: Annotated[bool, typer.Option("--unresolved", help="Only failures not followed by a success: what resend --failed would send.")] = False,
     since: SinceOpt = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_ID, help="At most this many, newest first.")] = 50,
-    watch: Annotated[bool, typer.Option("--watch", "-w", help="Redraw live until Ctrl-C (with --json: NDJSON of new or changed attempts).")] = False,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Redraw live until Ctrl-C or SIGTERM; into a pipe, one line per new or changed attempt (with --json: NDJSON).")] = False,
     interval: Annotated[float, typer.Option("--interval", min=0.1, max=86400, help="Seconds between refreshes with --watch.")] = 2.0,
     alerts: Annotated[bool, typer.Option("--alerts", help="The operational alerts' attempts ([alerts] url) instead of a tenant's.")] = False,
-    tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
+    tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False, wide: WideOpt = False,
 ):
-    """The tenant's send attempts, newest first: event, event id, time, status code, response."""
+    """The tenant's send attempts, newest first: event, event id, age, status, HTTP status code, next retry,
+    response."""
     if alerts:
-        if any(v is not None for v in (subscription, event, status, since, tenant)) or watch:
+        if any(v is not None for v in (subscription, event, event_id, status, since, tenant)) or watch or unresolved:
             raise UsageError("--alerts takes only --limit and --json: the alerts belong to no tenant")
         _alert_attempts(limit, db, config, json)
         return
     run = run_for(db, config, tenant)
+    if unresolved and (watch or event_id or status not in (None, "failed")):
+        raise UsageError("--unresolved lists failed attempts: it does not go with --watch, --event-id or another --status")
     filters = {"subscription_id": subscription, "event_type": event, "status": status, "since": since_option(since),
                "event_id": event_id}
     with opened(run.settings) as hooks:
-        rows = hooks.attempts(run.tenant, limit=limit, **filters)  # checks the filters before watching
+        if unresolved:
+            rows = _unresolved(hooks, run.tenant, filters, limit)
+        else:
+            rows = hooks.attempts(run.tenant, limit=limit, **filters)  # checks the filters before watching
         if not rows:
             warn_if_unknown_tenant(hooks, run.tenant)
         if watch:
-            try:
-                (_stream if json else _live)(hooks, run.tenant, filters, limit, interval)
-            except KeyboardInterrupt:
-                pass
+            _watch(hooks, run.tenant, filters, limit, interval, json, wide)
             return
     output.render(rows, json=json, as_json=lambda rows: [output.attempt_json(a) for a in rows],
-                  as_table=output.attempts_table, empty=f"no send attempts in {run.tenant}")
+                  as_table=output.attempts_table, empty=f"no send attempts in {run.tenant}", wide=wide)
 
 
 def _alert_attempts(limit: int, db, config, json: bool) -> None:
@@ -86,21 +91,45 @@ def _alert_attempts(limit: int, db, config, json: bool) -> None:
                   as_table=output.attempts_table, empty="no operational alerts sent yet")
 
 
-def _live(hooks: Hooks, tenant: str, filters: dict, limit: int, interval: float) -> None:
+def _unresolved(hooks: Hooks, tenant: str, filters: dict, limit: int) -> list:
+    """The latest failed attempt of each delivery that was not followed by a success, newest first."""
+    failures = hooks.failed_deliveries(tenant, since=filters["since"], subscription_id=filters["subscription_id"],
+                                       event_type=filters["event_type"])
+    return failures[::-1][:limit]
+
+
+def _watch(hooks: Hooks, tenant: str, filters: dict, limit: int, interval: float, json: bool, wide: bool) -> None:
+    """Until Ctrl-C or SIGTERM (both a normal end, exit 0): a live table on a terminal, else lines."""
+    try:
+        if json or not output.is_terminal():
+            _stream(hooks, tenant, filters, limit, interval, json)
+        else:
+            _live(hooks, tenant, filters, limit, interval, wide)
+    except KeyboardInterrupt:
+        pass
+
+
+def _live(hooks: Hooks, tenant: str, filters: dict, limit: int, interval: float, wide: bool) -> None:
     """Redraw the table in place on every change (PostgreSQL: notified) or interval; each read is short."""
     from rich.live import Live
 
-    with Live(output.attempts_table([]), console=output.console(), auto_refresh=False, transient=False) as live:
+    with Live(output.live_table(output.attempts_table([]), wide), console=output.console(), auto_refresh=False,
+              transient=False) as live:
         for _ in hooks.watch_attempts(tenant, interval=interval, limit=limit, **filters):
             rows = hooks.attempts(tenant, limit=limit, **filters)
-            live.update(output.attempts_table(rows, title=f"Send attempts in {tenant} (Ctrl-C to stop)"), refresh=True)
+            grid = output.attempts_table(rows, title=f"Send attempts in {tenant} (Ctrl-C to stop)")
+            live.update(output.live_table(grid, wide), refresh=True)
 
 
-def _stream(hooks: Hooks, tenant: str, filters: dict, limit: int, interval: float) -> None:
-    """NDJSON: the latest attempts first, then every new attempt and every change of an unfinished one."""
+def _stream(hooks: Hooks, tenant: str, filters: dict, limit: int, interval: float, json: bool) -> None:
+    """The latest attempts first, then every new attempt and every change of an unfinished one: one NDJSON or
+    tab-separated line each, flushed at once."""
     for rows in hooks.watch_attempts(tenant, interval=interval, limit=limit, **filters):
         for row in rows:
-            output.print_json_line(output.attempt_json(row))
+            if json:
+                output.print_json_line(output.attempt_json(row))
+            else:
+                output.show(output.attempts_table([row]))
 
 
 @attempts_app.command("show")
@@ -196,15 +225,15 @@ def _resend_failed(run: Run, filters: dict, dry_run: bool, yes: bool, json: bool
                            "includes them")
         if dry_run or not failures:
             note = f"would resend {len(failures)} attempt(s); to resend them: {again}" if failures else None
-            output.render(failures, json=json, as_json=lambda rows: [output.attempt_json(a) for a in rows],
-                          as_table=output.attempts_table, empty="nothing to resend", note=note)
+            output.render(failures, json=json, as_table=output.attempts_table, empty="nothing to resend", note=note,
+                          as_json=lambda rows: _resend_json(rows, dry_run=True))
             return
         if not yes:
             confirm(f"Resend {len(failures)} failed deliveries?", command="resend --failed", cancelled="nothing sent")
         attempts = hooks.resend_failed(run.tenant, failures)
     failed_count = sum(a.failed for a in attempts)
     summary = {"sent": len(attempts), "succeeded": len(attempts) - failed_count, "failed": failed_count}
-    output.render(attempts, json=json, as_json=lambda rows: {**summary, "attempts": [output.attempt_json(a) for a in rows]},
+    output.render(attempts, json=json, as_json=lambda rows: _resend_json(rows, dry_run=False),
                   as_table=output.emit_table,
                   note=f"sent {summary['sent']}: {summary['succeeded']} succeeded, {summary['failed']} failed")
     if failed_count:
@@ -218,20 +247,40 @@ def _left_out(hooks: Hooks, tenant: str, filters: dict) -> int:
     return sum(attempt.subscription_id in disabled for attempt in every)
 
 
+def _resend_json(attempts: list, dry_run: bool) -> dict:
+    """resend --failed's JSON, the same shape with --dry-run (the failed attempts it would resend, nothing sent)
+    and without (the new attempts)."""
+    failed = 0 if dry_run else sum(a.failed for a in attempts)
+    sent = 0 if dry_run else len(attempts)
+    return {"dry_run": dry_run, "sent": sent, "succeeded": sent - failed, "failed": failed,
+            "attempts": [output.attempt_json(a) for a in attempts]}
+
+
 @app.command()
 def deliver(
     loop: Annotated[bool, typer.Option("--loop", help="Keep delivering until Ctrl-C or SIGTERM; a round that finds the store locked or full is logged and retried.")] = False,
     interval: Annotated[float, typer.Option("--interval", min=0.1, max=86400, help="Seconds between rounds with --loop.")] = 1.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="With --loop: no line per delivery, only errors and the closing summary.")] = False,
     db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
-    """Send what is due in every tenant: pending attempts, scheduled retries, claims left by a crash.
-    Safe to run from cron and from several processes at once."""
+    """Send what is due in every tenant: pending attempts, scheduled retries, claims left by a crash; one row
+    per attempt sent (with --loop: one line per delivery on stderr, as a log). Safe to run from cron and from
+    several processes at once."""
     settings = settings_for(db, config)
+    sent: list = []
+
+    def log(attempts: list) -> None:
+        for attempt in attempts:
+            output.log(output.delivery_line(attempt))
+
     with opened(settings) as hooks:
-        totals = hooks.deliver(loop=loop, interval=interval, on_failed_round=output.error)
-    if json:
-        output.print_json(dataclasses.asdict(totals))
+        totals = hooks.deliver(loop=loop, interval=interval, on_failed_round=output.error,
+                               on_delivered=sent.extend if not loop else None if quiet else log)
+    summary = f"sent {totals.sent}: {totals.succeeded} succeeded, {totals.failed} failed"
+    if loop:  # the deliveries were logged as they happened
+        output.print_json(dataclasses.asdict(totals)) if json else output.message(summary)
     else:
-        output.message(f"sent {totals.sent}: {totals.succeeded} succeeded, {totals.failed} failed")
+        output.render(sorted(sent, key=lambda a: a.id), json=json, as_table=output.emit_table, note=summary,
+                      as_json=lambda rows: {**dataclasses.asdict(totals), "attempts": [output.attempt_json(a) for a in rows]})
     if totals.failed and not loop:
         raise typer.Exit(int(ExitCode.DELIVERY_FAILED))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from alpana_hooks.cli import inputs
-from alpana_hooks.cli.app import MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, events_app, lazy
+from alpana_hooks.cli.app import MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, WideOpt, app, events_app, lazy
 from alpana_hooks.cli.context import opened, run_for, since_option, warn_if_unknown_tenant
 from alpana_hooks.errors import ExitCode, UsageError
 
@@ -31,7 +31,8 @@ def emit(
     event_type: Annotated[str, typer.Argument(metavar="TYPE", help="One of the 10 event types (see `events types`).", show_default=False)],
     id: Annotated[Optional[str], _opt("Id of the dashboard, datasource or widget (comment.added: the comment).", "--id")] = None,
     name: Annotated[Optional[str], _opt("Its name (comment.added: the dashboard's or widget's).", "--name")] = None,
-    url: Annotated[Optional[str], _opt("Its URL (default: built from server_url).", "--url")] = None,
+    url: Annotated[Optional[str], _opt("Its URL in Alpana Server (default: built from server_url); not the endpoint's --url.", "--item-url")] = None,
+    old_url: Annotated[Optional[str], typer.Option("--url", hidden=True, help="The old name of --item-url.")] = None,
     version: Annotated[Optional[int], _opt("*.updated: the version now current (new or restored).", "--version")] = None,
     copied_from: Annotated[Optional[str], _opt("dashboard.added: id of the dashboard it was copied from.", "--copied-from")] = None,
     target: Annotated[Optional[str], _opt("comment.added: dashboard or widget.", "--target")] = None,
@@ -49,6 +50,9 @@ def emit(
     run = run_for(db, config, tenant)
     if dry_run and no_send:
         raise UsageError("give either --dry-run or --no-send, not both")
+    if old_url is not None:
+        output.message("warning: emit --url is now --item-url (--url names an endpoint elsewhere)")
+        url = url if url is not None else old_url
     try:
         event_type = events.get_event_type(event_type).name
         if data is not None:
@@ -102,7 +106,7 @@ def _report(tenant: str, result: EmitResult, json: bool) -> None:
         skipped = f"{result.skipped_by_filter} subscription(s) skipped by their filter"
         note = f"{note}; {skipped}" if note else f"event {result.event_id}: {len(result.attempts)} attempt(s); {skipped}"
     if json:
-        output.print_json({"event_id": result.event_id, "type": result.event_type, "fired": result.fired,
+        output.print_json({"event_id": result.event_id, "event": result.event_type, "fired": result.fired,
                            "duplicate": result.duplicate, "skipped_by_filter": result.skipped_by_filter,
                            "note": note,
                            "attempts": [output.attempt_json(a) for a in result.attempts]})
@@ -132,26 +136,26 @@ def events_types(json: JsonOpt = False):
     """The event catalog: each type, when it fires and its payload fields (--json: a JSON Schema per type)."""
     catalog = [events.CATALOG[name] for name in events.EVENT_TYPES]
     output.render(catalog, json=json, as_json=lambda catalog: [
-        {"type": et.name, "group": et.group, "title": et.title, "fires_when": et.fires_when,
+        {"event": et.name, "group": et.group, "title": et.title, "fires_when": et.fires_when,
          "schema": et.json_schema()} for et in catalog], as_table=output.event_types_table)
 
 
 @events_app.command("list")
 def events_list(
-    type_: Annotated[Optional[str], typer.Option("--type", help="Only this event type.", show_default=False)] = None,
+    event: Annotated[Optional[str], typer.Option("--event", "-e", help="Only this event type.", show_default=False)] = None,
     since: Annotated[Optional[str], typer.Option("--since", help="Only since a duration ago (2h) or a time.", show_default=False)] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_ID, help="At most this many.")] = 50,
-    tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
+    tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False, wide: WideOpt = False,
 ):
     """The tenant's recorded events, newest first."""
     run = run_for(db, config, tenant)
     since_time = since_option(since)
     with opened(run.settings) as hooks:
-        rows = hooks.events(run.tenant, event_type=type_, since=since_time, limit=limit)
+        rows = hooks.events(run.tenant, event_type=event, since=since_time, limit=limit)
         if not rows:
             warn_if_unknown_tenant(hooks, run.tenant)
     output.render(rows, json=json, as_json=lambda rows: [output.event_json(e) for e in rows],
-                  as_table=output.events_table, empty=f"no events in {run.tenant}")
+                  as_table=output.events_table, empty=f"no events in {run.tenant}", wide=wide)
 
 
 @events_app.command("show")

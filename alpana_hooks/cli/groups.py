@@ -84,6 +84,10 @@ class ErrorBoundary(TyperGroup):
     def invoke(self, ctx):
         return guarded(lambda: super(ErrorBoundary, self).invoke(ctx))
 
+    def get_command(self, ctx, cmd_name):
+        """The command, its options' help and completion tidied (see helptext)."""
+        return tidied(super().get_command(ctx, cmd_name))
+
     def get_params(self, ctx):
         """The group's options, each flag False when not given (--help, --install-completion, --show-completion):
         Typer 0.29 leaves them None, and coercing a None builds a pydantic TypeAdapter, so a group's --help or a
@@ -93,6 +97,15 @@ class ErrorBoundary(TyperGroup):
             if getattr(param, "is_flag", False) and param.default is None:
                 param.default = False
         return params
+
+
+def tidied(command: T) -> T:
+    """A command with its options' metavars, choices and completion as helptext makes them (None stays None)."""
+    if command is not None:
+        from alpana_hooks.cli.helptext import tidy
+
+        tidy(command)
+    return command
 
 
 def registration(name: str) -> CommandInfo | TyperInfo:
@@ -140,7 +153,7 @@ class Commands(MutableMapping[str, Command]):
         if name not in self._built:
             if name not in COMMANDS:
                 raise KeyError(name)
-            self._built[name] = build(name)
+            self._built[name] = tidied(build(name))
         return self._built[name]
 
     def __setitem__(self, name: str, command: Command) -> None:

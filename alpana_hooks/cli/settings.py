@@ -21,23 +21,33 @@ def sqlite_warning(version: tuple[int, int, int]) -> str | None:
     return None
 
 
-def _rows(settings) -> list[tuple[str, str, str]]:
-    def value(name):
-        raw = getattr(settings, name)
-        if name == "retry_schedule":
-            return ", ".join(timeutil.format_duration(step) for step in raw)
-        if name == "disable_after":
-            return timeutil.format_duration(raw)
-        if name == "allowed_networks":
-            return ", ".join(raw) or "(none)"
-        if name == "database":
-            return config.display_database(raw)
-        if name == "alerts_secret" and raw is not None:
-            return "********"
-        return "(none)" if raw is None else str(raw)
+def typed_value(settings, name: str):
+    """A setting as it is written in config.toml: a number, a boolean, a list, a string, or None."""
+    raw = getattr(settings, name)
+    if name == "retry_schedule":
+        return [timeutil.format_duration(step) for step in raw]
+    if name == "disable_after":
+        return timeutil.format_duration(raw)
+    if name == "database":
+        return config.display_database(raw)
+    if name == "alerts_secret" and raw is not None:
+        return "********"
+    if name == "allowed_networks":
+        return list(raw)
+    return raw if raw is None or isinstance(raw, (bool, int, float, str)) else str(raw)
 
-    names = [n for n in type(settings).__dataclass_fields__ if n != "sources"]
-    return [(name, value(name), settings.sources.get(name, "default")) for name in names]
+
+def _shown(value) -> str:
+    """A typed value as a table cell."""
+    if isinstance(value, list):
+        return ", ".join(value) or "(none)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return "(none)" if value is None else str(value)
+
+
+def _names(settings) -> list[str]:
+    return [n for n in type(settings).__dataclass_fields__ if n != "sources"]
 
 
 app.add_typer(config_app, name="config")
@@ -49,16 +59,17 @@ def config_show(tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = 
     import sqlite3
 
     settings = settings_for(db, config, tenant)
-    rows = _rows(settings)
-    version = sqlite3.sqlite_version_info
-    warning = sqlite_warning(version)
+    values = {name: typed_value(settings, name) for name in _names(settings)}
+    sources = {name: settings.sources.get(name, "default") for name in values}
+    warning = sqlite_warning(sqlite3.sqlite_version_info)
     if json:
         output.print_json({
-            "settings": {name: {"value": value, "source": source} for name, value, source in rows},
+            "settings": {name: {"value": value, "source": sources[name]} for name, value in values.items()},
             "sqlite_version": sqlite3.sqlite_version,
             "sqlite_warning": warning,
         })
         return
+    rows = [(name, _shown(value), sources[name]) for name, value in values.items()]
     output.show(output.settings_table(rows + [("sqlite_version", sqlite3.sqlite_version, "linked library")]))
     if warning:
         output.message(f"warning: SQLite {sqlite3.sqlite_version}: {warning}")

@@ -15,6 +15,7 @@ from alpana_hooks.cli.app import (
     JsonOpt,
     RevealOpt,
     TenantOpt,
+    WideOpt,
     app,
     confirm,
     headers_app,
@@ -23,6 +24,7 @@ from alpana_hooks.cli.app import (
 )
 from alpana_hooks.cli.context import duration, opened, run_for, settings_for, warn_if_unknown_tenant
 from alpana_hooks.errors import UsageError
+from alpana_hooks.timeutil import to_iso
 
 if TYPE_CHECKING:
     from alpana_hooks.model import Subscription
@@ -63,8 +65,8 @@ def add(
 @app.command("list")
 def list_(
     event: Annotated[Optional[str], typer.Option("--event", "-e", help="Only this event type.", show_default=False)] = None,
-    state: Annotated[Optional[str], typer.Option("--state", help="active or disabled.", show_default=False)] = None,
-    tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
+    state: Annotated[Optional[str], typer.Option("--state", help="Only subscriptions in this state.", show_default=False)] = None,
+    tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False, wide: WideOpt = False,
 ):
     """List the tenant's webhook subscriptions."""
     run = run_for(db, config, tenant)
@@ -73,7 +75,7 @@ def list_(
         if not subs:
             warn_if_unknown_tenant(hooks, run.tenant)
     output.render(subs, json=json, as_json=lambda subs: [output.subscription_json(sub) for sub in subs],
-                  as_table=output.subscriptions_table, empty=f"no subscriptions in {run.tenant}")
+                  as_table=output.subscriptions_table, empty=f"no subscriptions in {run.tenant}", wide=wide)
 
 
 @app.command()
@@ -170,13 +172,16 @@ app.add_typer(headers_app, name="headers")
 @headers_app.command("add")
 def headers_add(
     sub_id: SubId,
-    key: Annotated[str, typer.Argument(help="Header name.", show_default=False)],
+    key: Annotated[str, typer.Argument(metavar="NAME", help="Header name, or 'Name: Value' as add -H takes it.", show_default=False)],
     value: Annotated[Optional[str], typer.Argument(help="Header value. Other users see it in `ps`: give a secret one with --value-file.", show_default=False)] = None,
     value_file: Annotated[Optional[str], typer.Option("--value-file", metavar="FILE", help="Read the value from FILE (- reads stdin) instead of VALUE.", show_default=False)] = None,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
-    """Add a header to every delivery of a subscription (replaces one of the same name)."""
+    """Add a header to every delivery of a subscription (replaces one of the same name): NAME VALUE,
+    'Name: Value', or NAME --value-file FILE."""
     run = run_for(db, config, tenant)
+    if ":" in key and value is None and value_file is None:
+        key, value = header_rules.header_line(key)
     if (value is None) == (value_file is None):
         raise UsageError("give the header value either as VALUE or with --value-file FILE (- reads stdin)")
     name = header_rules.header_name(key)
@@ -242,6 +247,6 @@ def secret_rotate(
     with opened(run.settings) as hooks:
         rotated = hooks.rotate_secret(run.tenant, sub_id, grace=grace_period)
     output.render(rotated, json=json,
-                  as_json=lambda r: {"id": sub_id, "secret": r.secret, "old_secret_expires_at": r.old_expires_at.isoformat()},
+                  as_json=lambda r: {"id": sub_id, "secret": r.secret, "old_secret_expires_at": to_iso(r.old_expires_at)},
                   as_table=lambda r: r.secret,
                   note=f"New signing secret for subscription {sub_id}; the old one keeps signing for {grace}.")

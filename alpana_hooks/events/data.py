@@ -44,7 +44,7 @@ _FLAGS: dict[str, tuple[str, dict[str, str]]] = {
         {t: ("target_name" if t == "comment.added" else "name") for t in EVENT_TYPES},
     ),
     "url": (
-        "--url",
+        "--item-url",
         {
             "comment.added": "comment_url",
             "dashboard.added": "url",
@@ -134,15 +134,15 @@ def _build_url(
 ) -> str:
     if not server_url:
         raise PayloadError(
-            f"missing field {url_field!r} for {event_type}: give --url or set server_url"
+            f"missing field {url_field!r} for {event_type}: give --item-url or set server_url"
         )
     if not isinstance(server_url, str) or not _HTTP_URL_RE.match(server_url):
         raise PayloadError(
             f"server_url must be an http(s) URL, got {server_url!r}: "
-            f"fix server_url or give --url"
+            f"fix server_url or give --item-url"
         )
     if not isinstance(tenant, str) or not _NON_BLANK_RE.search(tenant):
-        raise PayloadError(f"cannot build {url_field!r} without a tenant: give --url")
+        raise PayloadError(f"cannot build {url_field!r} without a tenant: give --item-url")
     if event_type == "comment.added":
         needed = (("target", "--target"), ("target_id", "--target-id"), ("comment_id", "--id"))
     else:
@@ -151,7 +151,7 @@ def _build_url(
     if missing:
         raise PayloadError(
             f"cannot build {url_field!r} from server_url without {', '.join(missing)}: "
-            f"give {', '.join(missing)} or --url"
+            f"give {', '.join(missing)} or --item-url"
         )
     base = f"{server_url.rstrip('/')}/{_seg(tenant)}"
     if event_type == "comment.added":

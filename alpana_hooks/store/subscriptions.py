@@ -22,10 +22,12 @@ class SubscriptionStore(Connection):
         with self.write() as conn:
             self.serialize(conn, f"subscription {tenant} {event_type} {url}")
             self._refuse_duplicate(conn, tenant, event_type, url, None)
+            disabled = state == "disabled"  # added --disabled: disabled by the user, at creation
             sub_id = conn.execute(
-                "INSERT INTO subscriptions (tenant, event_type, url, description, state, filter, created_at,"
-                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (tenant, event_type, url, description, state, filter, stamp, stamp),
+                "INSERT INTO subscriptions (tenant, event_type, url, description, state, filter, disabled_reason,"
+                " disabled_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (tenant, event_type, url, description, state, filter, DISABLED_BY_USER if disabled else None,
+                 stamp if disabled else None, stamp, stamp),
             ).fetchone()[0]
             conn.executemany(
                 "INSERT INTO subscription_headers (subscription_id, name, value) VALUES (?, ?, ?)",
