@@ -51,8 +51,8 @@ run events list -t acme
 
 say "A payload filter: globex's second subscription wants only the Ops dashboard"
 run add -t globex --event dashboard.updated --url "$url/globex/ops" --filter "data.name == 'Ops'"
-run emit dashboard.updated -t globex --id 2 --name Finance --version 1 --url https://bi.example.com/globex/dashboards/2 --dry-run
-run emit dashboard.updated -t globex --id 2 --name Finance --version 1 --url https://bi.example.com/globex/dashboards/2
+run emit dashboard.updated -t globex --id 2 --name Finance --version 1 --item-url https://bi.example.com/globex/dashboards/2 --dry-run
+run emit dashboard.updated -t globex --id 2 --name Finance --version 1 --item-url https://bi.example.com/globex/dashboards/2
 printf '{"dashboard_id": "1", "name": "Ops", "url": "https://bi.example.com/globex/dashboards/1"}' >"$work/ops.json"
 ops_id="$(alpana-hooks list -t globex --json | json_field '[-1]["id"]')"
 run filter test "$ops_id" -t globex --data "@$work/ops.json"

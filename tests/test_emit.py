@@ -388,7 +388,7 @@ def test_require_https_applies_at_send_time_to_a_subscription_added_before(cli, 
 
 @pytest.mark.parametrize("changed", [["widget.deleted", "--id", "7", "--name", "Other"],
                                      ["widget.updated", "--id", "7", "--name", "W", "--version", "2",
-                                      "--url", "https://bi.example.com/w/7"]])
+                                      "--item-url", "https://bi.example.com/w/7"]])
 def test_event_id_reused_with_another_payload_is_exit_2_and_records_nothing(cli, add_sub, receiver, db_path,
                                                                              changed):
     """Issue 13 point 14: an idempotency key reused with other data is an error (as Stripe's), not a no-op."""

@@ -13,7 +13,7 @@ SALES = "data.name == 'Sales'"
 
 
 def _emit(cli, name, *extra):
-    return cli("emit", "dashboard.updated", "-t", "t1", "--id", "42", "--name", name, "--url", "https://bi/d/42", *extra)
+    return cli("emit", "dashboard.updated", "-t", "t1", "--id", "42", "--name", name, "--item-url", "https://bi/d/42", *extra)
 
 
 def test_a_filter_lets_through_only_the_events_that_make_it_true(cli, add_sub, receiver):
@@ -61,9 +61,8 @@ def test_the_filter_shows_in_list_show_and_json_and_edit_removes_it(cli, add_sub
     assert sub["filter"] == SALES
     assert cli.json("list", "-t", "t1")[0]["filter"] == SALES
     assert cli.json("show", sub["id"], "-t", "t1")["filter"] == SALES
-    listed = cli("list", "-t", "t1").stdout
-    assert "┃ Filter " in listed and "data.name == 'Sales'" in listed.replace("│\n│", "")
-    assert "│ Filter " in cli("show", sub["id"], "-t", "t1").stdout
+    assert cli("list", "-t", "t1").stdout == "1\tdashboard.updated\thttps://e.com/h\tActive\t\tdata.name == 'Sales'\t\n"
+    assert "Filter\tdata.name == 'Sales'" in cli("show", sub["id"], "-t", "t1").stdout.splitlines()
     assert cli.json("edit", sub["id"], "-t", "t1", "--no-filter")["filter"] is None
     assert db_rows(db_path, "SELECT filter FROM subscriptions") == [{"filter": None}]
     assert "Filter" not in cli("list", "-t", "t1").stdout
@@ -98,7 +97,7 @@ def test_filter_test_says_match_or_no_match_and_why(cli, add_sub, tmp_path):
         "match: subscription 1\n"
         "filter: data.name == 'Sales'\n"
         "why:    the expression gives true, which is true in JMESPath\n"))
-    recorded = cli.json("emit", "dashboard.updated", "-t", "t1", "--id", "7", "--name", "Ops", "--url", "https://b",
+    recorded = cli.json("emit", "dashboard.updated", "-t", "t1", "--id", "7", "--name", "Ops", "--item-url", "https://b",
                         "--no-send")
     missed = cli.json("filter", "test", sub["id"], "-t", "t1", "--event", recorded["event_id"])
     assert missed == {"subscription_id": 1, "filter": SALES, "matched": False, "value": False,
@@ -116,8 +115,7 @@ def test_emit_dry_run_names_who_would_receive_and_records_nothing(cli, add_sub, 
     add_sub(rx.url("/off"), "dashboard.updated", "t1", "--disabled")
     planned = _emit(cli, "Marketing", "--dry-run")
     assert planned.exit_code == 0, planned.stderr
-    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in planned.stdout.splitlines()
-            if line.startswith("│ ")]
+    rows = [line.split("\t") for line in planned.stdout.splitlines()]  # piped: tab-separated rows
     assert [[row[0], row[3], row[4], row[5]] for row in rows] == [
         ["1", "data.name == 'Sales'", "no", "filter does not match"],
         ["2", "", "yes", "no filter"],
@@ -134,12 +132,12 @@ def test_emit_dry_run_names_who_would_receive_and_records_nothing(cli, add_sub, 
 
 def test_dry_run_applies_the_rename_rule_and_the_event_id(cli, add_sub):
     add_sub("https://e.com/h")
-    assert cli("emit", "dashboard.updated", "-t", "t1", "--id", "42", "--name", "A", "--url", "https://bi/d/42", "--version", "3",
+    assert cli("emit", "dashboard.updated", "-t", "t1", "--id", "42", "--name", "A", "--item-url", "https://bi/d/42", "--version", "3",
                "--no-send", "--event-id", "e1").exit_code == 0
     renamed = cli("emit", "dashboard.updated", "-t", "t1", "--id", "42", "--name", "B", "--version", "3",
-                  "--url", "https://bi/d/42", "--dry-run")
+                  "--item-url", "https://bi/d/42", "--dry-run")
     assert (renamed.exit_code, renamed.stdout, renamed.stderr) == (0, "", "would not fire: only the name changed\n")
-    repeated = cli("emit", "dashboard.updated", "-t", "t1", "--id", "42", "--name", "B", "--event-id", "e1", "--url", "https://b",
+    repeated = cli("emit", "dashboard.updated", "-t", "t1", "--id", "42", "--name", "B", "--event-id", "e1", "--item-url", "https://b",
                    "--dry-run")
     assert repeated.stderr == "event e1 was already recorded; nothing would be sent again\n"
     both = cli("emit", "dashboard.updated", "-t", "t1", "--id", "1", "--dry-run", "--no-send")

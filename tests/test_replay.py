@@ -9,7 +9,7 @@ from alpana_hooks import Hooks
 
 
 def _emit(cli, name, *extra):
-    result = cli("emit", "dashboard.updated", "-t", "t1", "--id", "1", "--name", name, "--url", "https://b/1", *extra)
+    result = cli("emit", "dashboard.updated", "-t", "t1", "--id", "1", "--name", name, "--item-url", "https://b/1", *extra)
     assert result.exit_code == 0, result.stderr
     return result
 
@@ -28,8 +28,8 @@ def test_replay_sends_exactly_the_missed_events_in_order(cli, add_sub, receiver,
     assert db_rows(db_path, "SELECT error_class FROM attempts WHERE status = 'failed'") == [{"error_class": "discarded"}]
     for name in ("while-1", "Skip", "while-2"):
         _emit(cli, name)
-    cli("emit", "widget.added", "-t", "t1", "--id", "9", "--name", "W", "--url", "https://b/w")  # another type
-    cli("emit", "dashboard.updated", "-t", "t2", "--id", "1", "--name", "other tenant", "--url", "https://b/1")
+    cli("emit", "widget.added", "-t", "t1", "--id", "9", "--name", "W", "--item-url", "https://b/w")  # another type
+    cli("emit", "dashboard.updated", "-t", "t2", "--id", "1", "--name", "other tenant", "--item-url", "https://b/1")
     cli("enable", sub["id"], "-t", "t1")
     _emit(cli, "after")
     assert _names(rx) == ["before", "after"]

@@ -264,6 +264,8 @@ def test_a_command_on_a_tenant_that_has_nothing_warns_naming_the_known_ones(cli,
         result = cli(*command, "--tenant", "acmee")
         assert (result.exit_code, result.stdout, result.stderr) == (0, "", warning + empty), command
         result = cli(*command, "--tenant", "acmee", "--json")
-        assert (result.exit_code, result.stdout, result.stderr) == (0, "[]\n", warning), command
+        nothing = [] if command[0] != "resend" else {"dry_run": True, "sent": 0, "succeeded": 0, "failed": 0,
+                                                       "attempts": []}
+        assert (result.exit_code, json.loads(result.stdout), result.stderr) == (0, nothing, warning), command
     result = cli("list", "--tenant", "acme", "--state", "disabled")  # a known tenant with nothing that matches
     assert (result.exit_code, result.stderr) == (0, "no subscriptions in acme\n")

@@ -73,12 +73,12 @@ def run_cli_plain(*args) -> tuple[int, str, str]:
     return result.returncode, normalise(result.stdout), normalise(result.stderr)
 
 
-def run_tty(*args, columns: int) -> tuple[int, str, str]:
+def run_tty(*args, columns: int, tenant: str = TENANT) -> tuple[int, str, str]:
     """The command with stdout on a real terminal of `columns` columns (stderr into a pipe)."""
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns), "PYTHONIOENCODING": "utf-8"}
-    with subprocess.Popen([sys.executable, "-m", "alpana_hooks", *args, "--tenant", TENANT], env=env,
+    with subprocess.Popen([sys.executable, "-m", "alpana_hooks", *args, "--tenant", tenant], env=env,
                           stdin=subprocess.DEVNULL, stdout=follower, stderr=subprocess.PIPE) as process:
         os.close(follower)
         out = b""

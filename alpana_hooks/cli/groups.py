@@ -153,7 +153,7 @@ class Commands(MutableMapping[str, Command]):
         if name not in self._built:
             if name not in COMMANDS:
                 raise KeyError(name)
-            self._built[name] = tidied(build(name))
+            self._built[name] = build(name)
         return self._built[name]
 
     def __setitem__(self, name: str, command: Command) -> None:
@@ -192,7 +192,7 @@ class LazyGroup(ErrorBoundary):
         if self._listing:
             assert isinstance(self.commands, Commands)
             return self.commands.listed(cmd_name) if cmd_name in self.commands else None
-        return self.commands.get(cmd_name)
+        return tidied(self.commands.get(cmd_name))
 
     @contextmanager
     def listing(self):

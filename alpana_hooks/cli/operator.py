@@ -13,9 +13,8 @@ from alpana_hooks.cli.context import duration, opened, run_for, since_option
 from alpana_hooks.errors import ExitCode
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
     from alpana_hooks.model import DryRun, FilterCheck, Stats, SubscriptionStats
+    from alpana_hooks.output.grid import Grid
 
 output = lazy("alpana_hooks.output")
 
@@ -58,10 +57,8 @@ def stats_json(found: Stats) -> dict:
                 for one in found.subscriptions]}
 
 
-def stats_view(found: Stats):
+def stats_view(found: Stats) -> list:
     """`stats`: one row per subscription, then each one's activity line (successes over failures)."""
-    from rich.console import Group
-
     from alpana_hooks.timeutil import format_duration
 
     grid = output.table("ID", "State", "Sent", "OK", "Fail", "Pend", "Rate", "p50 ms", "p95 ms", "Last OK",
@@ -77,7 +74,7 @@ def stats_view(found: Stats):
     for one in found.subscriptions:
         ok_line, fail_line = sparklines(one)
         lines += [f"{one.subscription.id:>4} ok   {ok_line}", f"{'':>4} fail {fail_line}"]
-    return Group(grid, *lines)
+    return [grid, "\n".join(lines)]
 
 
 def sparklines(one: SubscriptionStats) -> tuple[str, str]:
@@ -202,7 +199,7 @@ def dry_run_json(planned: DryRun) -> dict:
                            for r in planned.recipients]}
 
 
-def dry_run_table(planned: DryRun) -> Table:
+def dry_run_table(planned: DryRun) -> Grid:
     """`emit --dry-run`: each subscription of the type, whether it would receive the event, and why."""
     grid = output.table("Sub", "URL", "State", "Filter", "Would send", "Why")
     for r in planned.recipients:

@@ -24,13 +24,13 @@ from alpana_hooks.cli.app import (
 )
 from alpana_hooks.cli.context import duration, opened, run_for, settings_for, warn_if_unknown_tenant
 from alpana_hooks.errors import UsageError
-from alpana_hooks.timeutil import to_iso
 
 if TYPE_CHECKING:
     from alpana_hooks.model import Subscription
 
 output = lazy("alpana_hooks.output")
 header_rules = lazy("alpana_hooks.headers")
+timeutil = lazy("alpana_hooks.timeutil")
 
 
 FilterOpt = Annotated[Optional[str], typer.Option("--filter", metavar="EXPR", help="Send only events for which this JMESPath expression on {type, tenant, data} is true, e.g. \"data.name == 'Sales'\".", show_default=False)]
@@ -247,6 +247,6 @@ def secret_rotate(
     with opened(run.settings) as hooks:
         rotated = hooks.rotate_secret(run.tenant, sub_id, grace=grace_period)
     output.render(rotated, json=json,
-                  as_json=lambda r: {"id": sub_id, "secret": r.secret, "old_secret_expires_at": to_iso(r.old_expires_at)},
+                  as_json=lambda r: {"id": sub_id, "secret": r.secret, "old_secret_expires_at": timeutil.to_iso(r.old_expires_at)},
                   as_table=lambda r: r.secret,
                   note=f"New signing secret for subscription {sub_id}; the old one keeps signing for {grace}.")
