@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from rich.table import Table
 from rich.text import Text
 
 from alpana_hooks import headers as header_rules
@@ -127,3 +128,13 @@ def stored_headers(value: str | None) -> list[tuple[str, str]]:
         return [(str(name), str(val)) for name, val in json.loads(value or "[]")]
     except (ValueError, TypeError):
         return [("(unreadable)", value or "")]
+
+
+def fields(rows: Iterable[tuple[str, Text]]) -> Table:
+    """Label/value rows as a two-column grid: labels bold, values folded to the width."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, value in rows:
+        grid.add_row(Text(label), value)
+    return grid
