@@ -277,6 +277,37 @@ def test_edit_saves_nothing_until_the_whole_form_is_valid(receiver):
     assert (saved.url, saved.headers, saved.state) == (rx.url("/new"), (("X-Team", "analytics"),), State.DISABLED)
 
 
+def test_an_edit_the_store_refuses_half_way_saves_nothing_of_the_form(receiver):
+    """The form's save is one API call in one transaction: the store refusing a header (after the URL and
+    description were written) leaves the subscription exactly as it was; the message shows in the form."""
+    import sqlite3
+
+    rx = receiver()
+    with hooks() as api:
+        sub = api.add_subscription("acme", "widget.added", rx.url("/old"), description="old",
+                                   headers=[("X-Team", "bi")]).subscription
+    with sqlite3.connect(load_settings().database) as conn:
+        conn.execute("CREATE TRIGGER refuse_header BEFORE INSERT ON subscription_headers WHEN NEW.value = 'refused'"
+                     " BEGIN SELECT RAISE(ABORT, 'header refused by the store'); END")
+
+    async def scenario(app, pilot):
+        await until(pilot, lambda: table_keys(app) == [str(sub.id)], "the webhooks list")
+        await pilot.press("e")
+        await until(pilot, lambda: app.screen.query("#url"), "the form")
+        app.screen.query_one("#url", Input).value = rx.url("/new")
+        app.screen.query_one("#description", Input).value = "new"
+        app.screen.query(".value").last().value = "refused"
+        app.screen.query_one("#enabled").value = False
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: static_text(app, "#form-error")
+                    == "unexpected error: IntegrityError: header refused by the store", "the message")
+        assert type(app.screen).__name__ == "SubscriptionForm"
+
+    run_app(scenario)
+    with hooks() as api:
+        assert api.subscription("acme", sub.id) == sub
+
+
 def test_resend_failed_since_counts_first_asks_then_shows_progress(receiver):
     rx = receiver(lambda path, headers, body: (503, {}, b"down"))
     with hooks() as api:

@@ -115,14 +115,27 @@ class Hooks:
         return self.store.list_subscriptions(*filters)
 
     def edit_subscription(self, tenant: str, sub_id: int, *, url: str | None = None, event_type: str | None = None,
-                          description: str | None = None) -> Subscription:
-        """Change the URL, event type or description."""
-        if url is None and event_type is None and description is None:
+                          description: str | None = None, headers: Iterable[tuple[str, str]] | None = None,
+                          state: State | str | None = None) -> Subscription:
+        """Change the URL, event type, description, the extra headers (the whole set, replaced) or the state,
+        in one store transaction: everything is checked first, and a refusal anywhere writes nothing."""
+        if url is None and event_type is None and description is None and headers is None and state is None:
             raise UsageError("nothing to change: give --url, --event or --description")
+        tenant = validate.tenant(tenant)
         checked_url = validate.url(url, require_https=self.settings.require_https) if url is not None else None
         checked_type = validate.event_type(event_type) if event_type is not None else None
-        self.store.edit_subscription(validate.tenant(tenant), sub_id, now=utcnow(), url=checked_url,
-                                     event_type=checked_type, description=description)
+        checked_headers = None if headers is None else \
+            header_rules.unique_headers([header_rules.header(name, value) for name, value in headers])
+        checked_state = validate.state(state)
+        now = utcnow()
+        with self.store.write():
+            if url is not None or event_type is not None or description is not None:
+                self.store.edit_subscription(tenant, sub_id, now=now, url=checked_url, event_type=checked_type,
+                                             description=description)
+            if checked_headers is not None:
+                self.store.replace_headers(tenant, sub_id, checked_headers, now=now)
+            if checked_state is not None:
+                self.store.set_state(tenant, sub_id, checked_state, now=now)
         return self.store.get_subscription(tenant, sub_id)
 
     def set_state(self, tenant: str, sub_id: int, state: State | str) -> Subscription:

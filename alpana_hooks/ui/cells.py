@@ -28,6 +28,13 @@ def text(value: object, style: str = "") -> Text:
     return Text(output.escape(value), style=style)
 
 
+def error_line(error: BaseException | None) -> str:
+    """An error as one line (not escaped yet): a HooksError's own message, anything else named as unexpected."""
+    from alpana_hooks.errors import HooksError
+
+    return str(error) if isinstance(error, HooksError) else f"unexpected error: {type(error).__name__}: {error}"
+
+
 def ellipsis(value: str, width: int) -> str:
     """At most `width` characters, the last one an ellipsis when cut."""
     return value if len(value) <= width else value[: width - 1] + "…"
