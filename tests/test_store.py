@@ -236,3 +236,54 @@ def test_renewing_leases_never_deadlocks_with_the_owner_writing_its_results(db_p
     assert leases[first] == to_iso(later) and leases[second] != to_iso(later)
     writer.close()
     keeper.close()
+
+
+def refuse_header_value(db_path, value: str) -> None:
+    """A trigger that makes the store itself refuse a header with this value (the checks before it accept it)."""
+    if isinstance(db_path, str):
+        import psycopg
+
+        with psycopg.connect(db_path, autocommit=True) as conn:
+            conn.execute("CREATE FUNCTION refuse_header() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                         f" IF NEW.value = '{value}' THEN RAISE EXCEPTION 'header refused by the store'; END IF;"
+                         " RETURN NEW; END $$")
+            conn.execute("CREATE TRIGGER refuse_header BEFORE INSERT ON subscription_headers"
+                         " FOR EACH ROW EXECUTE FUNCTION refuse_header()")
+        return
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(f"CREATE TRIGGER refuse_header BEFORE INSERT ON subscription_headers WHEN NEW.value = '{value}'"
+                     " BEGIN SELECT RAISE(ABORT, 'header refused by the store'); END")
+
+
+def subscription_rows(db_path) -> list[dict]:
+    return (db_rows(db_path, "SELECT * FROM subscriptions ORDER BY id")
+            + db_rows(db_path, "SELECT * FROM subscription_headers ORDER BY id"))
+
+
+def test_an_edit_refused_half_way_leaves_the_subscription_exactly_as_it_was(db_path):
+    """URL, description, headers and state in one edit: one transaction, so a refusal by the store after the
+    URL was written (a header), or a URL that collides with another subscription, writes nothing."""
+    from alpana_hooks.api import Hooks
+    from alpana_hooks.errors import Conflict
+    from alpana_hooks.model import State
+
+    with Hooks.open() as api:
+        sub = api.add_subscription("acme", "widget.added", "http://127.0.0.1:9/old", description="old",
+                                   headers=[("X-Team", "bi")]).subscription
+        api.add_subscription("acme", "widget.added", "http://127.0.0.1:9/taken")
+    refuse_header_value(db_path, "refused")
+    before = subscription_rows(db_path)
+    change = {"description": "new", "headers": [("X-Team", "bi"), ("X-Env", "refused")], "state": State.DISABLED}
+    with Hooks.open() as api:
+        with pytest.raises(Exception, match="header refused by the store"):
+            api.edit_subscription("acme", sub.id, url="http://127.0.0.1:9/new", **change)
+        assert subscription_rows(db_path) == before
+        with pytest.raises(Conflict) as refused:
+            api.edit_subscription("acme", sub.id, url="http://127.0.0.1:9/taken",
+                                  **{**change, "headers": [("X-Env", "prod")]})
+        assert str(refused.value) == "subscription 2 in acme already sends widget.added to http://127.0.0.1:9/taken"
+        assert subscription_rows(db_path) == before
+        edited = api.edit_subscription("acme", sub.id, url="http://127.0.0.1:9/new",
+                                       **{**change, "headers": [("X-Env", "prod")]})
+    assert (edited.url, edited.description, edited.headers, edited.state) == (
+        "http://127.0.0.1:9/new", "new", (("X-Env", "prod"),), State.DISABLED)

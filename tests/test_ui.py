@@ -277,6 +277,37 @@ def test_edit_saves_nothing_until_the_whole_form_is_valid(receiver):
     assert (saved.url, saved.headers, saved.state) == (rx.url("/new"), (("X-Team", "analytics"),), State.DISABLED)
 
 
+def test_an_edit_the_store_refuses_half_way_saves_nothing_of_the_form(receiver):
+    """The form's save is one API call in one transaction: the store refusing a header (after the URL and
+    description were written) leaves the subscription exactly as it was; the message shows in the form."""
+    import sqlite3
+
+    rx = receiver()
+    with hooks() as api:
+        sub = api.add_subscription("acme", "widget.added", rx.url("/old"), description="old",
+                                   headers=[("X-Team", "bi")]).subscription
+    with sqlite3.connect(load_settings().database) as conn:
+        conn.execute("CREATE TRIGGER refuse_header BEFORE INSERT ON subscription_headers WHEN NEW.value = 'refused'"
+                     " BEGIN SELECT RAISE(ABORT, 'header refused by the store'); END")
+
+    async def scenario(app, pilot):
+        await until(pilot, lambda: table_keys(app) == [str(sub.id)], "the webhooks list")
+        await pilot.press("e")
+        await until(pilot, lambda: app.screen.query("#url"), "the form")
+        app.screen.query_one("#url", Input).value = rx.url("/new")
+        app.screen.query_one("#description", Input).value = "new"
+        app.screen.query(".value").last().value = "refused"
+        app.screen.query_one("#enabled").value = False
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: static_text(app, "#form-error")
+                    == "unexpected error: IntegrityError: header refused by the store", "the message")
+        assert type(app.screen).__name__ == "SubscriptionForm"
+
+    run_app(scenario)
+    with hooks() as api:
+        assert api.subscription("acme", sub.id) == sub
+
+
 def test_resend_failed_since_counts_first_asks_then_shows_progress(receiver):
     rx = receiver(lambda path, headers, body: (503, {}, b"down"))
     with hooks() as api:
@@ -428,6 +459,41 @@ def test_untrusted_text_is_escaped_in_the_list_and_the_details():
 
 FIXED = "2026-11-28T09:00:00.000000Z"
 
+def test_view_webhook_event_from_the_attempts_and_from_show_data(receiver):
+    """The product's View Webhook Event: the event's fields, its payload (escaped) and its attempts across
+    every subscription that listened, from the attempts list (w) and from Show Data (w)."""
+    rx = receiver(lambda path, headers, body: (200, {}, b"ok") if path == "/a" else (500, {}, b"no"))
+    with hooks() as api:
+        first = api.add_subscription("acme", "dashboard.updated", rx.url("/a")).subscription
+        second = api.add_subscription("acme", "dashboard.updated", rx.url("/b")).subscription
+        api.emit("acme", "dashboard.updated", {**DATA, "name": "\x1b[2Jwipe"}, event_id="evt_view_1")
+        stored, _ = api.event("acme", "evt_view_1")
+
+    async def scenario(app, pilot):
+        await until(pilot, lambda: table_keys(app) == [str(first.id), str(second.id)], "the webhooks list")
+        await pilot.press("t")
+        await until(pilot, lambda: table_keys(app) == ["2", "1"], "the tenant's attempts")
+        await pilot.press("w")
+        await until(pilot, lambda: type(app.screen).__name__ == "EventScreen" and table_keys(app) == ["2", "1"],
+                    "the event with its two attempts")
+        fields = [line.rstrip() for line in static_text(app, "#fields").splitlines()]
+        assert fields == ["Webhook Event     dashboard.updated", "Webhook Event Id  evt_view_1",
+                          "Tenant            acme", f"Creation time     {fields[3][18:]}"]
+        assert [(cell(app, key, "Sub"), cell(app, key, "Status"), cell(app, key, "Code")) for key in ("2", "1")] \
+            == [(str(second.id), "✗ failed", "500"), (str(first.id), "✓ succeeded", "200")]
+        payload = static_text(app, "#payload")
+        assert payload.startswith("{\n  ") and '"name": "\\u001b[2Jwipe"' in payload and "\x1b" not in payload
+        assert json.loads(payload) == json.loads(stored.body)
+        await pilot.press("enter")  # the attempt under the cursor: its Show Data
+        await until(pilot, lambda: type(app.screen).__name__ == "ShowDataScreen", "Show Data")
+        await until(pilot, lambda: "evt_view_1" in static_text(app, "#fields"), "the attempt")
+        await pilot.press("w")  # and from Show Data, the event again
+        await until(pilot, lambda: type(app.screen).__name__ == "EventScreen" and table_keys(app) == ["2", "1"],
+                    "the event from Show Data")
+
+    run_app(scenario, poll=LIVE)
+
+
 
 @pytest.fixture(scope="module")
 def snapshot_template(tmp_path_factory):
@@ -572,6 +638,17 @@ def test_snapshot_show_data(snapshot_store, snap_compare):
         await settle(pilot, "AttemptsScreen", lambda app: app.screen.query(DataTable).last().row_count == 3)
         await pilot.press("enter")
         await settle(pilot, "ShowDataScreen", lambda app: "evt_snap_3" in static_text(app, "#payload"))
+
+    assert snap_compare(snapshot_app(), terminal_size=(100, 30), run_before=ready)
+
+
+def test_snapshot_view_webhook_event(snapshot_store, snap_compare):
+    async def ready(pilot):
+        await settle(pilot, "WebhooksScreen", rows_loaded)
+        await pilot.press("t")
+        await settle(pilot, "AttemptsScreen", lambda app: app.screen.query(DataTable).last().row_count == 3)
+        await pilot.press("w")
+        await settle(pilot, "EventScreen", lambda app: rows_loaded(app) and "evt_snap_3" in static_text(app, "#payload"))
 
     assert snap_compare(snapshot_app(), terminal_size=(100, 30), run_before=ready)
 

@@ -122,15 +122,29 @@ class Hooks(OperatorMethods, AdminMethods):
         return self.store.list_subscriptions(*filters)
 
     def edit_subscription(self, tenant: str, sub_id: int, *, url: str | None = None, event_type: str | None = None,
-                          description: str | None = None, filter: str | None = None) -> Subscription:
-        """Change the URL, event type, description or filter ("" removes the filter; None keeps each)."""
-        if url is None and event_type is None and description is None and filter is None:
+                          description: str | None = None, filter: str | None = None,
+                          headers: Iterable[tuple[str, str]] | None = None, state: State | str | None = None) -> Subscription:
+        """Change the URL, event type, description, filter ("" removes it), the extra headers (the whole set,
+        replaced) or the state (None keeps each), in one store transaction: everything is checked first, and a
+        refusal anywhere writes nothing."""
+        if all(value is None for value in (url, event_type, description, filter, headers, state)):
             raise UsageError("nothing to change: give --url, --event, --description, --filter or --no-filter")
+        tenant = validate.tenant(tenant)
         checked_url = validate.url(url, require_https=self.settings.require_https) if url is not None else None
         checked_type = validate.event_type(event_type) if event_type is not None else None
         checked_filter = filters.check(filter) if filter else filter
-        self.store.edit_subscription(validate.tenant(tenant), sub_id, now=utcnow(), url=checked_url,
-                                     event_type=checked_type, description=description, filter=checked_filter)
+        checked_headers = None if headers is None else \
+            header_rules.unique_headers([header_rules.header(name, value) for name, value in headers])
+        checked_state = validate.state(state)
+        now = utcnow()
+        with self.store.write():
+            if any(value is not None for value in (url, event_type, description, filter)):
+                self.store.edit_subscription(tenant, sub_id, now=now, url=checked_url, event_type=checked_type,
+                                             description=description, filter=checked_filter)
+            if checked_headers is not None:
+                self.store.replace_headers(tenant, sub_id, checked_headers, now=now)
+            if checked_state is not None:
+                self.store.set_state(tenant, sub_id, checked_state, now=now)
         return self.store.get_subscription(tenant, sub_id)
 
     def set_state(self, tenant: str, sub_id: int, state: State | str) -> Subscription:

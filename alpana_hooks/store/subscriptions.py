@@ -147,6 +147,15 @@ class SubscriptionStore(Connection):
             )
             conn.execute("UPDATE subscriptions SET updated_at = ? WHERE id = ?", (to_iso(now), sub_id))
 
+    def replace_headers(self, tenant: str, sub_id: int, headers: list[tuple[str, str]], *, now: datetime) -> None:
+        """Make these the subscription's headers, in this order (the old ones are removed)."""
+        with self.write() as conn:
+            self._locked_subscription(conn, tenant, sub_id)
+            conn.execute("DELETE FROM subscription_headers WHERE subscription_id = ?", (sub_id,))
+            conn.executemany("INSERT INTO subscription_headers (subscription_id, name, value) VALUES (?, ?, ?)",
+                             [(sub_id, name, value) for name, value in headers])
+            conn.execute("UPDATE subscriptions SET updated_at = ? WHERE id = ?", (to_iso(now), sub_id))
+
     def remove_header(self, tenant: str, sub_id: int, name: str, *, now: datetime) -> None:
         """Remove one header; NotFound when the subscription has no such header."""
         with self.write() as conn:

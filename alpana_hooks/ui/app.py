@@ -128,12 +128,7 @@ class HooksApp(ApiCalls, App[int]):
 
     def report_error(self, error: BaseException | None) -> None:
         """An error as one line, never read as markup."""
-        from alpana_hooks.errors import HooksError
-
-        if isinstance(error, HooksError):
-            text = str(error)
-        else:
-            text = f"unexpected error: {type(error).__name__}: {error}"
         from alpana_hooks.output import escape
+        from alpana_hooks.ui.cells import error_line
 
-        self.notify(escape(text), severity="error", markup=False, timeout=10)
+        self.notify(escape(error_line(error)), severity="error", markup=False, timeout=10)

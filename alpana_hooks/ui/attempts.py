@@ -51,6 +51,7 @@ class AttemptsPanel(ApiCalls, Vertical):
     BINDINGS = [
         Binding("r", "refresh", "Refresh"),
         Binding("R", "resend", "Resend"),
+        Binding("w", "view_event", "Event", tooltip="View Webhook Event: the event and all its attempts"),
         Binding("f", "filter", "Filter by status and event", show=False),
         Binding("F", "resend_failed", "Resend all failed since…", show=False),
     ]
@@ -142,6 +143,13 @@ class AttemptsPanel(ApiCalls, Vertical):
         attempt = self.selected()
         if attempt is not None:
             resend_one(self.app, self.tenant, attempt.id)
+
+    def action_view_event(self) -> None:
+        attempt = self.selected()
+        if attempt is not None:
+            from alpana_hooks.ui.event import EventScreen
+
+            self.app.push_screen(EventScreen(self.tenant, attempt.event_id))
 
     def action_filter(self) -> None:
         def chosen(filters: tuple[str | None, str | None] | None) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from rich.table import Table
 from rich.text import Text
 
 from alpana_hooks import headers as header_rules
@@ -25,6 +26,13 @@ STATUS_MARK = {Status.SUCCEEDED: "✓", Status.FAILED: "✗", Status.SENDING: "�
 def text(value: object, style: str = "") -> Text:
     """Untrusted text, escaped, as a Text (never markup)."""
     return Text(output.escape(value), style=style)
+
+
+def error_line(error: BaseException | None) -> str:
+    """An error as one line (not escaped yet): a HooksError's own message, anything else named as unexpected."""
+    from alpana_hooks.errors import HooksError
+
+    return str(error) if isinstance(error, HooksError) else f"unexpected error: {type(error).__name__}: {error}"
 
 
 def ellipsis(value: str, width: int) -> str:
@@ -127,3 +135,13 @@ def stored_headers(value: str | None) -> list[tuple[str, str]]:
         return [(str(name), str(val)) for name, val in json.loads(value or "[]")]
     except (ValueError, TypeError):
         return [("(unreadable)", value or "")]
+
+
+def fields(rows: Iterable[tuple[str, Text]]) -> Table:
+    """Label/value rows as a two-column grid: labels bold, values folded to the width."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, value in rows:
+        grid.add_row(Text(label), value)
+    return grid

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.table import Table as Grid
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -90,9 +89,6 @@ class DetailsScreen(ApiCalls, Screen):
         sub = self.sub
         if sub is None:
             return
-        grid = Grid.grid(padding=(0, 2))
-        grid.add_column(style="bold", no_wrap=True)
-        grid.add_column(overflow="fold")
         rows: list[tuple[str, Text]] = [
             ("Subscription", Text(f"{sub.id} in {sub.tenant}")),
             ("Event", Text(sub.event_type)),
@@ -114,9 +110,7 @@ class DetailsScreen(ApiCalls, Screen):
                 rows.append((f"Header {escape(name)}", cells.header_value(name, value, self.show_headers)))
         else:
             rows.append(("Headers", Text("(none)", style="dim")))
-        for label, cell in rows:
-            grid.add_row(Text(label), cell)
-        self.query_one("#fields", Static).update(grid)
+        self.query_one("#fields", Static).update(cells.fields(rows))
 
     # -- actions -------------------------------------------------------------------------------
 

@@ -216,11 +216,12 @@ class SubscriptionForm(ApiCalls, Screen):
         else:
             def call(hooks):
                 return save_edit(hooks, tenant, sub, values)
-        self.api(call, self.saved, self.rejected, group="write")
+        self.api(call, self.saved, self.rejected, group="write", any_error=True)
 
     def rejected(self, error) -> None:
+        """Any refusal, a rule's or the store's, shows in the form (nothing was saved) and the form stays open."""
         self.saving = False
-        self.show_errors(str(error))
+        self.show_errors(cells.error_line(error))
 
     def saved(self, result) -> None:
         self.saving = False
@@ -237,25 +238,12 @@ class SubscriptionForm(ApiCalls, Screen):
 
 
 def save_edit(hooks, tenant: str, sub: Subscription, values: dict) -> Subscription:
-    """The edit form's changes, as the commands make them: edit, headers add/remove, enable/disable.
-
-    Every header is checked first with the rules `add` and `headers add` use, and edit_subscription checks
-    the URL and event type (and a duplicate) before it writes: so when one of them is refused, nothing of
-    the form has been saved."""
-
-    wanted = header_rules.unique_headers([header_rules.header(name, value) for name, value in values["headers"]])
+    """The edit form's changes as one API call (`edit`): the fields that changed, the headers when they did
+    (the whole set), the state when it did; the store applies them in one transaction or not at all."""
     changes = {field: values[field] for field in ("url", "event_type", "description")
                if values[field] != getattr(sub, field)}
-    if changes:
-        hooks.edit_subscription(tenant, sub.id, **changes)
-    kept = {name.lower() for name, _ in wanted}
-    for name, _ in sub.headers:
-        if name.lower() not in kept:
-            hooks.remove_header(tenant, sub.id, name)
-    current = dict(sub.headers)
-    for name, value in wanted:
-        if current.get(name) != value:
-            hooks.set_header(tenant, sub.id, name, value)
+    if list(values["headers"]) != list(sub.headers):
+        changes["headers"] = values["headers"]
     if values["enabled"] != (sub.state == State.ACTIVE):
-        hooks.set_state(tenant, sub.id, State.ACTIVE if values["enabled"] else State.DISABLED)
-    return hooks.subscription(tenant, sub.id)
+        changes["state"] = State.ACTIVE if values["enabled"] else State.DISABLED
+    return hooks.edit_subscription(tenant, sub.id, **changes) if changes else hooks.subscription(tenant, sub.id)

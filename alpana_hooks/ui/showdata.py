@@ -5,7 +5,6 @@ Everything a receiver sent back is escaped: no terminal control sequence from it
 
 from __future__ import annotations
 
-from rich.table import Table as Grid
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -31,6 +30,7 @@ class ShowDataScreen(ApiCalls, Screen):
         Binding("escape", "back", "Back"),
         Binding("R", "resend", "Resend"),
         Binding("r", "refresh", "Refresh"),
+        Binding("w", "view_event", "Event", tooltip="View Webhook Event: the event and all its attempts"),
         Binding("c", "copy", "Copy payload"),
         KEYS,
     ]
@@ -81,9 +81,6 @@ class ShowDataScreen(ApiCalls, Screen):
 
     def show(self, attempt: Attempt) -> None:
         self.attempt = attempt
-        grid = Grid.grid(padding=(0, 2))
-        grid.add_column(style="bold", no_wrap=True)
-        grid.add_column(overflow="fold")
         rows: list[tuple[str, Text]] = [
             ("Send attempt", Text(f"{attempt.id} of subscription {attempt.subscription_id}")),
             ("Webhook Event", Text(attempt.event_type)),
@@ -100,9 +97,7 @@ class ShowDataScreen(ApiCalls, Screen):
             rows.append(("Error", cells.text(f"{attempt.error_class}: {attempt.error}", "red")))
         if attempt.next_attempt_at:
             rows.append(("Next retry", cells.when(attempt.next_attempt_at, year=True)))
-        for label, value in rows:
-            grid.add_row(Text(label), value)
-        self.query_one("#fields", Static).update(grid)
+        self.query_one("#fields", Static).update(cells.fields(rows))
         self.query_one("#payload", Static).update(Text(cells.pretty_json(attempt.payload)))
         self.query_one("#request-headers", Static).update(cells.header_lines(cells.stored_headers(attempt.request_headers)))
         self.query_one("#response-headers", Static).update(
@@ -122,6 +117,12 @@ class ShowDataScreen(ApiCalls, Screen):
         from alpana_hooks.ui.attempts import resend_one
 
         resend_one(self.app, self.tenant, self.attempt_id)
+
+    def action_view_event(self) -> None:
+        if self.attempt is not None:
+            from alpana_hooks.ui.event import EventScreen
+
+            self.app.push_screen(EventScreen(self.tenant, self.attempt.event_id))
 
     def action_copy(self) -> None:
         if self.attempt is not None:
