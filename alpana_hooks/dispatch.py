@@ -24,6 +24,7 @@ from alpana_hooks.timeutil import to_iso, utcnow
 
 LEASE_MARGIN = timedelta(seconds=30)  # a claim outlives its send's deadline by this: several missed renewals
 LONGEST_WAIT = 60.0  # seconds: deliver --loop waits at most this long after rounds that found the store unwritable
+# (and a one-shot deliver at most this long for a rate limit's next send)
 RECORD_PATIENCE = 300.0  # seconds the results of sends that went out wait for a store that is locked or full
 FIRST_PAUSE, LONGEST_PAUSE = 0.5, 5.0  # seconds between tries to write them, doubling
 
@@ -125,7 +126,8 @@ class Dispatcher:
 
     def rounds(self, loop: bool, interval: float, on_failed_round: Callable[[str], None]) -> None:
         """One round, or one every interval until interrupted, waiting longer after rounds that found the store
-        unwritable."""
+        unwritable. One round goes on while attempts wait for a subscription's rate limit that allows a send
+        within LONGEST_WAIT."""
         wait = interval
         while True:
             try:
@@ -142,8 +144,12 @@ class Dispatcher:
                     raise
                 wait = min(2 * wait, max(LONGEST_WAIT, interval))
                 on_failed_round(f"round failed: {exc}; next round in {wait:g} s")
-            if not loop:
-                return
+            if not loop:  # one-shot: it waits for the rate limits of what is left, unless the next is far off
+                _, allowed_at = self.store.rate_limited_backlog(self.clock())
+                if allowed_at is None or (pause := (allowed_at - self.clock()).total_seconds()) > LONGEST_WAIT:
+                    return
+                time.sleep(max(pause, 0.01))
+                continue
             time.sleep(wait)
 
     def record_held(self) -> None:

@@ -229,9 +229,13 @@ def deliver(
     settings = settings_for(db, config)
     with opened(settings) as hooks:
         totals = hooks.deliver(loop=loop, interval=interval, on_failed_round=output.error)
+    shown = {key: value for key, value in dataclasses.asdict(totals).items() if value or key in ("sent", "succeeded", "failed")}
     if json:
-        output.print_json(dataclasses.asdict(totals))
+        output.print_json(shown)  # waiting and next_send_at only when attempts wait for a rate limit
     else:
         output.message(f"sent {totals.sent}: {totals.succeeded} succeeded, {totals.failed} failed")
+    if totals.waiting and not json:
+        output.message(f"attempts left pending for a subscription's rate limit: {totals.waiting}; the next may go at"
+                       f" {totals.next_send_at}: run deliver again then, or keep deliver --loop running")
     if totals.failed and not loop:
         raise typer.Exit(int(ExitCode.DELIVERY_FAILED))
