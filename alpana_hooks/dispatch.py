@@ -126,13 +126,16 @@ class Dispatcher:
 
     def rounds(self, loop: bool, interval: float, on_failed_round: Callable[[str], None]) -> None:
         """One round, or one every interval until interrupted, waiting longer after rounds that found the store
-        unwritable. One round goes on while attempts wait for a subscription's rate limit that allows a send
-        within LONGEST_WAIT."""
+        unwritable. Attempts waiting for a subscription's rate limit bring the next round forward to when it
+        allows a send; a one-shot run goes on for them while that is at most LONGEST_WAIT away."""
         wait = interval
         while True:
+            budget: float | None = None  # seconds until a rate limit lets a waiting attempt go
             try:
                 self.deliver_due()
                 wait = interval
+                _, allowed_at = self.store.rate_limited_backlog(self.clock())
+                budget = None if allowed_at is None else max((allowed_at - self.clock()).total_seconds(), 0.01)
             except StoreUnwritable as exc:
                 if not loop or exc.interrupted:
                     raise
@@ -144,13 +147,9 @@ class Dispatcher:
                     raise
                 wait = min(2 * wait, max(LONGEST_WAIT, interval))
                 on_failed_round(f"round failed: {exc}; next round in {wait:g} s")
-            if not loop:  # one-shot: it waits for the rate limits of what is left, unless the next is far off
-                _, allowed_at = self.store.rate_limited_backlog(self.clock())
-                if allowed_at is None or (pause := (allowed_at - self.clock()).total_seconds()) > LONGEST_WAIT:
-                    return
-                time.sleep(max(pause, 0.01))
-                continue
-            time.sleep(wait)
+            if not loop and (budget is None or budget > LONGEST_WAIT):
+                return
+            time.sleep(wait if budget is None else (min(wait, budget) if loop else budget))
 
     def record_held(self) -> None:
         """Write the results a failed round left in memory, before the process ends; StoreUnwritable if it

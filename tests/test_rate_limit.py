@@ -2,6 +2,7 @@
 budget lives in the store (a next allowed send time per subscription, moved on inside the claim transaction), so
 it holds across several deliver processes; attempts over it stay pending, never fail."""
 
+import signal
 import subprocess
 import sys
 import time
@@ -180,3 +181,29 @@ def test_two_deliverers_keep_to_10_per_second(db_path, receiver):
     assert db_rows(db_path, "SELECT status, count(*) AS n FROM attempts GROUP BY status") == [
         {"status": "succeeded", "n": 40}]
     assert run_cli("deliver", "--json").stdout == '{\n  "sent": 0,\n  "succeeded": 0,\n  "failed": 0\n}\n'
+
+
+def test_deliver_loop_takes_the_next_round_when_the_budget_allows(db_path, receiver):
+    """With --interval 60 a looping deliver still sends a 10/s subscription's backlog at its rate: the next round
+    comes when the budget allows a send, not a whole interval later."""
+    arrivals: list[float] = []
+    rx = receiver(lambda path, headers, body: arrivals.append(time.monotonic()))
+    store = Store.open(db_path)
+    try:
+        add(store, rx.url("/limited"), "10/s")
+        for n in range(10):
+            record(store, n)
+    finally:
+        store.close()
+    loop = subprocess.Popen([*PYTHON_CLI, "deliver", "--loop", "--interval", "60", "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        give_up = time.monotonic() + 30
+        while len(arrivals) < 10 and time.monotonic() < give_up and loop.poll() is None:
+            time.sleep(0.1)
+    finally:
+        loop.send_signal(signal.SIGTERM)
+        out, err = loop.communicate(timeout=30)
+    assert (loop.returncode, len(arrivals)) == (0, 10), err
+    assert out == '{\n  "sent": 10,\n  "succeeded": 10,\n  "failed": 0\n}\n'
+    assert max(sum(1 for t in arrivals if start <= t < start + 1.0) for start in arrivals) <= 11
