@@ -18,7 +18,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 FILE_KEYS = ("tenant", "subscription")
-SUBSCRIPTION_KEYS = ("event", "url", "description", "state", "filter", "headers")
+SUBSCRIPTION_KEYS = ("event", "url", "description", "state", "filter", "rate_limit", "headers")
 STATES = ("active", "disabled")
 PAST = {PlanAction.CREATE: "created", PlanAction.UPDATE: "updated", PlanAction.UNCHANGED: "unchanged",
         PlanAction.DELETE: "deleted"}
@@ -40,6 +40,7 @@ class Desired:
     state: str = "active"
     headers: tuple[tuple[str, str], ...] = ()
     filter: str | None = None
+    rate_limit: str | None = None  # '10/s', '600/m', '5000/h'; None: no limit
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Step:
     set_headers: tuple[tuple[str, str], ...] = ()
     remove_headers: tuple[str, ...] = ()
     filter: str | None = None  # None: leave as is; "": remove
+    rate_limit: str | None = None  # None: leave as is; "": remove
 
 
 # -- reading a file ----------------------------------------------------------------------------
@@ -124,8 +126,10 @@ def _subscription(raw: dict, where: str, env: Mapping[str, str], missing: dict, 
         url = validate.url(url, require_https=require_https)
     with _key(where, "filter"):
         expression = filters.check(_string(raw, "filter", where)) if "filter" in raw else None
+    with _key(where, "rate_limit"):
+        rate = validate.rate_limit(_string(raw, "rate_limit", where)) if "rate_limit" in raw else None
     return Desired(event=event, url=url, description=_string(raw, "description", where), state=state,
-                   headers=_headers(raw.get("headers", {}), where, env, missing), filter=expression)
+                   headers=_headers(raw.get("headers", {}), where, env, missing), filter=expression, rate_limit=rate)
 
 
 def _string(raw: dict, key: str, where: str, required: bool = False) -> str:
@@ -240,14 +244,15 @@ def _step(want: Desired, have: Subscription | None) -> Step:
     """Create, update or leave alone one subscription."""
     if have is None:
         return Step(PlanAction.CREATE, want.event, want.url, changes=_create_notes(want), description=want.description,
-                    state=want.state, set_headers=want.headers, filter=want.filter)
+                    state=want.state, set_headers=want.headers, filter=want.filter, rate_limit=want.rate_limit)
     changes = []
     if want.description != have.description:
         changes.append(f"description {have.description!r} -> {want.description!r}")
     if want.state != have.state:
         changes.append(f"state {have.state} -> {want.state}")
-    if want.filter != have.filter:
-        changes.append(f"filter {have.filter!r} -> {want.filter!r}")
+    for key in ("filter", "rate_limit"):
+        if getattr(want, key) != getattr(have, key):
+            changes.append(f"{key.replace('_', ' ')} {getattr(have, key)!r} -> {getattr(want, key)!r}")
     set_headers, remove_headers = header_diff(want.headers, have.headers)
     have_names = {name.lower() for name, _ in have.headers}
     changes += [f"header {name} {'changed' if name.lower() in have_names else 'added'}" for name, _ in set_headers]
@@ -258,6 +263,7 @@ def _step(want: Desired, have: Subscription | None) -> Step:
         state=want.state if want.state != have.state else None,
         set_headers=set_headers, remove_headers=remove_headers,
         filter=(want.filter or "") if want.filter != have.filter else None,
+        rate_limit=(want.rate_limit or "") if want.rate_limit != have.rate_limit else None,
     )
 
 
@@ -266,6 +272,7 @@ def _create_notes(want: Desired) -> tuple[str, ...]:
     notes = [f"description {want.description!r}"] if want.description else []
     notes += ["disabled"] if want.state == "disabled" else []
     notes += [f"filter {want.filter!r}"] if want.filter else []
+    notes += [f"rate limit {want.rate_limit}"] if want.rate_limit else []
     notes += [f"headers {', '.join(name for name, _ in want.headers)}"] if want.headers else []
     return tuple(notes)
 
@@ -296,7 +303,7 @@ def carry_out(store, tenant: str, step: Step, now) -> Step:
         sub_id = store.add_subscription(tenant=tenant, event_type=step.event, url=step.url,
                                         description=step.description, state=step.state,
                                         headers=list(step.set_headers), secret=generate_secret(), now=now,
-                                        filter=step.filter)
+                                        filter=step.filter, rate_limit=step.rate_limit)
         return replace(step, sub_id=sub_id)
     if step.action == PlanAction.DELETE:
         store.delete_subscription(tenant, step.sub_id)
@@ -319,8 +326,9 @@ def _update(store, tenant: str, step: Step, now) -> None:
         store.remove_header(tenant, step.sub_id, name, now=now)
     for name, value in step.set_headers:
         store.set_header(tenant, step.sub_id, name, value, now=now)
-    if step.description is not None or step.filter is not None:
-        store.edit_subscription(tenant, step.sub_id, now=now, description=step.description, filter=step.filter)
+    if step.description is not None or step.filter is not None or step.rate_limit is not None:
+        store.edit_subscription(tenant, step.sub_id, now=now, description=step.description, filter=step.filter,
+                                rate_limit=step.rate_limit)
     if step.state == State.ACTIVE:
         store.set_state(tenant, step.sub_id, State.ACTIVE, now=now)
 
@@ -340,8 +348,7 @@ def export_document(tenant: str, subs: list[Subscription], *, reveal: bool = Fal
 def _export_one(sub: Subscription, reveal: bool) -> dict:
     """One [[subscription]] table (no secret, no ids or times)."""
     entry: dict = {"event": sub.event_type, "url": sub.url, "description": sub.description, "state": str(sub.state)}
-    if sub.filter is not None:
-        entry["filter"] = sub.filter
+    entry.update({key: getattr(sub, key) for key in ("filter", "rate_limit") if getattr(sub, key) is not None})
     if sub.headers:
         entry["headers"] = {
             name: "${" + placeholder(name) + "}" if is_sensitive(name) and not reveal else value.replace("${", "$${")
@@ -365,7 +372,7 @@ def to_toml(document: dict) -> str:
     lines = [f"tenant = {quote(document['tenant'])}"]
     for entry in document["subscription"]:
         lines += ["", "[[subscription]]"]
-        lines += [f"{key} = {quote(entry[key])}" for key in ("event", "url", "description", "state", "filter")
+        lines += [f"{key} = {quote(entry[key])}" for key in ("event", "url", "description", "state", "filter", "rate_limit")
                   if key in entry]
         if entry.get("headers"):
             lines.append("[subscription.headers]")

@@ -24,6 +24,7 @@ from alpana_hooks.timeutil import to_iso, utcnow
 
 LEASE_MARGIN = timedelta(seconds=30)  # a claim outlives its send's deadline by this: several missed renewals
 LONGEST_WAIT = 60.0  # seconds: deliver --loop waits at most this long after rounds that found the store unwritable
+# (and a one-shot deliver at most this long for a rate limit's next send)
 RECORD_PATIENCE = 300.0  # seconds the results of sends that went out wait for a store that is locked or full
 FIRST_PAUSE, LONGEST_PAUSE = 0.5, 5.0  # seconds between tries to write them, doubling
 
@@ -126,12 +127,16 @@ class Dispatcher:
 
     def rounds(self, loop: bool, interval: float, on_failed_round: Callable[[str], None]) -> None:
         """One round, or one every interval until interrupted, waiting longer after rounds that found the store
-        unwritable."""
+        unwritable. Attempts waiting for a subscription's rate limit bring the next round forward to when it
+        allows a send; a one-shot run goes on for them while that is at most LONGEST_WAIT away."""
         wait = interval
         while True:
+            budget: float | None = None  # seconds until a rate limit lets a waiting attempt go
             try:
                 self.deliver_due()
                 wait = interval
+                _, allowed_at = self.store.rate_limited_backlog(self.clock())
+                budget = None if allowed_at is None else max((allowed_at - self.clock()).total_seconds(), 0.01)
             except StoreUnwritable as exc:
                 if not loop or exc.interrupted:
                     raise
@@ -143,9 +148,9 @@ class Dispatcher:
                     raise
                 wait = min(2 * wait, max(LONGEST_WAIT, interval))
                 on_failed_round(f"round failed: {exc}; next round in {wait:g} s")
-            if not loop:
+            if not loop and (budget is None or budget > LONGEST_WAIT):
                 return
-            time.sleep(wait)
+            time.sleep(wait if budget is None else (min(wait, budget) if loop else budget))
 
     def record_held(self) -> None:
         """Write the results a failed round left in memory, before the process ends; StoreUnwritable if it

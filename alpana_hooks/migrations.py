@@ -146,6 +146,16 @@ M006 = [
 ]
 
 
+M007 = [
+    # issue 14: a subscription's rate limit ('10/s', '600/m', '5000/h'; NULL: none) and the time its next send may
+    # go, moved on by the claim transaction of whichever process sends (NULL: now)
+    "ALTER TABLE subscriptions ADD COLUMN rate_limit TEXT",
+    "ALTER TABLE subscriptions ADD COLUMN next_send_at TEXT",
+    # a one-shot deliver finds the limited subscriptions that hold pending attempts without scanning them all
+    "CREATE INDEX subscriptions_rate_limited ON subscriptions (id) WHERE rate_limit IS NOT NULL",
+]
+
+
 @migrations()
 def m005_filters_and_stats(db):
     """Payload filters (a JMESPath expression per subscription, NULL: none); `stats` finds a subscription's
@@ -161,6 +171,14 @@ def m006_claim_indexes(db):
     for statement in M006:
         db.execute(statement)
     db.execute("PRAGMA user_version = 6")
+
+
+@migrations()
+def m007_rate_limits(db):
+    """Per-subscription rate limits (issue 14): the limit and the budget, which lives in the store."""
+    for statement in M007:
+        db.execute(statement)
+    db.execute("PRAGMA user_version = 7")
 
 
 # PostgreSQL: the same steps in its types. Ids are identity columns (never reused, like AUTOINCREMENT), times
@@ -259,4 +277,9 @@ POSTGRES: list[tuple[str, list[str]]] = [
     ]),
     ("m005_filters_and_stats", M005),
     ("m006_claim_indexes", M006),
+    ("m007_rate_limits", [
+        "ALTER TABLE subscriptions ADD COLUMN rate_limit text",
+        "ALTER TABLE subscriptions ADD COLUMN next_send_at timestamptz",
+        "CREATE INDEX subscriptions_rate_limited ON subscriptions (id) WHERE rate_limit IS NOT NULL",
+    ]),
 ]

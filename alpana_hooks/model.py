@@ -89,6 +89,7 @@ class Subscription:
     updated_at: str
     headers: tuple[tuple[str, str], ...] = ()
     filter: str | None = None  # a JMESPath expression on {type, tenant, data}; None: every event goes
+    rate_limit: str | None = None  # at most this many sends per second, minute or hour ('10/s'); None: no limit
 
 
 @dataclass(frozen=True)
@@ -257,6 +258,8 @@ class Totals:
     sent: int = 0
     succeeded: int = 0
     failed: int = 0
+    waiting: int = 0  # attempts a one-shot run left pending for their subscription's rate limit
+    next_send_at: str | None = None  # when the first of those may go
 
 
 @dataclass(frozen=True)

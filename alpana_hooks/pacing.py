@@ -1,5 +1,6 @@
 """When and how fast the engine sends: the wait before a retry, at most N exchanges at once per destination,
-and a circuit breaker per destination. Pure: no I/O, no threads; the dispatcher's main thread drives them."""
+a circuit breaker per destination, and the spacing of a subscription's rate limit. Pure: no I/O, no threads; the
+dispatcher's main thread drives them (the store applies the rate limit inside its claim transaction)."""
 
 import random
 import re
@@ -50,6 +51,18 @@ def _retry_after_seconds(value: str | None) -> float | None:
     if when is None or when.tzinfo is None:
         return None
     return min(max(0.0, (when - utcnow()).total_seconds()), 1e9)
+
+
+def rate_spacing(rate_limit: str) -> timedelta:
+    """The least time between two sends of a subscription limited to rate_limit ('10/s', '600/m', '5000/h'):
+    sends spaced so, any window of one period holds at most count + 1 of them."""
+    count, unit = rate_limit.split("/")
+    return timedelta(seconds={"s": 1, "m": 60, "h": 3600}[unit]) / int(count)
+
+
+def next_send_at(allowed_at: datetime | None, now: datetime, rate_limit: str) -> datetime:
+    """A subscription's next allowed send time after one send now: the budget never banks idle time."""
+    return max(allowed_at or now, now) + rate_spacing(rate_limit)
 
 
 def destination(url: str | None) -> str:

@@ -112,3 +112,18 @@ def status(value: Status | str | None) -> Status | None:
         return Status(value)
     except ValueError:
         raise UsageError(f"invalid --status {value!r}: use one of {', '.join(Status)}") from None
+
+
+RATE = re.compile(r"([0-9]{1,6})/([smh])")
+RATE_LIMIT_HELP = "use a count per second, minute or hour, e.g. 10/s, 600/m or 5000/h (none: no limit)"
+
+
+def rate_limit(value: str) -> str | None:
+    """A subscription's rate limit in its normal form ('10/s', '600/m', '5000/h'), or None for 'none'."""
+    cleaned = value.strip().lower()
+    if cleaned == "none":
+        return None
+    match = RATE.fullmatch(cleaned)
+    if not match or int(match.group(1)) == 0:
+        raise UsageError(f"invalid rate limit {value!r}: {RATE_LIMIT_HELP}")
+    return f"{int(match.group(1))}/{match.group(2)}"

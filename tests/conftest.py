@@ -21,7 +21,7 @@ from alpana_hooks.cli import app
 
 ALLOW_LOOPBACK = '[security]\nallowed_networks = ["127.0.0.0/8", "::1/128"]\n'
 BOTH_BACKENDS = {"test_store", "test_emit", "test_oncall", "test_apply", "test_load", "test_db", "test_filters",
-                 "test_stats", "test_replay", "test_alerts"}
+                 "test_stats", "test_replay", "test_alerts", "test_rate_limit"}
 STORE_FIXTURES = {"cli", "db_path", "add_sub", "engine"}  # a test that uses none of these never opens the store
 
 

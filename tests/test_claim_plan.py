@@ -62,7 +62,7 @@ def test_every_query_of_the_delivery_path_searches_an_index(db_path, receiver):
     for n in range(100):  # other subscriptions, with their headers and secrets
         store.add_subscription(tenant=f"t{n}", event_type="widget.updated", url=rx.url("/other"), description="",
                                state="active", headers=[("X-Team", "bi"), ("X-Id", str(n))], secret=generate_secret(),
-                               now=utcnow())
+                               now=utcnow(), rate_limit="10/s" if n % 10 == 0 else None)
     for n in range(400):  # 800 attempts, of which the first 760 finished long ago: a store in use
         record(store, n)
     store.conn.execute("UPDATE attempts SET status = 'succeeded' WHERE id <= 760")
@@ -79,6 +79,7 @@ def test_every_query_of_the_delivery_path_searches_an_index(db_path, receiver):
         dispatcher.send_claimed(record(store, 400, claim=dispatcher.claim_ticket()))  # emit
         store.extend_leases(dispatcher.owner, clock.now)  # the lease keeper's renewal
         store.release_all(owner=dispatcher.owner)  # the hand-back at the end
+        assert store.rate_limited_backlog(clock.now) == (0, None)  # a one-shot deliver's wait for a rate limit
     finally:
         store.conn.set_trace_callback(None)
         dispatcher.close()
@@ -90,5 +91,6 @@ def test_every_query_of_the_delivery_path_searches_an_index(db_path, receiver):
              and not (re.search(r" USING (COVERING )?INDEX (\w+)", line) and
                       re.search(r" USING (COVERING )?INDEX (\w+)", line).group(2) in partial)}
     assert scans == {}
-    claim = next(plan for sql, plan in planned.items() if sql.startswith("SELECT id FROM attempts WHERE status IN"))
-    assert claim == ["SCAN attempts USING INDEX attempts_unfinished_by_id"]  # in id order, stops at the LIMIT
+    claim = next(plan for sql, plan in planned.items() if sql.startswith("SELECT a.id, a.subscription_id FROM attempts a"))
+    # in id order, stops at the LIMIT; each attempt's subscription (its rate limit's next send time) by its key
+    assert claim == ["SCAN a USING INDEX attempts_unfinished_by_id", "SEARCH s USING INTEGER PRIMARY KEY (rowid=?) LEFT-JOIN"]

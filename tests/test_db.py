@@ -44,7 +44,7 @@ def test_status_prints_backend_schema_and_rows(cli, add_sub, backend):
     add_sub("https://e.com/a", "widget.added")
     status = cli.json("db", "status")
     assert status["backend"] == ("postgresql" if backend == "postgres" else "sqlite")
-    assert status["schema_version"] == SCHEMA_VERSION == 6
+    assert status["schema_version"] == SCHEMA_VERSION == 7
     assert status["rows"]["subscriptions"] == 1 and status["rows"]["subscription_secrets"] == 1
     assert status["rows"]["attempts"] == 0
     assert (status["sqlite_version"] is None) == (backend == "postgres")

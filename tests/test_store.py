@@ -20,7 +20,7 @@ from alpana_hooks.timeutil import to_iso, utcnow
 
 MIGRATIONS = ["m001_initial", "m002_attempts_by_tenant_subscription", "m003_response_headers_truncated",
               "m004_header_ids", "m005_filters_and_stats",
-              "m006_claim_indexes"]
+              "m006_claim_indexes", "m007_rate_limits"]
 
 
 @pytest.mark.sqlite_only

@@ -19,7 +19,7 @@ def test_add_prints_id_and_full_secret_and_masks_authorization(cli):
     assert listed == [{
         "id": 1, "tenant": "t1", "event": "dashboard.updated", "url": "https://example.com/h", "description": "",
         "state": "active", "disabled_reason": None, "disabled_at": None,
-        "headers": [{"name": "Authorization", "value": "********"}], "filter": None,
+        "headers": [{"name": "Authorization", "value": "********"}], "filter": None, "rate_limit": None,
         "created_at": listed[0]["created_at"], "updated_at": listed[0]["updated_at"],
     }]
     assert cli.json("list", "--tenant", "t2") == []

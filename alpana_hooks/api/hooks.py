@@ -31,7 +31,7 @@ from alpana_hooks.model import (
     Totals,
     Trigger,
 )
-from alpana_hooks.timeutil import utcnow
+from alpana_hooks.timeutil import to_iso, utcnow
 
 if TYPE_CHECKING:
     from alpana_hooks.config import Settings
@@ -93,13 +93,16 @@ class Hooks(OperatorMethods, AdminMethods):
         return self.store.tenants()
 
     def add_subscription(self, tenant: str, event_type: str, url: str, *, headers: Iterable[tuple[str, str]] = (),
-                         description: str = "", disabled: bool = False, filter: str | None = None) -> NewSubscription:
+                         description: str = "", disabled: bool = False, filter: str | None = None,
+                         rate_limit: str | None = None) -> NewSubscription:
         """Add a subscription (checked like the CLI's input) with a new signing secret; with a filter (JMESPath on
-        {type, tenant, data}) it receives only the events that make it true."""
+        {type, tenant, data}) it receives only the events that make it true; with a rate limit ('10/s', '600/m',
+        '5000/h'; 'none' or None: no limit) its deliveries are spaced so, across every deliver process."""
         from alpana_hooks.signing import generate_secret
 
         tenant = validate.tenant(tenant)
         checked_filter = filters.check(filter) if filter is not None else None
+        checked_rate = validate.rate_limit(rate_limit) if rate_limit is not None else None
         event_type = validate.event_type(event_type)
         url = validate.url(url, require_https=self.settings.require_https)
         checked = header_rules.unique_headers([header_rules.header(name, value) for name, value in headers])
@@ -107,7 +110,7 @@ class Hooks(OperatorMethods, AdminMethods):
         sub_id = self.store.add_subscription(
             tenant=tenant, event_type=event_type, url=url, description=description,
             state=State.DISABLED if disabled else State.ACTIVE, headers=checked, secret=secret, now=utcnow(),
-            filter=checked_filter,
+            filter=checked_filter, rate_limit=checked_rate,
         )
         return NewSubscription(self.store.get_subscription(tenant, sub_id), secret)
 
@@ -123,24 +126,27 @@ class Hooks(OperatorMethods, AdminMethods):
 
     def edit_subscription(self, tenant: str, sub_id: int, *, url: str | None = None, event_type: str | None = None,
                           description: str | None = None, filter: str | None = None,
-                          headers: Iterable[tuple[str, str]] | None = None, state: State | str | None = None) -> Subscription:
-        """Change the URL, event type, description, filter ("" removes it), the extra headers (the whole set,
-        replaced) or the state (None keeps each), in one store transaction: everything is checked first, and a
-        refusal anywhere writes nothing."""
-        if all(value is None for value in (url, event_type, description, filter, headers, state)):
-            raise UsageError("nothing to change: give --url, --event, --description, --filter or --no-filter")
+                          rate_limit: str | None = None, headers: Iterable[tuple[str, str]] | None = None,
+                          state: State | str | None = None) -> Subscription:
+        """Change the URL, event type, description, filter ("" removes it), rate limit ('none' removes it), the
+        extra headers (the whole set, replaced) or the state (None keeps each), in one store transaction:
+        everything is checked first, and a refusal anywhere writes nothing."""
+        if all(value is None for value in (url, event_type, description, filter, rate_limit, headers, state)):
+            raise UsageError("nothing to change: give --url, --event, --description, --filter, --no-filter or"
+                             " --rate-limit")
         tenant = validate.tenant(tenant)
         checked_url = validate.url(url, require_https=self.settings.require_https) if url is not None else None
         checked_type = validate.event_type(event_type) if event_type is not None else None
         checked_filter = filters.check(filter) if filter else filter
+        checked_rate = None if rate_limit is None else validate.rate_limit(rate_limit) or ""
         checked_headers = None if headers is None else \
             header_rules.unique_headers([header_rules.header(name, value) for name, value in headers])
         checked_state = validate.state(state)
         now = utcnow()
         with self.store.write():
-            if any(value is not None for value in (url, event_type, description, filter)):
+            if any(value is not None for value in (url, event_type, description, filter, rate_limit)):
                 self.store.edit_subscription(tenant, sub_id, now=now, url=checked_url, event_type=checked_type,
-                                             description=description, filter=checked_filter)
+                                             description=description, filter=checked_filter, rate_limit=checked_rate)
             if checked_headers is not None:
                 self.store.replace_headers(tenant, sub_id, checked_headers, now=now)
             if checked_state is not None:
@@ -229,8 +235,8 @@ class Hooks(OperatorMethods, AdminMethods):
                 resource=rules.resource(event_type, data), trigger=Trigger.PING if only_subscription else Trigger.EMIT,
                 only_subscription=only_subscription, claim=dispatcher.claim_ticket() if dispatcher else None,
             )
-            if dispatcher and recorded["attempt_ids"]:
-                dispatcher.send_claimed(recorded["attempt_ids"])
+            if dispatcher and recorded.get("claimed_ids"):  # the others wait for their rate limit: `deliver` sends them
+                dispatcher.send_claimed(recorded["claimed_ids"])
         return EmitResult(event_id=event_id, event_type=event_type, fired=recorded["fired"],
                           duplicate=recorded["duplicate"], skipped_by_filter=recorded.get("skipped", 0),
                           attempts=tuple(self.store.attempts_by_ids(tenant, recorded["attempt_ids"])))
@@ -351,9 +357,11 @@ class Hooks(OperatorMethods, AdminMethods):
                 on_failed_round: Callable[[str], None] = lambda line: None,
                 on_delivered: Callable[[list[Attempt]], None] | None = None) -> Totals:
         """Send what is due, once, or with loop every interval until interrupted (then it returns: what was
-        sent is recorded). A looping round that finds the store locked or full is reported to on_failed_round
-        and the next waits twice as long (at most LONGEST_WAIT); the loop goes on once the store clears.
-        on_delivered is given the attempts sent, as their results are recorded (of every tenant)."""
+        sent is recorded). Once, it waits for rate limits whose next send is at most a minute away; Totals.waiting
+        counts the attempts it left pending for a later one. A looping round that finds the store locked or full
+        is reported to on_failed_round and the next waits twice as long (at most LONGEST_WAIT); the loop goes on
+        once the store clears. on_delivered is given the attempts sent, as their results are recorded (of every
+        tenant)."""
         with self._engine() as dispatcher:
             if on_delivered is not None:
                 dispatcher.on_recorded = lambda ids: on_delivered(self.store.attempts_by_ids(None, ids))
@@ -364,7 +372,9 @@ class Hooks(OperatorMethods, AdminMethods):
                     raise  # a one-shot run that was cut short
                 dispatcher.record_held()
             succeeded, failed = dispatcher.recorded[Status.SUCCEEDED], dispatcher.recorded[Status.FAILED]
-        return Totals(sent=succeeded + failed, succeeded=succeeded, failed=failed)
+        waiting, allowed_at = (0, None) if loop else self.store.rate_limited_backlog(utcnow())
+        return Totals(sent=succeeded + failed, succeeded=succeeded, failed=failed, waiting=waiting,
+                      next_send_at=to_iso(allowed_at) if allowed_at else None)
 
     def dispatcher(self) -> Dispatcher:
         """A delivery engine on this store (close it when done)."""

@@ -277,10 +277,14 @@ def deliver(
         totals = hooks.deliver(loop=loop, interval=interval, on_failed_round=output.error,
                                on_delivered=sent.extend if not loop else None if quiet else log)
     summary = f"sent {totals.sent}: {totals.succeeded} succeeded, {totals.failed} failed"
+    shown = {key: value for key, value in dataclasses.asdict(totals).items() if value or key in ("sent", "succeeded", "failed")}
     if loop:  # the deliveries were logged as they happened
-        output.print_json(dataclasses.asdict(totals)) if json else output.message(summary)
-    else:
+        output.print_json(shown) if json else output.message(summary)
+    else:  # waiting and next_send_at only when attempts wait for a rate limit
         output.render(sorted(sent, key=lambda a: a.id), json=json, as_table=output.emit_table, note=summary,
-                      as_json=lambda rows: {**dataclasses.asdict(totals), "attempts": [output.attempt_json(a) for a in rows]})
+                      as_json=lambda rows: {**shown, "attempts": [output.attempt_json(a) for a in rows]})
+    if totals.waiting and not json:
+        output.message(f"attempts left pending for a subscription's rate limit: {totals.waiting}; the next may go at"
+                       f" {totals.next_send_at}: run deliver again then, or keep deliver --loop running")
     if totals.failed and not loop:
         raise typer.Exit(int(ExitCode.DELIVERY_FAILED))

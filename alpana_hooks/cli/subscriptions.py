@@ -35,6 +35,8 @@ timeutil = lazy("alpana_hooks.timeutil")
 
 FilterOpt = Annotated[Optional[str], typer.Option("--filter", metavar="EXPR", help="Send only events for which this JMESPath expression on {type, tenant, data} is true, e.g. \"data.name == 'Sales'\".", show_default=False)]
 
+RateLimitOpt = Annotated[Optional[str], typer.Option("--rate-limit", metavar="N/UNIT", help="Send at most N requests per second, minute or hour (10/s, 600/m, 5000/h), across every deliver process; the rest wait. none: no limit.", show_default=False)]
+
 SubId = Annotated[int, typer.Argument(help="Subscription id.", min=1, max=MAX_ID, show_default=False)]
 
 
@@ -47,6 +49,7 @@ def add(
     description: Annotated[str, typer.Option("--description", "-d", help="Free text.")] = "",
     disabled: Annotated[bool, typer.Option("--disabled", help="Create it disabled.")] = False,
     filter: FilterOpt = None,
+    rate_limit: RateLimitOpt = None,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
     """Add a webhook subscription; prints its id and its signing secret (`secret show` shows it again)."""
@@ -55,7 +58,7 @@ def add(
     headers = [header_rules.header_line(line) for line in lines]
     with opened(run.settings) as hooks:
         added = hooks.add_subscription(run.tenant, event, url, headers=headers, description=description,
-                                       disabled=disabled, filter=filter)
+                                       disabled=disabled, filter=filter, rate_limit=rate_limit)
     output.render(added, json=json, as_json=lambda a: {**output.subscription_json(a.subscription), "secret": a.secret},
                   as_table=lambda a: output.subscription_detail(a.subscription, secret=a.secret),
                   note=f"Added subscription {added.subscription.id}. `alpana-hooks secret show {added.subscription.id}"
@@ -109,9 +112,10 @@ def edit(
     description: Annotated[Optional[str], typer.Option("--description", "-d", help="New description.", show_default=False)] = None,
     filter: FilterOpt = None,
     no_filter: Annotated[bool, typer.Option("--no-filter", help="Remove the filter: every event of the type goes.")] = False,
+    rate_limit: RateLimitOpt = None,
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
-    """Change a subscription's URL, event type, description or payload filter."""
+    """Change a subscription's URL, event type, description, payload filter or rate limit."""
     run = run_for(db, config, tenant)
     if no_filter and filter is not None:
         raise UsageError("give either --filter or --no-filter, not both")
@@ -119,7 +123,7 @@ def edit(
         raise UsageError("invalid filter '': the expression is empty (to remove the filter, give --no-filter)")
     with opened(run.settings) as hooks:
         sub = hooks.edit_subscription(run.tenant, sub_id, url=url, event_type=event, description=description,
-                                      filter="" if no_filter else filter)
+                                      filter="" if no_filter else filter, rate_limit=rate_limit)
     _print_subscription(sub, json, f"Updated subscription {sub_id}.")
 
 

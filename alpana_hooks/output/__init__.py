@@ -181,6 +181,7 @@ def subscription_json(sub: Subscription, reveal: bool = False) -> dict:
         "disabled_at": sub.disabled_at,
         "headers": headers_json(sub, reveal),
         "filter": sub.filter,
+        "rate_limit": sub.rate_limit,
         "created_at": sub.created_at,
         "updated_at": sub.updated_at,
     }
@@ -193,15 +194,16 @@ def headers_json(sub: Subscription, reveal: bool = False) -> list[dict]:
 
 def subscriptions_table(subs: list[Subscription]) -> Grid:
     """The `list` table."""
-    filtered = ("Filter",) if any(sub.filter for sub in subs) else ()  # the column only when a subscription has one
-    grid = table("ID", "Event", "URL", "State", "Headers", *filtered, "Description", middle=("URL",),
-                 cut=("Headers", *filtered, "Description"), drop=("Headers", "Description", *filtered))
+    # a Filter or Rate limit column only when a subscription has one
+    extra = [(title, key) for title, key in (("Filter", "filter"), ("Rate limit", "rate_limit"))
+             if any(getattr(sub, key) for sub in subs)]
+    titles = tuple(title for title, _ in extra)
+    grid = table("ID", "Event", "URL", "State", "Headers", *titles, "Description", middle=("URL",),
+                 cut=("Headers", *titles, "Description"), drop=("Headers", "Description", *titles))
     for sub in subs:
-        grid.add_row(
-            str(sub.id), sub.event_type, escape(sub.url), escape(state_label(sub)),
-            escape(", ".join(name for name, _ in sub.headers)), *((escape(sub.filter or ""),) if filtered else ()),
-            escape(sub.description),
-        )
+        grid.add_row(str(sub.id), sub.event_type, escape(sub.url), escape(state_label(sub)),
+                     escape(", ".join(name for name, _ in sub.headers)),
+                     *(escape(getattr(sub, key) or "") for _, key in extra), escape(sub.description))
     return grid
 
 
@@ -212,8 +214,7 @@ def subscription_detail(sub: Subscription, reveal: bool = False, secret: str | N
         ("Tenant", sub.tenant), ("Event", sub.event_type), ("URL", sub.url),
         ("Description", sub.description), ("State", state_label(sub)),
     ]
-    if sub.filter is not None:
-        rows.append(("Filter", sub.filter))
+    rows += [(label, value) for label, value in (("Filter", sub.filter), ("Rate limit", sub.rate_limit)) if value]
     if sub.state == _state().DISABLED:
         rows.append(("Disabled at", sub.disabled_at))
     rows += [("Created", sub.created_at), ("Updated", sub.updated_at)]

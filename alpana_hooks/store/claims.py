@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from alpana_hooks import rules
 from alpana_hooks.model import NOT_RETRIED, ErrorClass, SendingContext, State, Status, Trigger
 from alpana_hooks.store.alerts import ALERTS_TENANT, AlertStore
-from alpana_hooks.store.subscriptions import set_state, signing_secrets
+from alpana_hooks.store.subscriptions import set_state, signing_secrets, within_budget
 from alpana_hooks.timeutil import from_iso, to_iso
 
 
@@ -18,15 +18,19 @@ class ClaimStore(AlertStore):
     def claim(self, attempt_ids: list[int] | None, *, now: datetime, lease_until: datetime, owner: str,
               limit: int = 1000) -> list[int]:
         """Take attempts for sending: pending ones, or 'sending' ones whose lease expired; each is won by one
-        process. With attempt_ids None, takes up to `limit` of any such attempts, oldest first."""
+        process. With attempt_ids None, takes up to `limit` of any such attempts, oldest first, that their
+        subscription's rate limit lets go now (the others stay pending: they wait, they never fail)."""
         stamp = to_iso(now)
         with self.write() as conn:
             if attempt_ids is None:
-                attempt_ids = [row["id"] for row in conn.execute(
-                    "SELECT id FROM attempts WHERE status IN ('pending', 'sending') AND (status = 'pending' OR lease_until < ?)"
-                    f" ORDER BY id LIMIT ?{self.for_update(skip_locked=True)}",
-                    (stamp, limit),
+                candidates = [(row["id"], row["subscription_id"]) for row in conn.execute(
+                    "SELECT a.id, a.subscription_id FROM attempts a LEFT JOIN subscriptions s ON s.id = a.subscription_id"
+                    " WHERE a.status IN ('pending', 'sending') AND (a.status = 'pending' OR a.lease_until < ?)"
+                    " AND (s.next_send_at IS NULL OR s.next_send_at <= ?)"
+                    f" ORDER BY a.id LIMIT ?{self.for_update('a', skip_locked=True)}",
+                    (stamp, stamp, limit),
                 ).fetchall()]
+                attempt_ids = within_budget(conn, candidates, now, self.for_update())
             won = []
             for attempt_id in attempt_ids:
                 taken = conn.execute(
@@ -37,6 +41,17 @@ class ClaimStore(AlertStore):
                 if taken:
                     won.append(attempt_id)
         return won
+
+    def rate_limited_backlog(self, now: datetime) -> tuple[int, datetime | None]:
+        """How many pending attempts wait for their subscription's rate limit, and when the earliest of those
+        subscriptions may send (now or earlier: one may go at once; None when none waits)."""
+        row = self.conn.execute(
+            "SELECT count(*) AS waiting, min(coalesce(s.next_send_at, ?)) AS earliest FROM subscriptions s"
+            " CROSS JOIN attempts a WHERE s.rate_limit IS NOT NULL AND a.tenant = s.tenant"  # SQLite: s outer
+            " AND a.subscription_id = s.id AND a.status = 'pending'",
+            (to_iso(now),),
+        ).fetchone()
+        return row["waiting"], None if row["earliest"] is None else from_iso(row["earliest"])
 
     def extend_leases(self, owner: str, lease_until: datetime) -> None:
         """Move the lease of every claim this owner still holds to lease_until: it is alive and working on them.
@@ -56,11 +71,12 @@ class ClaimStore(AlertStore):
                          f" WHERE status = 'sending' AND claimed_by = ?{kept}", (owner, *keep))
 
     def claim_due_retries(self, *, now: datetime, lease_until: datetime, owner: str, limit: int = 1000) -> list[int]:
-        """Turn failed attempts whose retry time has come into new claimed 'retry' attempts."""
+        """Turn failed attempts whose retry time has come into new claimed 'retry' attempts (those of a
+        subscription with a rate limit into pending ones, which claim() takes within its budget)."""
         stamp = to_iso(now)
         with self.write() as conn:
             due = conn.execute(
-                "SELECT a.*, s.state, s.url AS current_url FROM attempts a LEFT JOIN subscriptions s"
+                "SELECT a.*, s.state, s.url AS current_url, s.rate_limit FROM attempts a LEFT JOIN subscriptions s"
                 " ON s.id = a.subscription_id WHERE a.next_attempt_at IS NOT NULL AND a.next_attempt_at <= ?"
                 f" ORDER BY a.next_attempt_at LIMIT ?{self.for_update('a', skip_locked=True)}",
                 (stamp, limit),
@@ -70,12 +86,16 @@ class ClaimStore(AlertStore):
                 conn.execute("UPDATE attempts SET next_attempt_at = NULL WHERE id = ?", (row["id"],))
                 if row["state"] != "active":
                     continue
-                created.append(conn.execute(
+                claimed = row["rate_limit"] is None
+                retry_id = conn.execute(
                     "INSERT INTO attempts (tenant, subscription_id, event_pk, attempt_number, trigger, status,"
-                    " created_at, url, lease_until, claimed_by) VALUES (?, ?, ?, ?, 'retry', 'sending', ?, ?, ?, ?) RETURNING id",
-                    (row["tenant"], row["subscription_id"], row["event_pk"], row["attempt_number"] + 1, stamp,
-                     row["current_url"], to_iso(lease_until), owner),
-                ).fetchone()[0])
+                    " created_at, url, lease_until, claimed_by) VALUES (?, ?, ?, ?, 'retry', ?, ?, ?, ?, ?) RETURNING id",
+                    (row["tenant"], row["subscription_id"], row["event_pk"], row["attempt_number"] + 1,
+                     "sending" if claimed else "pending", stamp, row["current_url"],
+                     to_iso(lease_until) if claimed else None, owner if claimed else None),
+                ).fetchone()[0]
+                if claimed:
+                    created.append(retry_id)
         return created
 
     def sending_context(self, attempt_id: int, now: datetime) -> SendingContext:

@@ -16,7 +16,7 @@ from pathlib import Path
 from alpana_hooks.errors import UsageError
 from alpana_hooks.timeutil import to_iso
 
-SCHEMA_VERSION = 6  # the number of migrations in migrations.py; each sets PRAGMA user_version (PostgreSQL: a table)
+SCHEMA_VERSION = 7  # the number of migrations in migrations.py; each sets PRAGMA user_version (PostgreSQL: a table)
 BUSY_TIMEOUT_SECONDS = 10.0
 _UNWRITABLE = ("locked", "busy", "full", "I/O error")  # SQLite's words for a store that may be writable again soon
 TABLES = ("subscriptions", "subscription_headers", "subscription_secrets", "events", "resources", "attempts")

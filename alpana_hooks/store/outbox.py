@@ -9,6 +9,7 @@ from alpana_hooks import filters, rules
 from alpana_hooks.errors import Conflict, NotFound
 from alpana_hooks.model import Event
 from alpana_hooks.store.connection import Connection, dumps, iso_or_none
+from alpana_hooks.store.subscriptions import within_budget
 from alpana_hooks.timeutil import to_iso
 
 
@@ -20,8 +21,9 @@ class OutboxStore(Connection):
                      only_subscription: int | None = None, claim=None) -> dict:
         """The outbox: in one transaction, remember the resource, store the event and one pending
         attempt per matching active subscription. claim=(owner, lease_until) stores them already claimed by
-        the caller, who sends them at once (renewing the lease), so no other process takes them meanwhile.
-        Returns {event_pk, attempt_ids, duplicate, fired}."""
+        the caller, who sends them at once (renewing the lease), so no other process takes them meanwhile; an
+        emit's attempts over their subscription's rate limit stay pending (claimed_ids: those claimed).
+        Returns {event_pk, attempt_ids, claimed_ids, duplicate, fired, skipped}."""
         stamp = to_iso(now)
         with self.write() as conn:
             self.serialize(conn, f"event {tenant} {event_id}")  # a repeated event id waits, then sees the first
@@ -40,18 +42,27 @@ class OutboxStore(Connection):
                 (tenant, event_id, event_type, dumps(data), body, stamp),
             ).fetchone()[0]
             targets, skipped = self._targets(conn, tenant, event_type, data, only_subscription)
-            owner, lease = (claim[0], to_iso(claim[1])) if claim else (None, None)
-            attempt_ids = [
-                conn.execute(
+            claimed = self._claimable(conn, targets, trigger, now) if claim else set()
+            attempt_ids, claimed_ids = [], []
+            for row in targets:
+                taken = row["id"] in claimed
+                attempt_ids.append(conn.execute(
                     "INSERT INTO attempts (tenant, subscription_id, event_pk, trigger, status, created_at, url,"
                     " claimed_by, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    (tenant, row["id"], event_pk, trigger, "sending" if claim else "pending", stamp, row["url"],
-                     owner, lease),
-                ).fetchone()[0]
-                for row in targets
-            ]
-        return {"event_pk": event_pk, "attempt_ids": attempt_ids, "duplicate": False, "fired": True,
-                "skipped": skipped}
+                    (tenant, row["id"], event_pk, trigger, "sending" if taken else "pending", stamp, row["url"],
+                     claim[0] if taken else None, to_iso(claim[1]) if taken else None),
+                ).fetchone()[0])
+                claimed_ids += attempt_ids[-1:] if taken else []
+        return {"event_pk": event_pk, "attempt_ids": attempt_ids, "claimed_ids": claimed_ids, "duplicate": False,
+                "fired": True, "skipped": skipped}
+
+    def _claimable(self, conn, targets: list, trigger: str, now: datetime) -> set[int]:
+        """The target subscriptions whose attempt the caller may claim and send now: an emit's fan-out spends
+        each subscription's rate-limit budget (over it, the attempt stays pending for `deliver`); a ping, asked
+        for by a person, goes at once."""
+        sub_ids = [(row["id"], row["id"]) for row in targets]
+        return {sub_id for sub_id, _ in sub_ids} if trigger == "ping" else set(
+            within_budget(conn, sub_ids, now, self.for_update()))
 
     @staticmethod
     def _targets(conn, tenant: str, event_type: str, data: dict, only_subscription: int | None) -> tuple[list, int]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from alpana_hooks import pacing
 from alpana_hooks.errors import Conflict, NotFound
 from alpana_hooks.model import DISABLED_BY_USER, Secret, State, Subscription
 from alpana_hooks.store.alerts import ALERTS_TENANT
 from alpana_hooks.store.connection import Connection
-from alpana_hooks.timeutil import to_iso
+from alpana_hooks.timeutil import from_iso, to_iso
 from alpana_hooks.validate import normal_url
 
 
@@ -16,7 +17,8 @@ class SubscriptionStore(Connection):
     """A tenant's subscriptions: every method is confined to the tenant it is given."""
 
     def add_subscription(self, *, tenant: str, event_type: str, url: str, description: str, state: str,
-                         headers: list[tuple[str, str]], secret: str, now: datetime, filter: str | None = None) -> int:
+                         headers: list[tuple[str, str]], secret: str, now: datetime, filter: str | None = None,
+                         rate_limit: str | None = None) -> int:
         """Insert a subscription with its headers and first secret; refuse a duplicate."""
         stamp = to_iso(now)
         with self.write() as conn:
@@ -24,10 +26,11 @@ class SubscriptionStore(Connection):
             self._refuse_duplicate(conn, tenant, event_type, url, None)
             disabled = state == "disabled"  # added --disabled: disabled by the user, at creation
             sub_id = conn.execute(
-                "INSERT INTO subscriptions (tenant, event_type, url, description, state, filter, disabled_reason,"
-                " disabled_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (tenant, event_type, url, description, state, filter, DISABLED_BY_USER if disabled else None,
-                 stamp if disabled else None, stamp, stamp),
+                "INSERT INTO subscriptions (tenant, event_type, url, description, state, filter, rate_limit,"
+                " disabled_reason, disabled_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " RETURNING id",
+                (tenant, event_type, url, description, state, filter, rate_limit,
+                 DISABLED_BY_USER if disabled else None, stamp if disabled else None, stamp, stamp),
             ).fetchone()[0]
             conn.executemany(
                 "INSERT INTO subscription_headers (subscription_id, name, value) VALUES (?, ?, ?)",
@@ -94,8 +97,9 @@ class SubscriptionStore(Connection):
 
     def edit_subscription(self, tenant: str, sub_id: int, *, now: datetime, url: str | None = None,
                           event_type: str | None = None, description: str | None = None,
-                          filter: str | None = None) -> None:
-        """Change the URL, event type, description or filter ("" removes it; None keeps each) of a subscription."""
+                          filter: str | None = None, rate_limit: str | None = None) -> None:
+        """Change the URL, event type, description, filter or rate limit ("" removes the filter or the limit;
+        None keeps each) of a subscription. Without a limit its next allowed send time is forgotten."""
         with self.write() as conn:
             current = self._locked_subscription(conn, tenant, sub_id)
             new_url = url if url is not None else current["url"]
@@ -103,12 +107,15 @@ class SubscriptionStore(Connection):
             self.serialize(conn, f"subscription {tenant} {new_type} {new_url}")
             self._refuse_duplicate(conn, tenant, new_type, new_url, sub_id)
             new_filter = current["filter"] if filter is None else filter or None
+            new_rate = current["rate_limit"] if rate_limit is None else rate_limit or None
             conn.execute(
-                "UPDATE subscriptions SET url = ?, event_type = ?, description = ?, filter = ?, updated_at = ?"
-                " WHERE id = ?",
+                "UPDATE subscriptions SET url = ?, event_type = ?, description = ?, filter = ?, rate_limit = ?,"
+                " updated_at = ? WHERE id = ?",
                 (new_url, new_type, description if description is not None else current["description"],
-                 new_filter, to_iso(now), sub_id),
+                 new_filter, new_rate, to_iso(now), sub_id),
             )
+            if new_rate is None:
+                conn.execute("UPDATE subscriptions SET next_send_at = NULL WHERE id = ?", (sub_id,))
 
     def delete_subscription(self, tenant: str, sub_id: int) -> None:
         """Delete a subscription with its headers and secrets; its attempts stay as history."""
@@ -193,6 +200,7 @@ def _subscription(row, headers: list[tuple[str, str]]) -> Subscription:
         description=row["description"], state=State(row["state"]), disabled_reason=row["disabled_reason"],
         disabled_at=row["disabled_at"], failing_since=row["failing_since"], created_at=row["created_at"],
         updated_at=row["updated_at"], headers=tuple(headers), filter=row["filter"],
+        rate_limit=row["rate_limit"],
     )
 
 
@@ -220,3 +228,28 @@ def signing_secrets(conn, sub_id: int, now: datetime) -> list[Secret]:
         (sub_id, to_iso(now)),
     ).fetchall()
     return [Secret(row["secret"], row["created_at"], row["expires_at"]) for row in rows]
+
+
+def within_budget(conn, candidates: list[tuple[int, int]], now: datetime, lock: str) -> list[int]:
+    """The attempts among candidates ((attempt id, subscription id), in order) that their subscription's rate limit
+    lets go now: each one let go moves its subscription's next allowed send time on by the limit's spacing.
+    Inside the caller's write transaction, so processes sharing the store share the budget (`lock`: FOR UPDATE on
+    PostgreSQL, in id order). Subscriptions without a limit let everything go."""
+    sub_ids = sorted({sub_id for _, sub_id in candidates})
+    if not sub_ids:
+        return []
+    limited = {row["id"]: [row["rate_limit"], row["next_send_at"], False] for row in conn.execute(
+        f"SELECT id, rate_limit, next_send_at FROM subscriptions WHERE id IN ({','.join('?' * len(sub_ids))})"
+        f" AND rate_limit IS NOT NULL ORDER BY id{lock}", sub_ids)}
+    allowed = []
+    for attempt_id, sub_id in candidates:
+        budget = limited.get(sub_id)
+        if budget is not None:
+            allowed_at = from_iso(budget[1]) if budget[1] else None
+            if allowed_at is not None and allowed_at > now:
+                continue
+            budget[1:] = [to_iso(pacing.next_send_at(allowed_at, now, budget[0])), True]
+        allowed.append(attempt_id)
+    conn.executemany("UPDATE subscriptions SET next_send_at = ? WHERE id = ?",
+                     [(stamp, sub_id) for sub_id, (_, stamp, spent) in limited.items() if spent])
+    return allowed
