@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+from alpana_hooks import signals
 from alpana_hooks.config import Settings
 from alpana_hooks.errors import HooksError, StoreUnavailable
 from alpana_hooks.headers import shown
@@ -23,8 +24,7 @@ from alpana_hooks.store import Store
 from alpana_hooks.timeutil import to_iso, utcnow
 
 LEASE_MARGIN = timedelta(seconds=30)  # a claim outlives its send's deadline by this: several missed renewals
-LONGEST_WAIT = 60.0  # seconds: deliver --loop waits at most this long after rounds that found the store unwritable
-# (and a one-shot deliver at most this long for a rate limit's next send)
+LONGEST_WAIT = 60.0  # seconds: the longest wait of deliver --loop after failed rounds, of deliver for a rate limit
 RECORD_PATIENCE = 300.0  # seconds the results of sends that went out wait for a store that is locked or full
 FIRST_PAUSE, LONGEST_PAUSE = 0.5, 5.0  # seconds between tries to write them, doubling
 
@@ -197,7 +197,8 @@ class Dispatcher:
     def _workers(self) -> ThreadPoolExecutor:
         """Start (once) the lease keeper and the worker threads that live as long as this dispatcher."""
         if self._keeper is None:
-            self._keeper = LeaseKeeper(self.store.location(), self.owner, self._lease_until)
+            with signals.held():  # its thread never takes a Ctrl-C meant for the main thread
+                self._keeper = LeaseKeeper(self.store.location(), self.owner, self._lease_until)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="alpana-send")
             self._stopping = threading.Event()
@@ -296,9 +297,10 @@ class Dispatcher:
         it as circuit_open instead and hand the slot to the next in line."""
         while context is not None:
             if self.breaker.admit(host, context.id, self.clock()):
-                future = round_.pool.submit(self._send, context, self._stopping)
-                round_.in_flight[future] = host
-                future.add_done_callback(round_.done.put)
+                with signals.held():  # no interrupt between queuing the send and knowing of it
+                    future = round_.pool.submit(self._send, context, self._stopping)
+                    round_.in_flight[future] = host
+                    future.add_done_callback(round_.done.put)
                 return
             now = self.clock()
             outcome = {"status": Status.FAILED, "error_class": ErrorClass.CIRCUIT_OPEN, "error": self.breaker.why_open(host),

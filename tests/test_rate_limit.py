@@ -2,6 +2,7 @@
 budget lives in the store (a next allowed send time per subscription, moved on inside the claim transaction), so
 it holds across several deliver processes; attempts over it stay pending, never fail."""
 
+import json
 import signal
 import subprocess
 import sys
@@ -53,15 +54,10 @@ def test_add_edit_list_show_and_json(cli, add_sub, db_path):
     add_sub("https://example.com/other")
     listed = cli("list", "-t", "t1")
     assert listed.exit_code == 0
-    assert listed.stdout == (
-        "┏━━━━┳━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━━┳━━━━━━━━━━━━━┓\n"
-        "┃ ID ┃ Event             ┃ URL                       ┃ State  ┃ Headers ┃ Rate limit ┃ Description ┃\n"
-        "┡━━━━╇━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━━━━╇━━━━━━━━━━━━━┩\n"
-        "│ 1  │ dashboard.updated │ https://example.com/h     │ Active │         │ 10/s       │             │\n"
-        "│ 2  │ dashboard.updated │ https://example.com/other │ Active │         │            │             │\n"
-        "└────┴───────────────────┴───────────────────────────┴────────┴─────────┴────────────┴─────────────┘\n")
+    assert listed.stdout == ("1\tdashboard.updated\thttps://example.com/h\tActive\t\t10/s\t\n"  # piped: tab-separated
+                             "2\tdashboard.updated\thttps://example.com/other\tActive\t\t\t\n")
     shown = cli("show", sub["id"], "-t", "t1").stdout.splitlines()
-    assert shown[8:10] == ["│ State       │ Active                      │", "│ Rate limit  │ 10/s                        │"]
+    assert shown[4:6] == ["State\tActive", "Rate limit\t10/s"]
     assert [s["rate_limit"] for s in cli.json("list", "-t", "t1")] == ["10/s", None]
     assert cli.json("edit", sub["id"], "-t", "t1", "--rate-limit", "600/m")["rate_limit"] == "600/m"
     db_exec(db_path, "UPDATE subscriptions SET next_send_at = ? WHERE id = 1", (to_iso(utcnow() + timedelta(hours=1)),))
@@ -131,14 +127,15 @@ def test_emit_sends_within_the_budget_and_leaves_the_rest_pending(db_path, recei
         second = hooks.emit("t1", "widget.deleted", {"widget_id": "2", "name": "W"})
     assert [(a.url, a.status) for a in first.attempts] == [(rx.url("/limited"), "succeeded"), (rx.url("/free"), "succeeded")]
     assert [(a.url, a.status) for a in second.attempts] == [(rx.url("/limited"), "pending"), (rx.url("/free"), "succeeded")]
-    assert [r["path"] for r in rx.requests] == ["/limited", "/free", "/free"]
+    assert sorted(r["path"] for r in rx.requests) == ["/free", "/free", "/limited"]  # the first two concurrently
     allowed_at = db_rows(db_path, "SELECT next_send_at FROM subscriptions WHERE id = ?", (sub.id,))[0]["next_send_at"]
     delivered = cli("deliver")  # the next send is an hour away: a one-shot deliver says so and does not wait
     assert (delivered.exit_code, delivered.stdout) == (0, "")
     assert delivered.stderr == ("sent 0: 0 succeeded, 0 failed\nattempts left pending for a subscription's rate "
                                 f"limit: 1; the next may go at {allowed_at}: run deliver again then, or keep deliver"
                                 " --loop running\n")
-    assert cli.json("deliver") == {"sent": 0, "succeeded": 0, "failed": 0, "waiting": 1, "next_send_at": allowed_at}
+    assert cli.json("deliver") == {"sent": 0, "succeeded": 0, "failed": 0, "waiting": 1, "next_send_at": allowed_at,
+                                   "attempts": []}
     assert len(rx.requests) == 3
 
 
@@ -180,7 +177,7 @@ def test_two_deliverers_keep_to_10_per_second(db_path, receiver):
     assert busiest <= 11, busiest
     assert db_rows(db_path, "SELECT status, count(*) AS n FROM attempts GROUP BY status") == [
         {"status": "succeeded", "n": 40}]
-    assert run_cli("deliver", "--json").stdout == '{\n  "sent": 0,\n  "succeeded": 0,\n  "failed": 0\n}\n'
+    assert json.loads(run_cli("deliver", "--json").stdout) == {"sent": 0, "succeeded": 0, "failed": 0, "attempts": []}
 
 
 def test_deliver_loop_takes_the_next_round_when_the_budget_allows(db_path, receiver):

@@ -43,11 +43,12 @@ def error(text: str) -> None:
     console(stderr=True).print(f"error: {escape(shortened(text))}", soft_wrap=True, style="red")
 
 
-LONG_QUOTED = re.compile(r"'[^']{80,}'|\"[^\"]{80,}\"")  # a quoted value of 80 characters or more
+LONG_QUOTED = re.compile(r"'[^']{256,}'|\"[^\"]{256,}\"")  # a quoted value of 256 characters or more (a file
+# path of the usual length stays whole: it is what the reader needs)
 
 
 def shortened(text: str) -> str:
-    """`text` with each quoted value of 80 characters or more cut in the middle and its length said, so that
+    """`text` with each quoted value of 256 characters or more cut in the middle and its length said, so that
     an error never echoes a 5,000-character value whole."""
     def cut(match: re.Match) -> str:
         quoted = match.group()

@@ -1,0 +1,23 @@
+"""Ctrl-C and SIGTERM held back while the engine hands work to its threads.
+
+Python raises KeyboardInterrupt (and, through cli.app's handler, SIGTERM) at any bytecode of the main thread.
+Inside ThreadPoolExecutor.submit that can leave a queued send unknown to the engine, or break the lock of a
+starting thread (RuntimeError: release unlocked lock). Held, the signal is delivered just after the work is
+registered. Threads started while it is held inherit the mask, so the engine's own threads never take the signal
+away from the main thread."""
+
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+HELD = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block ends (in this thread, and in threads it starts)."""
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
