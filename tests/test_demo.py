@@ -30,6 +30,7 @@ def test_demo_runs_and_stops_its_listener(tmp_path):
                             timeout=120, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout + result.stderr
+    assert "\x1b" not in out  # piped (as here, or into a file): no colour or cursor codes (issue 13)
     assert "not fired: only the name changed" in out
     assert "signature:   valid" in out and "sent 1: 1 succeeded, 0 failed" in out
     assert "1 attempt(s); 1 subscription(s) skipped by their filter" in out and "\nmatch: subscription 5\n" in out
