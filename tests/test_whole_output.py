@@ -415,6 +415,19 @@ sent 2: 1 succeeded, 1 failed
 """)
 
 
+def test_deliver_of_a_big_backlog_shows_the_first_100(cli, hook):
+    """A one-shot deliver lists the first 100 attempts it sent, not all (it would hold them all in memory)."""
+    from alpana_hooks import Hooks
+
+    cli("add", "--event", "widget.deleted", "--url", hook.url("/hook"), "-t", TENANT)
+    with Hooks.open() as hooks:
+        for n in range(105):
+            hooks.emit(TENANT, "widget.deleted", {"widget_id": str(n), "name": "W"}, send=False)
+    code, stdout, stderr = run_cli_plain("deliver")
+    assert (code, len(stdout.splitlines())) == (0, 100)
+    assert stderr == "sent 105: 105 succeeded, 0 failed (the first 100 shown; attempts list has them all)\n"
+
+
 def test_deliver_loop_logs_a_line_per_delivery(recorded, config_path):
     config_path.write_text(config_path.read_text() + "\n[delivery]\nretry_schedule = []\n")  # no retry of /fail
     loop = subprocess.Popen([sys.executable, "-m", "alpana_hooks", "deliver", "--loop", "--interval", "0.2"],

@@ -256,6 +256,9 @@ def _resend_json(attempts: list, dry_run: bool) -> dict:
             "attempts": [output.attempt_json(a) for a in attempts]}
 
 
+SHOWN_AT_MOST = 100  # rows a one-shot deliver prints (and lists in --json) of the attempts it sent
+
+
 @app.command()
 def deliver(
     loop: Annotated[bool, typer.Option("--loop", help="Keep delivering until Ctrl-C or SIGTERM; a round that finds the store locked or full is logged and retried.")] = False,
@@ -263,11 +266,14 @@ def deliver(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="With --loop: no line per delivery, only errors and the closing summary.")] = False,
     db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
-    """Send what is due in every tenant: pending attempts, scheduled retries, claims left by a crash; one row
-    per attempt sent (with --loop: one line per delivery on stderr, as a log). Safe to run from cron and from
-    several processes at once."""
+    """Send what is due in every tenant: pending attempts, scheduled retries, claims left by a crash; a row per
+    attempt sent, the first 100 (with --loop: one line per delivery on stderr, as a log). Safe to run from cron
+    and from several processes at once."""
     settings = settings_for(db, config)
     sent: list = []
+
+    def keep(attempts: list) -> None:  # the first SHOWN_AT_MOST: a backlog of 100,000 is not held in memory
+        sent.extend(attempts[:max(0, SHOWN_AT_MOST - len(sent))])
 
     def log(attempts: list) -> None:
         for attempt in attempts:
@@ -275,8 +281,10 @@ def deliver(
 
     with opened(settings) as hooks:
         totals = hooks.deliver(loop=loop, interval=interval, on_failed_round=output.error,
-                               on_delivered=sent.extend if not loop else None if quiet else log)
+                               on_delivered=keep if not loop else None if quiet else log)
     summary = f"sent {totals.sent}: {totals.succeeded} succeeded, {totals.failed} failed"
+    if not loop and len(sent) < totals.sent:
+        summary += f" (the first {len(sent)} shown; attempts list has them all)"
     shown = {key: value for key, value in dataclasses.asdict(totals).items() if value or key in ("sent", "succeeded", "failed")}
     if loop:  # the deliveries were logged as they happened
         output.print_json(shown) if json else output.message(summary)
