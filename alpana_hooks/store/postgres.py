@@ -121,28 +121,28 @@ class PgConnection:
 
     def execute(self, sql: str, params: Sequence = ()) -> Any:
         raw = self._usable()
-        try:
-            return raw.execute(translate(sql), tuple(params))
-        except (psycopg.errors.UntranslatableCharacter, psycopg.errors.CharacterNotInRepertoire) as exc:
-            raise UsageError(f"PostgreSQL cannot store this input: {_one_line(exc).split(' DETAIL:')[0]}"
-                             " (text there cannot hold the NUL character)") from None
-        except psycopg.DataError as exc:
-            if "NUL" not in str(exc):
-                raise
-            raise UsageError(f"PostgreSQL cannot store this input: {_one_line(exc)}") from None
-        except psycopg.OperationalError as exc:
-            if raw.broken or raw.closed:
-                raise StoreUnavailable(f"lost the connection to {masked_url(self.url)}: {_one_line(exc)}") from None
-            raise
-        except KeyboardInterrupt:
-            _abandon_if_mid_exchange(raw)
-            raise
+        with self._exchange(raw):
+            try:
+                return raw.execute(translate(sql), tuple(params))
+            except (psycopg.errors.UntranslatableCharacter, psycopg.errors.CharacterNotInRepertoire) as exc:
+                raise UsageError(f"PostgreSQL cannot store this input: {_one_line(exc).split(' DETAIL:')[0]}"
+                                 " (text there cannot hold the NUL character)") from None
+            except psycopg.DataError as exc:
+                if "NUL" not in str(exc):
+                    raise
+                raise UsageError(f"PostgreSQL cannot store this input: {_one_line(exc)}") from None
 
     def executemany(self, sql: str, rows) -> None:
         raw = self._usable()
+        with self._exchange(raw), raw.cursor() as cursor:
+            cursor.executemany(translate(sql), [tuple(r) for r in rows])
+
+    @contextmanager
+    def _exchange(self, raw: psycopg.Connection[Any]) -> Iterator[None]:
+        """One statement on `raw`: a connection lost meanwhile is StoreUnavailable; an interrupt mid-exchange
+        closes it (see _abandon_if_mid_exchange)."""
         try:
-            with raw.cursor() as cursor:
-                cursor.executemany(translate(sql), [tuple(r) for r in rows])
+            yield
         except psycopg.OperationalError as exc:
             if raw.broken or raw.closed:
                 raise StoreUnavailable(f"lost the connection to {masked_url(self.url)}: {_one_line(exc)}") from None
