@@ -29,7 +29,7 @@ ALLOWED = {
     **{name: LOWER - {"api"} for name in LOWER - PURE},
     **{name: PURE for name in PURE},
     "__init__": {"api", "errors"},
-    "__main__": {"cli"},
+    "__main__": {"cli", "ui", "errors", "output"},
 }
 
 

@@ -116,7 +116,7 @@ def test_other_commands_do_not_import_textual():
 
 def test_ui_without_textual_says_how_to_install_it_and_exits_2():
     code = ("import sys; sys.modules['textual'] = None; sys.argv = ['alpana-hooks', 'ui', '-t', 'acme']; "
-            "from alpana_hooks.cli import main; main()")
+            "from alpana_hooks.__main__ import main; main()")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           stdin=subprocess.DEVNULL)
     assert done.returncode == 2
