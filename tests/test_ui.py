@@ -672,3 +672,57 @@ def test_snapshot_confirm_delete(snapshot_store, snap_compare):
 
     assert snap_compare(snapshot_app(), terminal_size=(100, 30), run_before=ready)
 
+
+
+def footer(app) -> str:
+    """The footer line as the terminal shows it, whole (the KeysBar's rendered line, its trailing blanks cut)."""
+    from textual.geometry import Region
+
+    from alpana_hooks.ui.widgets import KeysBar
+
+    bar = app.screen.query_one(KeysBar)
+    assert bar.size.width == app.size.width
+    return bar.render_lines(Region(0, 0, bar.size.width, 1))[0].text.rstrip()
+
+
+def test_every_footer_fits_80_columns_and_keeps_keys_and_quit(snapshot_store):
+    """At 80x24 each screen's footer is whole; keys that do not fit are left out (…), never ? and q."""
+    seen = {}
+
+    async def scenario(app, pilot):
+        async def visit(keys, screen_name, ready=lambda app: True):
+            await pilot.press(*keys)
+            await until(pilot, lambda: type(app.screen).__name__ == screen_name and ready(app), screen_name)
+            await pilot.pause()
+            seen[screen_name if screen_name not in seen else f"{screen_name} (edit)"] = footer(app)
+
+        await visit([], "TenantScreen", lambda app: app.screen.query_one(OptionList).option_count == 2)
+        app.screen.query_one(OptionList).highlighted = 0
+        await visit(["enter"], "WebhooksScreen", rows_loaded)
+        await visit(["a"], "SubscriptionForm")
+        await visit(["escape", "enter"], "DetailsScreen", rows_loaded)
+        await visit(["e"], "SubscriptionForm")
+        await visit(["escape", "escape", "t"], "AttemptsScreen", lambda app: app.screen.query(DataTable).last().row_count == 3)
+        await visit(["enter"], "ShowDataScreen")
+        await visit(["w"], "EventScreen")
+
+    run_app(scenario, tenant=None, size=(80, 24))
+    assert seen == {
+        "TenantScreen": "? Keys q Quit",
+        "WebhooksScreen": "⏎ Details a Add e Edit x On/Off D Delete t Attempts r Refresh ? Keys q Quit",
+        "SubscriptionForm": "^d Remove header ^s Save esc Cancel ^n Add header ^r Reveal values",
+        "DetailsScreen": "⏎ Show Data r Refresh R Resend w Event e Edit x On/Off p Ping … ? Keys q Quit",
+        "SubscriptionForm (edit)": "^d Remove header ^s Save esc Cancel ^n Add header ^r Reveal values",
+        "AttemptsScreen": "⏎ Show Data r Refresh R Resend w Event f Filter F Resend failed… ? Keys q Quit",
+        "ShowDataScreen": "esc Back R Resend r Refresh w Event c Copy payload ? Keys q Quit",
+        "EventScreen": "⏎ Show Data esc Back r Refresh ? Keys q Quit",
+    }
+
+
+def test_the_keys_bar_leaves_keys_out_from_the_end_but_never_keys_and_quit():
+    from alpana_hooks.ui.widgets import fitted
+
+    keys = [("⏎", "Show Data", False), ("r", "Refresh", False), ("?", "Keys", True), ("q", "Quit", True)]
+    assert fitted(keys, 40) == [("⏎", "Show Data"), ("r", "Refresh"), ("?", "Keys"), ("q", "Quit")]
+    assert fitted(keys, 30) == [("⏎", "Show Data"), ("…", ""), ("?", "Keys"), ("q", "Quit")]
+    assert fitted(keys, 10) == [("…", ""), ("?", "Keys"), ("q", "Quit")]  # cropped by the bar

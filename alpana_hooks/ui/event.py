@@ -10,11 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Static
 
 from alpana_hooks.model import Attempt, Event, Status
 from alpana_hooks.ui import cells
-from alpana_hooks.ui.widgets import KEYS, Table
+from alpana_hooks.ui.widgets import KEYS, KeysBar, Table, TitleBar
 from alpana_hooks.ui.work import ApiCalls
 
 COLUMNS = ["ID", "Sub", "Creation time", "Status", "Code", "Duration", "Trigger"]
@@ -40,14 +40,14 @@ class EventScreen(ApiCalls, Screen):
         self.attempts: list[Attempt] = []
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with VerticalScroll():
             yield Static(id="fields")
             yield Static(id="attempts-title", classes="section")
             yield EventAttemptsTable(COLUMNS)
             yield Static(Text("Data (payload)"), classes="section")
             yield Static(id="payload")
-        yield Footer(compact=True)
+        yield KeysBar()
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.tenant} · webhook event {self.event_id}"

@@ -11,12 +11,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Label, Select, Static, Switch
+from textual.widgets import Button, Input, Label, Select, Static, Switch
 
 from alpana_hooks import events, output
 from alpana_hooks import headers as header_rules
 from alpana_hooks.model import State, Subscription
 from alpana_hooks.ui import cells
+from alpana_hooks.ui.widgets import KeysBar, TitleBar
 from alpana_hooks.ui.work import ApiCalls
 
 FIELD_OF_MESSAGE = (  # where a message of the API's checks is shown, by how it starts
@@ -116,7 +117,7 @@ class SubscriptionForm(ApiCalls, Screen):
     def compose(self) -> ComposeResult:
         sub = self.sub
         choices = [(Text(f"{name}  ({events.CATALOG[name].title})"), name) for name in events.EVENT_TYPES]
-        yield Header()
+        yield TitleBar()
         with VerticalScroll():
             yield Static(Text(f"Edit Webhook Subscription {sub.id}" if sub else "Add New Webhook Subscription"),
                          classes="title")
@@ -146,7 +147,7 @@ class SubscriptionForm(ApiCalls, Screen):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Add header", id="add-header")
                 yield Button("Cancel", id="cancel")
-        yield Footer(compact=True)
+        yield KeysBar()
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.tenant} · {'edit' if self.sub else 'add'}"

@@ -10,12 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Static
 
 from alpana_hooks import output
 from alpana_hooks.model import Attempt, Status
 from alpana_hooks.ui import cells
-from alpana_hooks.ui.widgets import KEYS
+from alpana_hooks.ui.widgets import KEYS, KeysBar, TitleBar
 from alpana_hooks.ui.work import ApiCalls
 
 
@@ -41,7 +41,7 @@ class ShowDataScreen(ApiCalls, Screen):
         self.attempt: Attempt | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with VerticalScroll():
             yield Static(id="fields")
             yield Static(Text("Data (payload)"), classes="section")
@@ -52,7 +52,7 @@ class ShowDataScreen(ApiCalls, Screen):
             yield Static(id="response-headers")
             yield Static(id="body-title", classes="section")
             yield Static(id="response-body")
-        yield Footer(compact=True)
+        yield KeysBar()
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.tenant} · send attempt {self.attempt_id}"
