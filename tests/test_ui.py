@@ -158,6 +158,7 @@ def test_add_through_the_form_a_bad_url_is_refused_inline_and_nothing_is_saved(r
         assert value.password  # a sensitive value is masked until revealed
         await pilot.press("ctrl+r")
         assert not value.password
+        app.screen.query_one("#rate-limit", Input).value = "10/s"
         await pilot.press("ctrl+s")
         await until(pilot, lambda: type(app.screen).__name__ == "SecretShown", "the secret shown once")
         await pilot.press("enter")
@@ -167,7 +168,7 @@ def test_add_through_the_form_a_bad_url_is_refused_inline_and_nothing_is_saved(r
     run_app(scenario)
     with hooks() as api:
         [sub] = api.subscriptions("acme")
-    assert sub.url == rx.url("/bi") and sub.headers == (("Auth", "s3"),)
+    assert (sub.url, sub.headers, sub.rate_limit) == (rx.url("/bi"), (("Auth", "s3"),), "10/s")
 
 
 def test_an_emitted_attempt_appears_without_a_key_press_then_resend_and_show_data(receiver):
@@ -726,3 +727,46 @@ def test_the_keys_bar_leaves_keys_out_from_the_end_but_never_keys_and_quit():
     assert fitted(keys, 40) == [("⏎", "Show Data"), ("r", "Refresh"), ("?", "Keys"), ("q", "Quit")]
     assert fitted(keys, 30) == [("⏎", "Show Data"), ("…", ""), ("?", "Keys"), ("q", "Quit")]
     assert fitted(keys, 10) == [("…", ""), ("?", "Keys"), ("q", "Quit")]  # cropped by the bar
+
+
+def test_the_rate_limit_in_the_details_and_the_form_checked_as_the_cli_checks_it(receiver):
+    rx = receiver()
+    with hooks() as api:
+        sub = api.add_subscription("acme", "widget.added", rx.url("/a")).subscription
+
+    def rate_row(app) -> str:
+        return next(line for line in static_text(app, "#fields").splitlines() if line.startswith("Rate limit"))
+
+    async def scenario(app, pilot):
+        await until(pilot, lambda: table_keys(app) == [str(sub.id)], "the webhooks list")
+        await pilot.press("enter")
+        await until(pilot, lambda: "Rate limit" in static_text(app, "#fields"), "the details")
+        assert rate_row(app).split() == ["Rate", "limit", "none"]
+        await pilot.press("e")
+        await until(pilot, lambda: app.screen.query("#rate-limit"), "the form")
+        field = app.screen.query_one("#rate-limit", Input)
+        assert field.value == ""
+        field.value = "ten a second"
+        await pilot.press("ctrl+s")
+        message = ("invalid rate limit 'ten a second': use a count per second, minute or hour, e.g. 10/s, 600/m or "
+                   "5000/h (none: no limit)")
+        await until(pilot, lambda: static_text(app, "#rate-limit-error") == message, "the inline message")
+        with hooks() as api:
+            assert api.subscription("acme", sub.id) == sub  # nothing saved
+        field.value = "600/M"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: type(app.screen).__name__ == "DetailsScreen"
+                    and rate_row(app).split() == ["Rate", "limit", "600/m"], "the limit in the details")
+        with hooks() as api:
+            assert api.subscription("acme", sub.id).rate_limit == "600/m"
+        await pilot.press("e")
+        await until(pilot, lambda: app.screen.query("#rate-limit"), "the form again")
+        assert app.screen.query_one("#rate-limit", Input).value == "600/m"
+        app.screen.query_one("#rate-limit", Input).value = ""  # emptied: no limit (`edit --rate-limit none`)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: type(app.screen).__name__ == "DetailsScreen"
+                    and rate_row(app).split() == ["Rate", "limit", "none"], "no limit in the details")
+
+    run_app(scenario)
+    with hooks() as api:
+        assert api.subscription("acme", sub.id).rate_limit is None

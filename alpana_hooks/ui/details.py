@@ -95,6 +95,7 @@ class DetailsScreen(ApiCalls, Screen):
             ("URL", cells.text(sub.url)),
             ("Description", cells.text(sub.description)),
             ("State", cells.state(sub)),
+            ("Rate limit", Text(sub.rate_limit) if sub.rate_limit else Text("none", style="dim")),
         ]
         if sub.state == State.DISABLED:
             rows.append(("Disabled at", cells.when(sub.disabled_at, year=True)))
