@@ -11,11 +11,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from alpana_hooks.output import escape_block
+from alpana_hooks.ui.work import ApiCalls
 
 Row = tuple[str, Sequence[Text]]
 KEYS = Binding("question_mark", "app.keys", "Keys")  # every screen's last footer key: all its keys
@@ -89,6 +90,45 @@ def fitted(keys: list[tuple[str, str, bool]], width: int) -> list[tuple[str, str
         room -= cells(key, text)
         shown.append((key, text))
     return [*shown, ("…", ""), *((key, text) for key, text, always in keys if always)]
+
+
+class RecordScreen(ApiCalls, Screen):
+    """A screen of one record (Show Data, View Webhook Event): read when shown, read again every poll interval
+    while it is on top and unfinished, left when the record is gone. A subclass reads in refresh_data()."""
+
+    def start(self, sub_title: str, focused: Widget) -> None:
+        """The screen's on_mount: its sub-title, the focus, the first read, then the polling."""
+        self.sub_title = sub_title
+        focused.focus()
+        self.refresh_data()
+        self.set_interval(self.app.poll_interval, self.poll)  # type: ignore[attr-defined]
+
+    def refresh_data(self) -> None:
+        raise NotImplementedError
+
+    def unfinished(self) -> bool:
+        """True while what the screen shows may still change (an attempt pending or sending)."""
+        raise NotImplementedError
+
+    def poll(self) -> None:
+        if self.is_current and self.unfinished():
+            self.refresh_data()
+
+    def gone(self, error) -> None:
+        self.app.report_error(error)  # type: ignore[attr-defined]
+        self.leave()
+
+    def leave(self) -> None:
+        """Back to the screen below, once: a read that finds the record gone and the action that removed it
+        may both ask."""
+        if self.app.screen is self:
+            self.dismiss()
+
+    def action_back(self) -> None:
+        self.leave()
+
+    def action_refresh(self) -> None:
+        self.refresh_data()
 
 
 class Table(DataTable):
