@@ -24,8 +24,8 @@ ALWAYS_SHOWN = ("app.keys", "keys", "quit")  # the KeysBar keeps these however n
 
 
 class TitleBar(Widget):
-    """The top line: "alpana-hooks — " and the screen's sub-title (Textual's Header, without its icon and clock,
-    at a quarter of its start-up cost)."""
+    """The top line: "alpana-hooks — " and the screen's sub-title (Textual's Header without its disabled icon and
+    clock space: one widget instead of four)."""
 
     DEFAULT_CSS = "TitleBar { dock: top; height: 1; background: $panel; color: $foreground; content-align: center middle; }"
 
@@ -50,7 +50,10 @@ class KeysBar(Widget):
     COMPONENT_CLASSES = {"keys-bar--key"}
 
     def on_mount(self) -> None:
-        self.screen.bindings_updated_signal.subscribe(self, lambda _: self.refresh())
+        self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
+
+    def bindings_changed(self, screen: Screen) -> None:
+        self.refresh()
 
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
