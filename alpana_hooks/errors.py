@@ -1,5 +1,6 @@
 """Exit codes and the domain errors that carry them."""
 
+import sys
 from enum import IntEnum
 
 
@@ -49,3 +50,18 @@ class VerifyFailed(HooksError):
 
 class StoreUnavailable(HooksError):
     """The database cannot be reached (PostgreSQL down, the connection lost): nothing half-written."""
+
+
+def failure(exc: BaseException) -> tuple[str, int] | None:
+    """The one line and exit code a command shows for a domain error, a database error or Ctrl-C; None for
+    anything else (a bug: let it raise)."""
+    if isinstance(exc, HooksError):
+        return str(exc), int(exc.exit_code)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", int(ExitCode.INTERRUPTED)
+    # only a command that opened the database can fail in it
+    errors = tuple(m.DatabaseError if m.__name__ == "sqlite3" else m.Error
+                   for m in (sys.modules.get("sqlite3"), sys.modules.get("psycopg")) if m is not None)
+    if errors and isinstance(exc, errors):
+        return "database error: " + " ".join(str(exc).split()), int(ExitCode.UNEXPECTED)
+    return None

@@ -2,16 +2,19 @@
 a circuit breaker per destination, and the spacing of a subscription's rate limit. Pure: no I/O, no threads; the
 dispatcher's main thread drives them (the store applies the rate limit inside its claim transaction)."""
 
-import random
+from __future__ import annotations
+
 import re
 from collections import defaultdict, deque
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from alpana_hooks.model import ErrorClass
 from alpana_hooks.timeutil import utcnow
+
+if TYPE_CHECKING:  # the engine makes the generator: the store's readers (the UI's first screen) need not import it
+    import random
 
 JITTER = 0.2
 OVERLOAD_PENALTY = timedelta(seconds=60)
@@ -44,6 +47,8 @@ def _retry_after_seconds(value: str | None) -> float | None:
     value = value.strip()
     if re.fullmatch(r"[0-9]{1,9}", value):
         return float(value)
+    from email.utils import parsedate_to_datetime  # only for a Retry-After date: not on every import
+
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):

@@ -1,6 +1,7 @@
 """Settings: flag > env > config file > default; `config show`; config file errors."""
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +26,20 @@ def test_precedence_and_sources(tmp_path, config_path):
 def test_default_database_lives_in_the_app_dir(tmp_path, monkeypatch):
     settings = load_settings(env={})
     assert settings.database.name == "hooks.db" and "alpana-hooks" in str(settings.database.parent)
+
+
+@pytest.mark.parametrize("xdg", ["/srv/xdg", None])
+def test_the_app_dir_is_where_typer_puts_it(monkeypatch, xdg):
+    """config.app_dir() stands in for typer.get_app_dir, so `ui` need not import Typer (tests/test_startup.py)."""
+    import typer
+
+    from alpana_hooks.config import APP_NAME, app_dir
+
+    if xdg is None:
+        monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
+    assert app_dir() == Path(typer.get_app_dir(APP_NAME))
 
 
 @pytest.mark.parametrize("text, message", [

@@ -188,7 +188,7 @@ def small_disk(tmp_path):
 
 # Runs the CLI with a shorter patience for recording results, so giving up is reached in a test.
 IMPATIENT_CLI = ("import sys; import alpana_hooks.dispatch as d; d.RECORD_PATIENCE = float(sys.argv.pop(1)); "
-                 "from alpana_hooks.cli import main; main()")
+                 "from alpana_hooks.__main__ import main; main()")
 
 
 @pytest.mark.parametrize("space_comes_back", [True, False])

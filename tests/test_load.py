@@ -371,7 +371,7 @@ import alpana_hooks.dispatch as dispatch
 import alpana_hooks.leases as leases
 dispatch.LEASE_MARGIN = timedelta(seconds=float(sys.argv[1]))
 leases.RENEW_EVERY = 0.5  # well inside the short lease (the real one renews every 5 s a lease of 30 s and more)
-from alpana_hooks.cli import main
+from alpana_hooks.__main__ import main
 sys.argv = ["alpana-hooks", *sys.argv[2:]]
 main()
 """

@@ -82,7 +82,7 @@ def test_version(cli):
 def test_help_and_list_import_no_more_than_they_need(tmp_path):
     """--help: Typer and the command modules only; list: no other command's machinery, no Textual, and no TOML
     parser when there is no config file."""
-    probe = ("import sys; from alpana_hooks.cli import main\n"
+    probe = ("import sys; from alpana_hooks.__main__ import main\n"
              "try:\n    main()\nexcept SystemExit:\n    pass\n"
              "print(' '.join(sorted(m for m in sys.modules if m.startswith(('alpana_hooks', 'rich', 'pydantic', "
              "'textual', 'requests', 'tomllib')))), file=sys.stderr)")
@@ -94,7 +94,7 @@ def test_help_and_list_import_no_more_than_they_need(tmp_path):
         assert done.returncode == 0, done.stderr[-2000:]
         loaded[args[0]] = set(done.stderr.split())
     assert not {m for m in loaded["--help"] if not m.startswith("alpana_hooks.cli")} - {
-        "alpana_hooks", "alpana_hooks.errors"}
+        "alpana_hooks", "alpana_hooks.__main__", "alpana_hooks.errors"}
     assert not {m for m in loaded["list"] if m.startswith(("textual", "alpana_hooks.ui", "requests", "tomllib",
                                                            "alpana_hooks.dispatch", "alpana_hooks.delivery"))}
 
@@ -103,7 +103,7 @@ def test_group_help_and_completion_parse_no_option_through_pydantic():
     """Typer 0.29 coerces an option that was not given (None) through a pydantic TypeAdapter; the groups' flags
     default to False instead, so `attempts --help` and a TAB (the shell waits for it) never import pydantic."""
     probe = ("import atexit, sys; atexit.register(lambda: print('pydantic' in sys.modules, file=sys.stderr))\n"
-             "sys.argv = ['alpana-hooks', *sys.argv[1:]]\nfrom alpana_hooks.cli import main\nmain()")
+             "sys.argv = ['alpana-hooks', *sys.argv[1:]]\nfrom alpana_hooks.__main__ import main\nmain()")
     tab = {**os.environ, "_ALPANA_HOOKS_COMPLETE": "complete_bash", "COMP_WORDS": "alpana-hooks a", "COMP_CWORD": "1"}
     seen = []
     for args, env in ((["attempts", "--help"], os.environ), ([], tab)):
@@ -115,29 +115,70 @@ def test_group_help_and_completion_parse_no_option_through_pydantic():
 
 
 def test_ui_fast_path_reads_the_options_as_typer_does():
-    from alpana_hooks.cli.ui import plain_options
+    from alpana_hooks.__main__ import UI_OPTIONS, ui_options
 
     command = root().get_command(None, "ui")
+    assert UI_OPTIONS == {flag: param.name for param in command.params for flag in param.opts}
     for args in (["-t", "acme"], ["--tenant=acme", "--db", "x.db"], ["--config", "c.toml", "-t", "a=b", "--db=-"],
                  []):
         parsed = {k: v for k, v in command.make_context("ui", list(args)).params.items() if v is not None}
-        assert plain_options(args) == parsed, args
+        assert ui_options(args) == parsed, args
     for args in (["--help"], ["-t"], ["-t", "a", "-t", "b"], ["-t=acme"], ["-tacme"], ["--tenant", "--db"],
                  ["--nope", "x"], ["acme"], ["-t", "\udcff"]):
-        assert plain_options(args) is None, args
+        assert ui_options(args) is None, args
 
 
-def test_ui_fast_path_skips_typer_parsing_and_keeps_the_error_boundary():
-    """`ui` with plain options starts without Typer's parsing (no pydantic) and errors exactly as through Typer."""
-    probe = ("import atexit, sys; sys.modules['textual'] = None\n"
-             "atexit.register(lambda: print('pydantic' in sys.modules, file=sys.stderr))\n"
-             "sys.argv = ['alpana-hooks', *sys.argv[1:]]\nfrom alpana_hooks.cli import main\nmain()")
+FIRST_SCREEN = """
+import sys
+from alpana_hooks.ui.app import HooksApp
+run = HooksApp.run
+
+def summary(app):  # the list's summary line, written once its rows are shown
+    found = app.screen.query("#empty")
+    return str(found.first().content) if found else ""
+
+async def first_screen(pilot):
+    while "webhook(s)" not in summary(pilot.app):
+        await pilot.pause(0.02)
+    print(" ".join(sorted({m.split(".")[0] for m in sys.modules} & {"typer", "click", "pydantic"})),
+          summary(pilot.app), sep="|", file=sys.stderr)
+    pilot.app.exit()
+
+HooksApp.run = lambda self: run(self, headless=True, size=(100, 30), auto_pilot=first_screen)
+sys.argv = ["alpana-hooks", *sys.argv[1:]]
+from alpana_hooks.__main__ import main
+main()
+"""
+
+
+def test_ui_imports_neither_typer_nor_click_before_its_first_screen():
+    """`alpana-hooks ui -t acme`, as the console script runs it on a terminal, shows the webhooks list (run
+    headless) without having imported Typer, Click or pydantic: a tenth of the UI's start-up."""
+    import pty
+
+    from alpana_hooks.api import Hooks
+
+    with Hooks.open() as hooks:
+        hooks.add_subscription("acme", "dashboard.updated", "https://example.com/hook")
+    leader, follower = pty.openpty()  # ui checks for a terminal
+    try:
+        done = subprocess.run([sys.executable, "-c", FIRST_SCREEN, "ui", "-t", "acme"],
+                              stdin=follower, stdout=follower, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert (done.returncode, done.stderr.splitlines()[-1:]) == (0, ["|1 webhook(s), 1 active"]), done.stderr[-2000:]
+
+
+def test_ui_fast_path_keeps_the_error_boundary():
+    """`ui` with plain options errors exactly as through Typer, which parses any other way of writing them."""
+    probe = ("import sys; sys.modules['textual'] = None\n"
+             "sys.argv = ['alpana-hooks', *sys.argv[1:]]\nfrom alpana_hooks.__main__ import main\nmain()")
     seen = []
     for args in (["ui", "-t", "acme"], ["ui", "--tenant", "acme", "--db"]):
         done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60,
                               stdin=subprocess.DEVNULL)
-        seen.append((done.returncode, done.stderr.splitlines()[-2:]))
+        seen.append((done.returncode, done.stderr.splitlines()[-1:]))
     fast, through_typer = seen
-    assert fast == (2, ["error: the terminal UI needs Textual: pip install 'alpana-hooks[ui]'", "False"])
-    assert through_typer[0] == 2
-    assert through_typer[1][0] == "Error: Option '--db' requires an argument."  # Click's own message
+    assert fast == (2, ["error: the terminal UI needs Textual: pip install 'alpana-hooks[ui]'"])
+    assert through_typer == (2, ["Error: Option '--db' requires an argument."])  # Click's own message

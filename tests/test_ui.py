@@ -116,7 +116,7 @@ def test_other_commands_do_not_import_textual():
 
 def test_ui_without_textual_says_how_to_install_it_and_exits_2():
     code = ("import sys; sys.modules['textual'] = None; sys.argv = ['alpana-hooks', 'ui', '-t', 'acme']; "
-            "from alpana_hooks.cli import main; main()")
+            "from alpana_hooks.__main__ import main; main()")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           stdin=subprocess.DEVNULL)
     assert done.returncode == 2
@@ -158,6 +158,7 @@ def test_add_through_the_form_a_bad_url_is_refused_inline_and_nothing_is_saved(r
         assert value.password  # a sensitive value is masked until revealed
         await pilot.press("ctrl+r")
         assert not value.password
+        app.screen.query_one("#rate-limit", Input).value = "10/s"
         await pilot.press("ctrl+s")
         await until(pilot, lambda: type(app.screen).__name__ == "SecretShown", "the secret shown once")
         await pilot.press("enter")
@@ -167,7 +168,7 @@ def test_add_through_the_form_a_bad_url_is_refused_inline_and_nothing_is_saved(r
     run_app(scenario)
     with hooks() as api:
         [sub] = api.subscriptions("acme")
-    assert sub.url == rx.url("/bi") and sub.headers == (("Auth", "s3"),)
+    assert (sub.url, sub.headers, sub.rate_limit) == (rx.url("/bi"), (("Auth", "s3"),), "10/s")
 
 
 def test_an_emitted_attempt_appears_without_a_key_press_then_resend_and_show_data(receiver):
@@ -672,3 +673,100 @@ def test_snapshot_confirm_delete(snapshot_store, snap_compare):
 
     assert snap_compare(snapshot_app(), terminal_size=(100, 30), run_before=ready)
 
+
+
+def footer(app) -> str:
+    """The footer line as the terminal shows it, whole (the KeysBar's rendered line, its trailing blanks cut)."""
+    from textual.geometry import Region
+
+    from alpana_hooks.ui.widgets import KeysBar
+
+    bar = app.screen.query_one(KeysBar)
+    assert bar.size.width == app.size.width
+    return bar.render_lines(Region(0, 0, bar.size.width, 1))[0].text.rstrip()
+
+
+def test_every_footer_fits_80_columns_and_keeps_keys_and_quit(snapshot_store):
+    """At 80x24 each screen's footer is whole; keys that do not fit are left out (…), never ? and q."""
+    seen = {}
+
+    async def scenario(app, pilot):
+        async def visit(keys, screen_name, ready=lambda app: True):
+            await pilot.press(*keys)
+            await until(pilot, lambda: type(app.screen).__name__ == screen_name and ready(app), screen_name)
+            await pilot.pause()
+            seen[screen_name if screen_name not in seen else f"{screen_name} (edit)"] = footer(app)
+
+        await visit([], "TenantScreen", lambda app: app.screen.query_one(OptionList).option_count == 2)
+        app.screen.query_one(OptionList).highlighted = 0
+        await visit(["enter"], "WebhooksScreen", rows_loaded)
+        await visit(["a"], "SubscriptionForm")
+        await visit(["escape", "enter"], "DetailsScreen", rows_loaded)
+        await visit(["e"], "SubscriptionForm")
+        await visit(["escape", "escape", "t"], "AttemptsScreen", lambda app: app.screen.query(DataTable).last().row_count == 3)
+        await visit(["enter"], "ShowDataScreen")
+        await visit(["w"], "EventScreen")
+
+    run_app(scenario, tenant=None, size=(80, 24))
+    assert seen == {
+        "TenantScreen": "? Keys q Quit",
+        "WebhooksScreen": "⏎ Details a Add e Edit x On/Off D Delete t Attempts r Refresh ? Keys q Quit",
+        "SubscriptionForm": "^d Remove header ^s Save esc Cancel ^n Add header ^r Reveal values",
+        "DetailsScreen": "⏎ Show Data r Refresh R Resend w Event e Edit x On/Off p Ping … ? Keys q Quit",
+        "SubscriptionForm (edit)": "^d Remove header ^s Save esc Cancel ^n Add header ^r Reveal values",
+        "AttemptsScreen": "⏎ Show Data r Refresh R Resend w Event f Filter F Resend failed… ? Keys q Quit",
+        "ShowDataScreen": "esc Back R Resend r Refresh w Event c Copy payload ? Keys q Quit",
+        "EventScreen": "⏎ Show Data esc Back r Refresh ? Keys q Quit",
+    }
+
+
+def test_the_keys_bar_leaves_keys_out_from_the_end_but_never_keys_and_quit():
+    from alpana_hooks.ui.widgets import fitted
+
+    keys = [("⏎", "Show Data", False), ("r", "Refresh", False), ("?", "Keys", True), ("q", "Quit", True)]
+    assert fitted(keys, 40) == [("⏎", "Show Data"), ("r", "Refresh"), ("?", "Keys"), ("q", "Quit")]
+    assert fitted(keys, 30) == [("⏎", "Show Data"), ("…", ""), ("?", "Keys"), ("q", "Quit")]
+    assert fitted(keys, 10) == [("…", ""), ("?", "Keys"), ("q", "Quit")]  # cropped by the bar
+
+
+def test_the_rate_limit_in_the_details_and_the_form_checked_as_the_cli_checks_it(receiver):
+    rx = receiver()
+    with hooks() as api:
+        sub = api.add_subscription("acme", "widget.added", rx.url("/a")).subscription
+
+    def rate_row(app) -> str:
+        return next(line for line in static_text(app, "#fields").splitlines() if line.startswith("Rate limit"))
+
+    async def scenario(app, pilot):
+        await until(pilot, lambda: table_keys(app) == [str(sub.id)], "the webhooks list")
+        await pilot.press("enter")
+        await until(pilot, lambda: "Rate limit" in static_text(app, "#fields"), "the details")
+        assert rate_row(app).split() == ["Rate", "limit", "none"]
+        await pilot.press("e")
+        await until(pilot, lambda: app.screen.query("#rate-limit"), "the form")
+        field = app.screen.query_one("#rate-limit", Input)
+        assert field.value == ""
+        field.value = "ten a second"
+        await pilot.press("ctrl+s")
+        message = ("invalid rate limit 'ten a second': use a count per second, minute or hour, e.g. 10/s, 600/m or "
+                   "5000/h (none: no limit)")
+        await until(pilot, lambda: static_text(app, "#rate-limit-error") == message, "the inline message")
+        with hooks() as api:
+            assert api.subscription("acme", sub.id) == sub  # nothing saved
+        field.value = "600/M"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: type(app.screen).__name__ == "DetailsScreen"
+                    and rate_row(app).split() == ["Rate", "limit", "600/m"], "the limit in the details")
+        with hooks() as api:
+            assert api.subscription("acme", sub.id).rate_limit == "600/m"
+        await pilot.press("e")
+        await until(pilot, lambda: app.screen.query("#rate-limit"), "the form again")
+        assert app.screen.query_one("#rate-limit", Input).value == "600/m"
+        app.screen.query_one("#rate-limit", Input).value = ""  # emptied: no limit (`edit --rate-limit none`)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: type(app.screen).__name__ == "DetailsScreen"
+                    and rate_row(app).split() == ["Rate", "limit", "none"], "no limit in the details")
+
+    run_app(scenario)
+    with hooks() as api:
+        assert api.subscription("acme", sub.id).rate_limit is None

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
     from alpana_hooks.apply import Step, SubscriptionsFile
     from alpana_hooks.config import Settings
-    from alpana_hooks.model import CopyResult, DatabaseStatus, Subscription
+    from alpana_hooks.model import Subscription
+    from alpana_hooks.results import CopyResult, DatabaseStatus
     from alpana_hooks.store import Store
 
 
@@ -35,7 +36,7 @@ class AdminMethods:
 
     def database_status(self) -> DatabaseStatus:
         """The backend, location, schema version and row counts of this store."""
-        from alpana_hooks.model import DatabaseStatus
+        from alpana_hooks.results import DatabaseStatus
 
         with self.store.snapshot():
             rows = self.store.table_counts()
@@ -48,7 +49,7 @@ class AdminMethods:
         holds data is refused (UsageError) unless force, which replaces it. progress(table, copied, total) is
         called as rows go. The counts per table are compared on both sides afterwards."""
         from alpana_hooks.config import check_database_folder, display_database
-        from alpana_hooks.model import CopyResult
+        from alpana_hooks.results import CopyResult
         from alpana_hooks.store import TABLES, open_store
 
         source = self.store

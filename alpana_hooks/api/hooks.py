@@ -18,24 +18,13 @@ from alpana_hooks.api import sent
 from alpana_hooks.api.admin import AdminMethods
 from alpana_hooks.api.operator import OperatorMethods
 from alpana_hooks.errors import NotFound, UsageError
-from alpana_hooks.model import (
-    Attempt,
-    EmitResult,
-    Event,
-    NewSubscription,
-    RotatedSecret,
-    Secret,
-    State,
-    Status,
-    Subscription,
-    Totals,
-    Trigger,
-)
+from alpana_hooks.model import Attempt, Event, Secret, State, Status, Subscription, Trigger
 from alpana_hooks.timeutil import to_iso, utcnow
 
 if TYPE_CHECKING:
     from alpana_hooks.config import Settings
     from alpana_hooks.dispatch import Dispatcher
+    from alpana_hooks.results import EmitResult, NewSubscription, RotatedSecret, Totals
     from alpana_hooks.store import Store
 
 EVENT_ID = re.compile(events.EVENT_ID_PATTERN)  # the same rule as the payload schemas
@@ -112,6 +101,8 @@ class Hooks(OperatorMethods, AdminMethods):
             state=State.DISABLED if disabled else State.ACTIVE, headers=checked, secret=secret, now=utcnow(),
             filter=checked_filter, rate_limit=checked_rate,
         )
+        from alpana_hooks.results import NewSubscription
+
         return NewSubscription(self.store.get_subscription(tenant, sub_id), secret)
 
     def subscription(self, tenant: str, sub_id: int) -> Subscription:
@@ -192,6 +183,8 @@ class Hooks(OperatorMethods, AdminMethods):
 
         now, secret = utcnow(), generate_secret()
         self.store.rotate_secret(validate.tenant(tenant), sub_id, secret, now=now, old_expires=now + grace)
+        from alpana_hooks.results import RotatedSecret
+
         return RotatedSecret(secret, now + grace)
 
     # -- events ------------------------------------------------------------------------------
@@ -237,6 +230,8 @@ class Hooks(OperatorMethods, AdminMethods):
             )
             if dispatcher and recorded.get("claimed_ids"):  # the others wait for their rate limit: `deliver` sends them
                 dispatcher.send_claimed(recorded["claimed_ids"])
+        from alpana_hooks.results import EmitResult
+
         return EmitResult(event_id=event_id, event_type=event_type, fired=recorded["fired"],
                           duplicate=recorded["duplicate"], skipped_by_filter=recorded.get("skipped", 0),
                           attempts=tuple(self.store.attempts_by_ids(tenant, recorded["attempt_ids"])))
@@ -373,6 +368,8 @@ class Hooks(OperatorMethods, AdminMethods):
                 dispatcher.record_held()
             succeeded, failed = dispatcher.recorded[Status.SUCCEEDED], dispatcher.recorded[Status.FAILED]
         waiting, allowed_at = (0, None) if loop else self.store.rate_limited_backlog(utcnow())
+        from alpana_hooks.results import Totals
+
         return Totals(sent=succeeded + failed, succeeded=succeeded, failed=failed, waiting=waiting,
                       next_send_at=to_iso(allowed_at) if allowed_at else None)
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from alpana_hooks import events, filters, rules, validate
 from alpana_hooks.errors import UsageError
-from alpana_hooks.model import DryRun, FilterCheck, Recipient, State, Stats, SubscriptionStats
+from alpana_hooks.model import State
 from alpana_hooks.timeutil import utcnow
 
 MAX_BUCKETS = 240
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from alpana_hooks.config import Settings
     from alpana_hooks.dispatch import Dispatcher
     from alpana_hooks.model import Attempt, Event, Subscription
+    from alpana_hooks.results import DryRun, FilterCheck, Recipient, Stats, SubscriptionStats
     from alpana_hooks.store import Store
 
 
@@ -40,6 +41,8 @@ class OperatorMethods:
     def emit_dry_run(self, tenant: str, event_type: str, data: dict, *, event_id: str | None = None) -> DryRun:
         """What emit would do with this event, checked like emit: whether it fires and, for every subscription of
         its type, whether it would receive it (state and filter applied). Nothing is recorded or sent."""
+        from alpana_hooks.results import DryRun
+
         event_type = self._checked_event(event_type, data, event_id)
         tenant = validate.tenant(tenant)
         note = self.store.would_fire(tenant, event_id, rules.resource(event_type, data))
@@ -107,6 +110,8 @@ class OperatorMethods:
               since: datetime | None = None, bucket: timedelta = timedelta(hours=1)) -> Stats:
         """Per subscription: attempts since `since` (default: the last 24 hours) by status, success rate, p50 and
         p95 duration, last success and failure, failures since the last success, and activity per bucket."""
+        from alpana_hooks.results import Stats
+
         tenant, now = validate.tenant(tenant), utcnow()
         since = now - timedelta(hours=24) if since is None else since
         if since > now:
@@ -123,6 +128,8 @@ class OperatorMethods:
         return Stats(tenant, since, now, seconds, tuple(self._one_stats(sub, rows, since, count) for sub in subs))
 
     def _one_stats(self, sub: Subscription, rows: list, since: datetime, count: int) -> SubscriptionStats:
+        from alpana_hooks.results import SubscriptionStats
+
         mine = [row for row in rows if row["subscription_id"] == sub.id]
         total = {key: sum(row[key] for row in mine) for key in ("attempts", "succeeded", "failed", "pending", "timed")}
         buckets = [(0, 0)] * count
@@ -140,6 +147,8 @@ class OperatorMethods:
 
 def _recipient(sub: Subscription, seen: dict) -> Recipient:
     """Whether one subscription of the event's type would receive it, and why."""
+    from alpana_hooks.results import Recipient
+
     if sub.state != State.ACTIVE:
         return Recipient(sub, False, "disabled")
     if sub.filter is None:
@@ -151,6 +160,8 @@ def _recipient(sub: Subscription, seen: dict) -> Recipient:
 
 def _check(sub: Subscription, seen: dict) -> FilterCheck:
     """A subscription's filter on one envelope."""
+    from alpana_hooks.results import FilterCheck
+
     if sub.filter is None:
         return FilterCheck(sub.id, None, True, None, "the subscription has no filter: every event of its type goes")
     result = filters.evaluate(sub.filter, seen)

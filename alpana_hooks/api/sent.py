@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from alpana_hooks import signing
 from alpana_hooks.errors import NotFound, UsageError
 from alpana_hooks.timeutil import from_iso
 
@@ -17,6 +16,8 @@ def sent_request(hooks: Hooks, tenant: str, attempt_id: int) -> tuple[dict[str, 
     """The webhook-id, webhook-timestamp and webhook-signature headers and the body of an attempt as it went
     out. The record keeps the signature masked, so it is made again, as the sender made it, from the
     subscription's secrets that were signing when the attempt started (an old one in its grace period too)."""
+    from alpana_hooks import signing  # with hashlib and hmac: only for verify --attempt, not with every Hooks
+
     attempt = hooks.attempt(tenant, attempt_id)
     recorded = {name.lower(): value for name, value in json.loads(attempt.request_headers or "[]")}
     msg_id, timestamp = recorded.get("webhook-id"), recorded.get("webhook-timestamp")

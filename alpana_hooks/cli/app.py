@@ -84,16 +84,6 @@ class lazy:
         return getattr(importlib.import_module(self._name), attr)
 
 
-def stop_on_sigterm() -> None:
-    """Let SIGTERM (systemd, kill, a script's cleanup) stop a command like Ctrl-C does (main() installs it)."""
-    import signal
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-
-
 def confirm(question: str, *, command: str, cancelled: str) -> None:
     """Ask a person on a terminal; without one the command needs --yes (exit 2); a 'no' exits 2 too."""
     if sys.stdin is None or not sys.stdin.isatty():

@@ -13,7 +13,7 @@ from alpana_hooks.cli.context import opened, run_for, since_option, warn_if_unkn
 from alpana_hooks.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from alpana_hooks.model import EmitResult
+    from alpana_hooks.results import EmitResult
 
 events = lazy("alpana_hooks.events")
 output = lazy("alpana_hooks.output")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import sys
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import TypeVar
@@ -21,7 +20,7 @@ from typer._click import Command
 from typer.core import TyperCommand, TyperGroup
 from typer.models import CommandInfo, TyperInfo
 
-from alpana_hooks.errors import ExitCode, HooksError
+from alpana_hooks.errors import ExitCode, failure
 
 T = TypeVar("T")
 
@@ -49,20 +48,12 @@ def guarded(call: Callable[[], T]) -> T:
     """call(), with a domain error, a database error or Ctrl-C turned into one stderr line and typer.Exit(code)."""
     try:
         return call()
-    except HooksError as exc:
-        _error(str(exc))
-        raise typer.Exit(int(exc.exit_code)) from None
-    except Exception as exc:
-        # only a command that opened the database can fail in it
-        errors = tuple(m.DatabaseError if m.__name__ == "sqlite3" else m.Error
-                       for m in (sys.modules.get("sqlite3"), sys.modules.get("psycopg")) if m is not None)
-        if not errors or not isinstance(exc, errors):
+    except (Exception, KeyboardInterrupt) as exc:
+        known = failure(exc)
+        if known is None:
             raise
-        _error("database error: " + " ".join(str(exc).split()))
-        raise typer.Exit(int(ExitCode.UNEXPECTED)) from None
-    except KeyboardInterrupt:
-        _error("interrupted")
-        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        _error(known[0])
+        raise typer.Exit(known[1]) from None
 
 
 def is_utf8(arg: str) -> bool:

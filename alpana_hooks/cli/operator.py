@@ -13,8 +13,8 @@ from alpana_hooks.cli.context import duration, opened, run_for, since_option
 from alpana_hooks.errors import ExitCode
 
 if TYPE_CHECKING:
-    from alpana_hooks.model import DryRun, FilterCheck, Stats, SubscriptionStats
     from alpana_hooks.output.grid import Grid
+    from alpana_hooks.results import DryRun, FilterCheck, Stats, SubscriptionStats
 
 output = lazy("alpana_hooks.output")
 

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +16,8 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 def new_event_id(now: datetime) -> str:
     """'evt_' + a ULID: 48 bits of milliseconds then 80 random bits, so ids sort by time; no '.'."""
+    import secrets  # with hashlib and hmac: imported when an event is made, not by every reader of events
+
     value = (int(now.timestamp() * 1000) << 80) | secrets.randbits(80)
     chars = []
     for _ in range(26):

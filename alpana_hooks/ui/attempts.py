@@ -9,12 +9,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Static
 
 from alpana_hooks.errors import UsageError
 from alpana_hooks.model import Attempt, State
 from alpana_hooks.ui import cells
-from alpana_hooks.ui.widgets import KEYS, Confirm, Table
+from alpana_hooks.ui.widgets import KEYS, Confirm, KeysBar, Table, TitleBar
 from alpana_hooks.ui.work import ApiCalls
 
 LIMIT = 100  # newest attempts shown (the attempts list command's --limit)
@@ -186,9 +186,9 @@ class AttemptsScreen(Screen):
         self.tenant = tenant
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         yield TenantAttemptsPanel(self.tenant, title=f"Send Attempts of {self.tenant} (all subscriptions)")
-        yield Footer(compact=True)
+        yield KeysBar()
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.tenant} · send attempts"

@@ -7,13 +7,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Static
 
 from alpana_hooks.model import Secret, State, Subscription
 from alpana_hooks.output import escape
 from alpana_hooks.ui import cells
 from alpana_hooks.ui.attempts import AttemptsPanel
-from alpana_hooks.ui.widgets import KEYS, Confirm, SecretShown
+from alpana_hooks.ui.widgets import KEYS, Confirm, KeysBar, SecretShown, TitleBar
 from alpana_hooks.ui.work import ApiCalls
 
 
@@ -47,11 +47,11 @@ class DetailsScreen(ApiCalls, Screen):
         self.being_deleted = False
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with VerticalScroll(id="config"):
             yield Static(id="fields")
         yield AttemptsPanel(self.tenant, self.sub_id, title="Webhook Send Attempts")
-        yield Footer(compact=True)
+        yield KeysBar()
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.tenant} · subscription {self.sub_id}"
@@ -95,6 +95,7 @@ class DetailsScreen(ApiCalls, Screen):
             ("URL", cells.text(sub.url)),
             ("Description", cells.text(sub.description)),
             ("State", cells.state(sub)),
+            ("Rate limit", Text(sub.rate_limit) if sub.rate_limit else Text("none", style="dim")),
         ]
         if sub.state == State.DISABLED:
             rows.append(("Disabled at", cells.when(sub.disabled_at, year=True)))

@@ -9,13 +9,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Static
 
 from alpana_hooks.model import Attempt, Event, Status
 from alpana_hooks.ui import cells
-from alpana_hooks.ui.widgets import KEYS, Table
-from alpana_hooks.ui.work import ApiCalls
+from alpana_hooks.ui.widgets import KEYS, KeysBar, RecordScreen, Table, TitleBar
 
 COLUMNS = ["ID", "Sub", "Creation time", "Status", "Code", "Duration", "Trigger"]
 
@@ -24,7 +22,7 @@ class EventAttemptsTable(Table):
     BINDINGS = [Binding("enter", "select_cursor", "Show Data")]
 
 
-class EventScreen(ApiCalls, Screen):
+class EventScreen(RecordScreen):
     """An event's fields, its payload and every attempt it caused; read again while one is unfinished."""
 
     DEFAULT_CSS = """
@@ -40,24 +38,20 @@ class EventScreen(ApiCalls, Screen):
         self.attempts: list[Attempt] = []
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with VerticalScroll():
             yield Static(id="fields")
             yield Static(id="attempts-title", classes="section")
             yield EventAttemptsTable(COLUMNS)
             yield Static(Text("Data (payload)"), classes="section")
             yield Static(id="payload")
-        yield Footer(compact=True)
+        yield KeysBar()
 
     def on_mount(self) -> None:
-        self.sub_title = f"{self.tenant} · webhook event {self.event_id}"
-        self.query_one(EventAttemptsTable).focus()
-        self.refresh_data()
-        self.set_interval(self.app.poll_interval, self.poll)  # type: ignore[attr-defined]
+        self.start(f"{self.tenant} · webhook event {self.event_id}", self.query_one(EventAttemptsTable))
 
-    def poll(self) -> None:
-        if self.is_current and any(a.status in (Status.PENDING, Status.SENDING) for a in self.attempts):
-            self.refresh_data()
+    def unfinished(self) -> bool:
+        return any(a.status in (Status.PENDING, Status.SENDING) for a in self.attempts)
 
     def on_screen_resume(self) -> None:
         self.refresh_data()
@@ -66,11 +60,6 @@ class EventScreen(ApiCalls, Screen):
         tenant, event_id = self.tenant, self.event_id
         self.api(lambda hooks: hooks.event(tenant, event_id), self.show, self.gone, group="read-event",
                  exclusive=True)
-
-    def gone(self, error) -> None:
-        self.app.report_error(error)  # type: ignore[attr-defined]
-        if self.app.screen is self:
-            self.dismiss()
 
     def show(self, loaded: tuple[Event, list[Attempt]]) -> None:
         event, self.attempts = loaded
@@ -92,12 +81,6 @@ class EventScreen(ApiCalls, Screen):
             from alpana_hooks.ui.showdata import ShowDataScreen
 
             self.app.push_screen(ShowDataScreen(self.tenant, int(event.row_key.value)))
-
-    def action_back(self) -> None:
-        self.dismiss()
-
-    def action_refresh(self) -> None:
-        self.refresh_data()
 
 
 def attempt_cells(attempt: Attempt) -> list[Text]:

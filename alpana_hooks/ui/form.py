@@ -11,17 +11,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Label, Select, Static, Switch
+from textual.widgets import Button, Input, Label, Select, Static, Switch
 
 from alpana_hooks import events, output
 from alpana_hooks import headers as header_rules
 from alpana_hooks.model import State, Subscription
 from alpana_hooks.ui import cells
+from alpana_hooks.ui.widgets import KeysBar, TitleBar
 from alpana_hooks.ui.work import ApiCalls
 
 FIELD_OF_MESSAGE = (  # where a message of the API's checks is shown, by how it starts
     ("invalid URL", "url"), ("subscription ", "url"), ("unknown event type", "event"), ("event type", "event"),
     ("invalid header name", "headers"), ("header ", "headers"), ("invalid value for header", "headers"),
+    ("invalid rate limit", "rate-limit"),
 )
 
 
@@ -116,7 +118,7 @@ class SubscriptionForm(ApiCalls, Screen):
     def compose(self) -> ComposeResult:
         sub = self.sub
         choices = [(Text(f"{name}  ({events.CATALOG[name].title})"), name) for name in events.EVENT_TYPES]
-        yield Header()
+        yield TitleBar()
         with VerticalScroll():
             yield Static(Text(f"Edit Webhook Subscription {sub.id}" if sub else "Add New Webhook Subscription"),
                          classes="title")
@@ -133,6 +135,11 @@ class SubscriptionForm(ApiCalls, Screen):
                 yield Label("Description", classes="label")
                 yield Input(shown(sub.description) if sub else "", id="description", classes="field")
             with Horizontal(classes="row"):
+                yield Label("Rate limit", classes="label")
+                yield Input((sub.rate_limit if sub else None) or "", placeholder="none, or 10/s, 600/m, 5000/h",
+                            id="rate-limit", classes="field")
+            yield Static(id="rate-limit-error", classes="error")
+            with Horizontal(classes="row"):
                 yield Label("Enabled", classes="label")
                 yield Switch(sub.state == State.ACTIVE if sub else True, id="enabled")
             with Horizontal(classes="row"):
@@ -146,7 +153,7 @@ class SubscriptionForm(ApiCalls, Screen):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Add header", id="add-header")
                 yield Button("Cancel", id="cancel")
-        yield Footer(compact=True)
+        yield KeysBar()
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.tenant} · {'edit' if self.sub else 'add'}"
@@ -160,6 +167,7 @@ class SubscriptionForm(ApiCalls, Screen):
             "url": kept(self.query_one("#url", Input).value.strip(), sub.url if sub else None),
             "event_type": "" if event is Select.NULL else str(event),
             "description": kept(self.query_one("#description", Input).value, sub.description if sub else None),
+            "rate_limit": self.query_one("#rate-limit", Input).value.strip(),  # "": no limit
             "enabled": self.query_one("#enabled", Switch).value,
             "headers": [row.pair for row in self.query(HeaderRow) if any(row.pair)],
         }
@@ -167,7 +175,7 @@ class SubscriptionForm(ApiCalls, Screen):
     def show_errors(self, message: str | None) -> None:
         """One message under the field it is about; the others cleared."""
         where = field_of(message) if message else None
-        for field in ("url", "event", "headers", "form"):
+        for field in ("url", "event", "rate-limit", "headers", "form"):
             line = self.query_one(f"#{field}-error", Static)
             line.update(cells.text(message) if field == where and message else "")
             line.set_class(field == where, "shown")
@@ -212,7 +220,8 @@ class SubscriptionForm(ApiCalls, Screen):
         if sub is None:
             def call(hooks):
                 return hooks.add_subscription(tenant, values["event_type"], values["url"], headers=values["headers"],
-                                              description=values["description"], disabled=not values["enabled"])
+                                              description=values["description"], disabled=not values["enabled"],
+                                              rate_limit=values["rate_limit"] or None)
         else:
             def call(hooks):
                 return save_edit(hooks, tenant, sub, values)
@@ -238,10 +247,12 @@ class SubscriptionForm(ApiCalls, Screen):
 
 
 def save_edit(hooks, tenant: str, sub: Subscription, values: dict) -> Subscription:
-    """The edit form's changes as one API call (`edit`): the fields that changed, the headers when they did
-    (the whole set), the state when it did; the store applies them in one transaction or not at all."""
+    """The edit form's changes as one API call (`edit`): the fields that changed (an emptied rate limit is
+    `--rate-limit none`), the headers when they did (the whole set), the state when it did; the store applies them in one transaction or not at all."""
     changes = {field: values[field] for field in ("url", "event_type", "description")
                if values[field] != getattr(sub, field)}
+    if values["rate_limit"] != (sub.rate_limit or ""):
+        changes["rate_limit"] = values["rate_limit"] or "none"
     if list(values["headers"]) != list(sub.headers):
         changes["headers"] = values["headers"]
     if values["enabled"] != (sub.state == State.ACTIVE):

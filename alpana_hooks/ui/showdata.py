@@ -9,17 +9,15 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Static
 
 from alpana_hooks import output
 from alpana_hooks.model import Attempt, Status
 from alpana_hooks.ui import cells
-from alpana_hooks.ui.widgets import KEYS
-from alpana_hooks.ui.work import ApiCalls
+from alpana_hooks.ui.widgets import KEYS, KeysBar, RecordScreen, TitleBar
 
 
-class ShowDataScreen(ApiCalls, Screen):
+class ShowDataScreen(RecordScreen):
     """An attempt's fields, Data (the payload), request and response; read again while it is unfinished."""
 
     DEFAULT_CSS = """
@@ -41,7 +39,7 @@ class ShowDataScreen(ApiCalls, Screen):
         self.attempt: Attempt | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with VerticalScroll():
             yield Static(id="fields")
             yield Static(Text("Data (payload)"), classes="section")
@@ -52,32 +50,18 @@ class ShowDataScreen(ApiCalls, Screen):
             yield Static(id="response-headers")
             yield Static(id="body-title", classes="section")
             yield Static(id="response-body")
-        yield Footer(compact=True)
+        yield KeysBar()
 
     def on_mount(self) -> None:
-        self.sub_title = f"{self.tenant} · send attempt {self.attempt_id}"
-        self.query_one(VerticalScroll).focus()
-        self.refresh_data()
-        self.set_interval(self.app.poll_interval, self.poll)  # type: ignore[attr-defined]
+        self.start(f"{self.tenant} · send attempt {self.attempt_id}", self.query_one(VerticalScroll))
 
-    def poll(self) -> None:
-        if self.attempt is not None and self.attempt.status in (Status.PENDING, Status.SENDING):
-            self.refresh_data()
+    def unfinished(self) -> bool:
+        return self.attempt is not None and self.attempt.status in (Status.PENDING, Status.SENDING)
 
     def refresh_data(self) -> None:
         tenant, attempt_id = self.tenant, self.attempt_id
         self.api(lambda hooks: hooks.attempt(tenant, attempt_id), self.show, self.gone, group="read-attempt",
                  exclusive=True)
-
-    def gone(self, error) -> None:
-        self.app.report_error(error)  # type: ignore[attr-defined]
-        self.leave()
-
-    def leave(self) -> None:
-        """Back to the screen below, once: a read that finds the record gone and the action that removed it
-        may both ask."""
-        if self.app.screen is self:
-            self.dismiss()
 
     def show(self, attempt: Attempt) -> None:
         self.attempt = attempt
@@ -106,12 +90,6 @@ class ShowDataScreen(ApiCalls, Screen):
         self.query_one("#body-title", Static).update(Text(f"Response body{truncated}"))
         body = output.body_text(attempt.response_body)
         self.query_one("#response-body", Static).update(Text(body) if body else Text("(empty)", style="dim"))
-
-    def action_back(self) -> None:
-        self.leave()
-
-    def action_refresh(self) -> None:
-        self.refresh_data()
 
     def action_resend(self) -> None:
         from alpana_hooks.ui.attempts import resend_one

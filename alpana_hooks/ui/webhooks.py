@@ -6,12 +6,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, OptionList, Static
+from textual.widgets import Input, OptionList, Static
 
 from alpana_hooks import output
 from alpana_hooks.model import Attempt, State, Subscription
 from alpana_hooks.ui import cells
-from alpana_hooks.ui.widgets import KEYS, Confirm, Table
+from alpana_hooks.ui.widgets import KEYS, Confirm, KeysBar, Table, TitleBar
 from alpana_hooks.ui.work import ApiCalls
 
 STATE_WIDTH = 30  # "Disabled (reason)" is cut there; the details show it whole
@@ -25,12 +25,12 @@ class TenantScreen(ApiCalls, Screen):
     BINDINGS = [Binding("escape", "focus_list", "List", show=False), KEYS]
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         yield Static(Text("Tenant: pick one (enter) or type a name"), classes="title")
         yield Input(placeholder="tenant name", id="tenant")
         yield Static(id="error", classes="error")
         yield OptionList(id="tenants")
-        yield Footer(compact=True)
+        yield KeysBar()
 
     def on_mount(self) -> None:
         self.sub_title = "Tenants"
@@ -107,11 +107,11 @@ class WebhooksScreen(ApiCalls, Screen):
         self._loading = False
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         yield Static(Text(f"Webhook Subscriptions of {self.tenant}"), id="heading", classes="title")
         yield WebhooksTable(self.COLUMNS, id="webhooks")
         yield Static(id="empty", classes="hint")
-        yield Footer(compact=True)
+        yield KeysBar()
 
     def on_mount(self) -> None:
         self.sub_title = self.tenant

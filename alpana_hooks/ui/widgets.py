@@ -1,20 +1,137 @@
-"""Widgets the screens share: a row table that updates in place, a yes/no question, a secret shown once."""
+"""Widgets the screens share: the title and keys bars, a row table that updates in place, a yes/no question, a
+secret shown once."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.content import Content
+from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from alpana_hooks.output import escape_block
+from alpana_hooks.ui.work import ApiCalls
 
 Row = tuple[str, Sequence[Text]]
 KEYS = Binding("question_mark", "app.keys", "Keys")  # every screen's last footer key: all its keys
+ALWAYS_SHOWN = ("app.keys", "keys", "quit")  # the KeysBar keeps these however narrow the terminal
+
+
+class TitleBar(Widget):
+    """The top line: "alpana-hooks — " and the screen's sub-title (Textual's Header without its disabled icon and
+    clock space: one widget instead of four)."""
+
+    DEFAULT_CSS = "TitleBar { dock: top; height: 1; background: $panel; color: $foreground; content-align: center middle; }"
+
+    def on_mount(self) -> None:
+        self.watch(self.screen, "sub_title", self.redraw)
+
+    def redraw(self) -> None:
+        self.refresh()
+
+    def render(self) -> Content:
+        return self.app.format_title(self.app.title, self.screen.sub_title or "")
+
+
+class KeysBar(Widget):
+    """The footer: the screen's keys on one line that always fits. Keys that do not fit are left out (…),
+    never "? Keys" (which lists them all) nor "q Quit". Textual's Footer scrolled them off the right edge."""
+
+    DEFAULT_CSS = """
+    KeysBar { dock: bottom; height: 1; background: $footer-background; color: $footer-description-foreground; }
+    KeysBar > .keys-bar--key { color: $footer-key-foreground; text-style: bold; }
+    """
+    COMPONENT_CLASSES = {"keys-bar--key"}
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
+
+    def bindings_changed(self, screen: Screen) -> None:
+        self.refresh()
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def keys(self) -> list[tuple[str, str, bool]]:
+        """(key, description, always shown) of the screen's keys, in the order Textual's Footer shows them."""
+        seen: dict[str, tuple[str, str, bool]] = {}
+        for _, binding, _, _ in self.screen.active_bindings.values():
+            if binding.show and binding.action not in seen:
+                seen[binding.action] = (self.app.get_key_display(binding), binding.description,
+                                        binding.action in ALWAYS_SHOWN)
+        return list(seen.values())
+
+    def render(self) -> Text:
+        line = Text(no_wrap=True, overflow="crop")
+        for key, text in fitted(self.keys(), self.size.width):
+            line.append(key, self.get_component_rich_style("keys-bar--key") if text else "")
+            line.append(f" {text} " if text else " ")
+        return line
+
+
+def fitted(keys: list[tuple[str, str, bool]], width: int) -> list[tuple[str, str]]:
+    """The (key, description) pairs that fit in `width` cells as "key description " each: all of them, or the
+    first ones that fit, then ("…", "") for those left out, then the ones always shown."""
+    def cells(key: str, text: str) -> int:
+        return cell_len(key) + cell_len(text) + 2
+
+    if sum(cells(key, text) for key, text, _ in keys) <= width:
+        return [(key, text) for key, text, _ in keys]
+    room = width - sum(cells(key, text) for key, text, always in keys if always) - 2
+    shown = []
+    for key, text, always in keys:
+        if always:
+            continue
+        if cells(key, text) > room:
+            break
+        room -= cells(key, text)
+        shown.append((key, text))
+    return [*shown, ("…", ""), *((key, text) for key, text, always in keys if always)]
+
+
+class RecordScreen(ApiCalls, Screen):
+    """A screen of one record (Show Data, View Webhook Event): read when shown, read again every poll interval
+    while it is on top and unfinished, left when the record is gone. A subclass reads in refresh_data()."""
+
+    def start(self, sub_title: str, focused: Widget) -> None:
+        """The screen's on_mount: its sub-title, the focus, the first read, then the polling."""
+        self.sub_title = sub_title
+        focused.focus()
+        self.refresh_data()
+        self.set_interval(self.app.poll_interval, self.poll)  # type: ignore[attr-defined]
+
+    def refresh_data(self) -> None:
+        raise NotImplementedError
+
+    def unfinished(self) -> bool:
+        """True while what the screen shows may still change (an attempt pending or sending)."""
+        raise NotImplementedError
+
+    def poll(self) -> None:
+        if self.is_current and self.unfinished():
+            self.refresh_data()
+
+    def gone(self, error) -> None:
+        self.app.report_error(error)  # type: ignore[attr-defined]
+        self.leave()
+
+    def leave(self) -> None:
+        """Back to the screen below, once: a read that finds the record gone and the action that removed it
+        may both ask."""
+        if self.app.screen is self:
+            self.dismiss()
+
+    def action_back(self) -> None:
+        self.leave()
+
+    def action_refresh(self) -> None:
+        self.refresh_data()
 
 
 class Table(DataTable):
