@@ -2,6 +2,7 @@
 a circuit breaker per destination, and the spacing of a subscription's rate limit. Pure: no I/O, no threads; the
 dispatcher's main thread drives them (the store applies the rate limit inside its claim transaction)."""
 
+import functools
 import random
 import re
 from collections import defaultdict, deque
@@ -65,6 +66,7 @@ def next_send_at(allowed_at: datetime | None, now: datetime, rate_limit: str) ->
     return max(allowed_at or now, now) + rate_spacing(rate_limit)
 
 
+@functools.lru_cache(maxsize=4096)  # a subscription's URL is parsed once, not on every attempt
 def destination(url: str | None) -> str:
     """The host:port a URL's exchanges go to (lower case, the scheme's port when none is given)."""
     try:
