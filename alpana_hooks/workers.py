@@ -42,10 +42,15 @@ class Workers(Generic[_Item]):
                 thread.start()
             self._threads.append(thread)
 
-    def take(self) -> tuple[_Item, object]:
-        """The next finished item and its result (waits for one)."""
-        finished = self.done.get()
-        self.outstanding -= 1
+    def take(self, timeout: float) -> list[tuple[_Item, object]]:
+        """The finished items with their results: waits up to timeout for one, then takes every other one done."""
+        try:
+            finished = [self.done.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while not self.done.empty():
+            finished.append(self.done.get_nowait())
+        self.outstanding -= len(finished)
         return finished
 
     def stop(self) -> None:
