@@ -177,8 +177,8 @@ class Dispatcher:
                             raise
                         claim_failure, claimed = exc, []  # claim no more; finish what is on the wire first
                     exhausted = not claimed
-                    for attempt_id in claimed:
-                        self._start(round_, attempt_id)
+                    for context in self.store.sending_contexts(claimed, self.clock()):
+                        self._start(round_, context)
                 if not round_.pool.outstanding:
                     self._flush()  # attempts the breaker kept back
                     if claim_failure is not None:
@@ -271,8 +271,7 @@ class Dispatcher:
         """A claim outlives its send's deadline by a margin; the lease keeper renews it while the work goes on."""
         return self.clock() + timedelta(seconds=self.settings.timeout_seconds) + LEASE_MARGIN
 
-    def _start(self, round_: "_Round", attempt_id: int) -> None:
-        context = self.store.sending_context(attempt_id, self.clock())
+    def _start(self, round_: "_Round", context: SendingContext) -> None:
         deleted = context.state is None
         if deleted or (context.state != State.ACTIVE and context.trigger not in NOT_RETRIED):
             # resends and pings were asked for by a person (resend checked --force): they go out regardless
