@@ -153,18 +153,18 @@ def _cpu() -> float:
 
 
 CATEGORIES = [
-    ("HTTP exchange in requests/urllib3/http.client (what the bare loop also does)", ("Session.post", "Session.request")),
-    ("per-send deadline watchdog (a threading.Timer thread started and cancelled per delivery)",
-     ("_Deadline.start", "_Deadline.finish", "_Deadline.__init__", "Timer.run")),
-    ("connections: one requests.Session + TCP connect per worker thread per Dispatcher, closed after",
-     ("_new_conn", "Mixin.connect", "Sender._session", "_new_session", "Sender.close", "PoolManager.clear")),
+    ("HTTP exchange in urllib3/http.client (what the bare loop also does, under requests)",
+     ("PoolManager.urlopen", "Session.post", "Session.request")),
+    ("per-send deadline (the watchdog's bookkeeping)", ("Deadline.start", "Deadline.finish", "Deadline.__init__")),
+    ("connections: TCP connect of the dispatcher's pool, closed at the end", ("_new_conn", "Mixin.connect",
+                                                                               "Sender.close", "PoolManager.clear")),
     ("SQLite: claim", ("Store.claim",)),
     ("SQLite: sending_contexts (3 queries per claimed batch)", ("Store.sending_contexts",)),
-    ("SQLite: record_results (+ _track_health, 3-4 statements per attempt)", ("Store.record_results",)),
+    ("SQLite: record_results (batched, + _track_health)", ("Store.record_results",)),
     ("SQLite: record_event", ("Store.record_event",)),
-    ("result rows: Dispatcher._outcomes (to_iso, json.dumps of headers, masking)", ("Dispatcher._outcomes",)),
+    ("result rows: Dispatcher._outcome (to_iso, json.dumps of headers, masking)", ("Dispatcher._outcome",)),
     ("signing + build_request", ("build_request",)),
-    ("ThreadPoolExecutor / futures hand-off", ("ThreadPoolExecutor", "_worker", "wait (concurrent", "Future.", "_WorkItem")),
+    ("hand-off to the send threads (Workers.put/take, thread start)", ("Workers.put", "Workers.take", "Thread.start")),
 ]
 
 
