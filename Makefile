@@ -18,8 +18,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2
 
-# Ratios against baselines measured in the same run (~4 min on 2 cores); writes benchmarks/RESULTS.md. Not part of `test`.
+# Ratios against baselines measured in the same run (~15 min on 2 cores, run it alone); writes benchmarks/RESULTS.md. Not part of `test`.
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet 'py-spy>=0.3,<1'  # the CPU profiles that explain a figure that misses
 	$(BIN)/python benchmarks/run.py
 
 clean:

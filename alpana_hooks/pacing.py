@@ -4,6 +4,7 @@ dispatcher's main thread drives them (the store applies the rate limit inside it
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict, deque
 from datetime import datetime, timedelta
@@ -70,6 +71,7 @@ def next_send_at(allowed_at: datetime | None, now: datetime, rate_limit: str) ->
     return max(allowed_at or now, now) + rate_spacing(rate_limit)
 
 
+@functools.lru_cache(maxsize=4096)  # a subscription's URL is parsed once, not on every attempt
 def destination(url: str | None) -> str:
     """The host:port a URL's exchanges go to (lower case, the scheme's port when none is given)."""
     try:

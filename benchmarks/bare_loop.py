@@ -5,8 +5,10 @@ with none of the tool's work (no SQLite, no signing per request, no safety guard
 As a script (memory figure): bare_loop.py URL COUNT -> prints RSS samples and the peak.
 """
 
+import http.client
 import sys
 import time
+from urllib.parse import urlsplit
 
 import requests
 
@@ -28,6 +30,23 @@ def post_all(urls: list[str], body: bytes, headers: dict = HEADERS) -> int:
             response = session.post(url, data=body, headers=headers, allow_redirects=False, timeout=(5, 15))
             response.content
             ok += response.ok
+    return ok
+
+
+def post_all_http_client(urls: list[str], body: bytes, headers: dict = HEADERS) -> int:
+    """The same over one keep-alive http.client connection (all URLs on one host:port): Python's ceiling."""
+    ok = 0
+    target = urlsplit(urls[0])
+    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=15)
+    try:
+        for url in urls:
+            parts = urlsplit(url)
+            connection.request("POST", f"{parts.path}?{parts.query}", body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            ok += 200 <= response.status < 300
+    finally:
+        connection.close()
     return ok
 
 

@@ -1,6 +1,7 @@
 """Where the time goes, for figures that miss: py-spy (sampling, all threads) and -X importtime.
 
-py-spy is looked up on PATH, then at /tmp/v/bin/py-spy; without it the CPU profiles are skipped.
+py-spy (`make bench` installs it) is looked up beside this Python, then on PATH; without it the CPU profiles are
+skipped.
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ from common import PYTHON, log
 
 
 def pyspy() -> str | None:
-    found = shutil.which("py-spy")
-    if found:
-        return found
-    return "/tmp/v/bin/py-spy" if os.access("/tmp/v/bin/py-spy", os.X_OK) else None
+    beside = os.path.join(os.path.dirname(PYTHON), "py-spy")
+    return beside if os.access(beside, os.X_OK) else shutil.which("py-spy")
 
 
 def record(argv: list[str], rate: int = 250, gil: bool = True) -> list[tuple[list[str], int]] | None:

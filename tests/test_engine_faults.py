@@ -12,12 +12,11 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import requests
+import urllib3
 
 from alpana_hooks import Hooks
 from alpana_hooks.config import Settings, load_settings
@@ -26,6 +25,7 @@ from alpana_hooks.events import event_body, new_event_id
 from alpana_hooks.signing import generate_secret
 from alpana_hooks.store import Store
 from alpana_hooks.timeutil import from_iso, utcnow
+from alpana_hooks.workers import Workers
 from conftest import db_rows, run_cli
 
 PYTHON_CLI = [sys.executable, "-m", "alpana_hooks"]
@@ -363,19 +363,19 @@ def test_a_killed_resend_leaves_its_claims_leased_for_one_deadline(cli, add_sub,
         store.close()
 
 
-# -- 6. a loop that runs for weeks: one pool, bounded sessions, flat memory ----------------------------
+# -- 6. a loop that runs for weeks: one pool, bounded connections, flat memory ----------------------------
 
 def _rss_kib() -> int:
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
 
 
-def _live_sessions() -> int:
+def _open_connections() -> int:
     gc.collect()
-    return sum(isinstance(o, requests.Session) for o in gc.get_objects())
+    return sum(isinstance(o, urllib3.connection.HTTPConnection) and o.sock is not None for o in gc.get_objects())
 
 
-def test_three_hundred_rounds_keep_threads_sessions_and_memory_flat(db_path, receiver):
+def test_three_hundred_rounds_keep_threads_connections_and_memory_flat(db_path, receiver):
     rx = receiver()
     store = Store.open(db_path)
     settings = Settings(database=db_path, config_file=None, tenant="t1", allowed_networks=("127.0.0.0/8",),
@@ -400,7 +400,7 @@ def test_three_hundred_rounds_keep_threads_sessions_and_memory_flat(db_path, rec
         rounds(300)
         assert len(rx.requests) == 990
         assert threading.active_count() <= threads
-        assert _live_sessions() <= settings.concurrency
+        assert 1 <= _open_connections() <= settings.concurrency  # one pool for the dispatcher's life, reused
         assert _rss_kib() - rss < 8 * 1024, "RSS grew by more than 8 MiB over 300 rounds"
     finally:
         dispatcher.close()
@@ -427,26 +427,25 @@ def test_deliver_loop_stopped_mid_round_counts_what_it_recorded(cli, add_sub, re
     assert json.loads(out) == {"sent": 4, "succeeded": 4, "failed": 0}
 
 
-# -- an interrupt inside pool.submit: the send was queued, its future never kept -------------------------
+# -- an interrupt just after a send was queued, before the engine counted it --------------------------------
 
-class InterruptedSubmitPool(ThreadPoolExecutor):
-    """A real pool whose first submit queues the work and then raises KeyboardInterrupt, as a Ctrl-C or SIGTERM
-    landing between the worker starting and the caller keeping the future does."""
+class InterruptedWorkers(Workers):
+    """Real workers whose first put queues the send (and starts its thread) and then raises KeyboardInterrupt, as a
+    Ctrl-C or SIGTERM landing between the queuing and the engine's bookkeeping does."""
 
-    def submit(self, *args, **kwargs):
-        future = super().submit(*args, **kwargs)
+    def put(self, item):
+        super().put(item)
         if not getattr(self, "interrupted", False):
             self.interrupted = True
             raise KeyboardInterrupt
-        return future
 
 
-def test_a_send_whose_submit_was_interrupted_is_recorded_and_the_rest_handed_back(
+def test_a_send_queued_just_before_an_interrupt_is_recorded_and_the_rest_handed_back(
         add_sub, receiver, db_path, monkeypatch):
     rx = receiver(lambda *a: time.sleep(0.3))  # still on the wire when the interrupt is handled
     for n in range(3):
         add_sub(rx.url(f"/s{n}"), "widget.deleted")
-    monkeypatch.setattr("alpana_hooks.dispatch.ThreadPoolExecutor", InterruptedSubmitPool)
+    monkeypatch.setattr("alpana_hooks.dispatch.Workers", InterruptedWorkers)
     with Hooks.open() as hooks, pytest.raises(KeyboardInterrupt):
         hooks.emit("t1", "widget.deleted", {"widget_id": "7", "name": "W"})
     assert [r["path"] for r in rx.requests] == ["/s0"]

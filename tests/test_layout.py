@@ -20,10 +20,10 @@ MAX_MODULE_LINES = 400
 # cli and ui -> api -> engine and store -> pure modules; output is for the commands and screens only.
 PURE = {"model", "results", "errors", "events", "validate", "headers", "rules", "signing", "netpolicy", "timeutil",
         "filters", "pacing", "__init__"}
-LOWER = PURE | {"config", "store", "dispatch", "leases", "signals", "delivery", "migrations", "apply", "receiver"}
+LOWER = PURE | {"config", "store", "dispatch", "leases", "signals", "workers", "delivery", "migrations", "apply", "receiver"}
 ALLOWED = {
-    "cli": LOWER | {"cli", "ui", "api", "output"} - {"store", "dispatch", "leases", "signals", "delivery", "migrations"},
-    "ui": LOWER | {"ui", "api", "output"} - {"store", "dispatch", "leases", "signals", "delivery", "migrations"},
+    "cli": LOWER | {"cli", "ui", "api", "output"} - {"store", "dispatch", "leases", "signals", "workers", "delivery", "migrations"},
+    "ui": LOWER | {"ui", "api", "output"} - {"store", "dispatch", "leases", "signals", "workers", "delivery", "migrations"},
     "api": LOWER,
     "output": PURE,
     **{name: LOWER - {"api"} for name in LOWER - PURE},

@@ -7,7 +7,6 @@ import http.client
 import socket
 import ssl
 
-import requests
 import urllib3
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
@@ -17,7 +16,6 @@ from alpana_hooks.model import ErrorClass
 
 # What Sender.send catches from an exchange and reports as a failed attempt.
 NETWORK_ERRORS = (
-    requests.RequestException,
     urllib3.exceptions.HTTPError,
     http.client.HTTPException,
     netpolicy.BlockedAddress,
@@ -47,14 +45,14 @@ _RULES: tuple[tuple[tuple[type[BaseException], ...], ErrorClass, str], ...] = (
     ((HandshakeTimeout,), ErrorClass.TIMEOUT,
      "TLS handshake with {target} did not complete within {connect_timeout:g} s"),
     ((NameResolutionError, socket.gaierror), ErrorClass.DNS, "cannot resolve {target}: {leaf}"),
-    ((ssl.SSLError, ssl.CertificateError, urllib3.exceptions.SSLError, requests.exceptions.SSLError),
+    ((ssl.SSLError, ssl.CertificateError, urllib3.exceptions.SSLError),
      ErrorClass.TLS, "TLS failure with {target}: {leaf}"),
     ((NewConnectionError, ConnectionRefusedError), ErrorClass.CONNECT, "cannot connect to {target}: {leaf}"),
-    ((requests.ConnectTimeout, ConnectTimeoutError), ErrorClass.TIMEOUT,
+    ((ConnectTimeoutError,), ErrorClass.TIMEOUT,
      "no connection to {target} within {connect_timeout:g} s"),
-    ((requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError), ErrorClass.TIMEOUT,
+    ((urllib3.exceptions.TimeoutError, TimeoutError), ErrorClass.TIMEOUT,
      "no data from {target} for {timeout:g} s"),
-    ((ConnectionError, http.client.IncompleteRead, requests.exceptions.ChunkedEncodingError),
+    ((ConnectionError, http.client.IncompleteRead),
      ErrorClass.RESET, _BROKEN),
     ((http.client.HTTPException,), ErrorClass.INVALID_RESPONSE, "invalid HTTP response from {target}: {leaf}"),
     ((urllib3.exceptions.ProtocolError,), ErrorClass.RESET, _BROKEN),

@@ -17,7 +17,6 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
@@ -85,19 +84,6 @@ class Guard:
         if not allowed:
             raise refusals[0]
         return allowed
-
-
-class GuardedAdapter(HTTPAdapter):
-    """An HTTPAdapter whose pools build guarded connections (see pool_classes)."""
-
-    def __init__(self, pool_classes: dict[str, type[HTTPConnectionPool]], max_retries: int = 0):
-        self._pool_classes = pool_classes
-        super().__init__(max_retries=max_retries)
-
-    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
-        """Create the pool manager, then point it at the guarded pool classes."""
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-        self.poolmanager.pool_classes_by_scheme = dict(self._pool_classes)
 
 
 def pool_classes(guard: Guard) -> dict[str, type[HTTPConnectionPool]]:

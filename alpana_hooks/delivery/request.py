@@ -29,6 +29,7 @@ class SendPolicy:
     allowed_networks: tuple[str, ...]
     user_agent: str
     require_https: bool
+    connections_per_host: int = 10  # kept open for reuse, per destination
 
     def __post_init__(self) -> None:
         """Refuse limits that would make a send meaningless."""
@@ -47,6 +48,7 @@ class SendPolicy:
             allowed_networks=settings.allowed_networks,
             user_agent=settings.user_agent,
             require_https=settings.require_https,
+            connections_per_host=min(settings.concurrency, settings.per_host_concurrency),
         )
 
     @property

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from alpana_hooks import rules
 from alpana_hooks.model import NOT_RETRIED, ErrorClass, SendingContext, State, Status, Trigger
 from alpana_hooks.store.alerts import ALERTS_TENANT, AlertStore
-from alpana_hooks.store.subscriptions import set_state, signing_secrets, within_budget
+from alpana_hooks.store.subscriptions import set_state, signing_secrets_of, within_budget
 from alpana_hooks.timeutil import from_iso, to_iso
 
 
@@ -98,24 +98,31 @@ class ClaimStore(AlertStore):
                     created.append(retry_id)
         return created
 
-    def sending_context(self, attempt_id: int, now: datetime) -> SendingContext:
-        """What a send needs: the attempt, its event body and id, the subscription as it is now, and its secrets."""
-        row = self.conn.execute(
+    def sending_contexts(self, attempt_ids: list[int], now: datetime) -> list[SendingContext]:
+        """What each send needs, in the order given: the attempt, its event body and id, the subscription as it is
+        now, and its secrets. Three queries for the whole batch (claims come in batches of up to `concurrency`)."""
+        if not attempt_ids:
+            return []
+        marks = ",".join("?" * len(attempt_ids))
+        rows = {row["id"]: row for row in self.conn.execute(
             "SELECT a.id, a.tenant, a.subscription_id, a.trigger, a.attempt_number, e.event_id, e.body,"
             " s.url AS url, s.state AS state FROM attempts a JOIN events e ON e.id = a.event_pk"
-            " LEFT JOIN subscriptions s ON s.id = a.subscription_id WHERE a.id = ?",
-            (attempt_id,),
-        ).fetchone()
-        headers = tuple((h["name"], h["value"]) for h in self.conn.execute(
-            "SELECT name, value FROM subscription_headers WHERE subscription_id = ? ORDER BY id",
-            (row["subscription_id"],),
-        ))
-        return SendingContext(
+            f" LEFT JOIN subscriptions s ON s.id = a.subscription_id WHERE a.id IN ({marks})",
+            attempt_ids,
+        )}
+        sub_ids = sorted({row["subscription_id"] for row in rows.values()})
+        headers: dict[int, list[tuple[str, str]]] = {}
+        for header in self.conn.execute("SELECT subscription_id, name, value FROM subscription_headers"
+                                        f" WHERE subscription_id IN ({','.join('?' * len(sub_ids))}) ORDER BY id", sub_ids):
+            headers.setdefault(header["subscription_id"], []).append((header["name"], header["value"]))
+        secrets = signing_secrets_of(self.conn, sub_ids, now)
+        return [SendingContext(
             id=row["id"], tenant=row["tenant"], subscription_id=row["subscription_id"], trigger=Trigger(row["trigger"]),
             attempt_number=row["attempt_number"], event_id=row["event_id"], body=bytes(row["body"]), url=row["url"],
-            state=None if row["state"] is None else State(row["state"]), headers=headers,
-            secrets=tuple(s.secret for s in signing_secrets(self.conn, row["subscription_id"], now)),
-        )
+            state=None if row["state"] is None else State(row["state"]),
+            headers=tuple(headers.get(row["subscription_id"], ())),
+            secrets=tuple(secret.secret for secret in secrets.get(row["subscription_id"], ())),
+        ) for row in (rows[attempt_id] for attempt_id in attempt_ids)]
 
     def record_results(self, items: list[tuple[int, dict, str | None]], *, now: datetime,
                        disable_after: timedelta, owner: str) -> set[int]:
@@ -158,7 +165,7 @@ class ClaimStore(AlertStore):
         if outcome["status"] == Status.SUCCEEDED:
             if sub["failing_since"] is not None:
                 self._alert(conn, sub, "subscription.recovered", now, failing_since=sub["failing_since"])
-            conn.execute("UPDATE subscriptions SET failing_since = NULL WHERE id = ?", (sub["id"],))
+                conn.execute("UPDATE subscriptions SET failing_since = NULL WHERE id = ?", (sub["id"],))
             conn.execute(  # a delivery that got through needs no scheduled retry
                 "UPDATE attempts SET next_attempt_at = NULL WHERE event_pk = ? AND subscription_id = ?"
                 " AND next_attempt_at IS NOT NULL",
@@ -185,3 +192,4 @@ class ClaimStore(AlertStore):
         if sub["tenant"] != ALERTS_TENANT:
             self.raise_alert(conn, event_type, {"tenant": sub["tenant"], "subscription_id": sub["id"],
                                                 "url": sub["url"], "at": to_iso(now), **details}, now)
+

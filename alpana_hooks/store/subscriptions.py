@@ -222,12 +222,21 @@ def set_state(conn, sub_id: int, state: str, now: datetime, reason: str | None) 
 
 def signing_secrets(conn, sub_id: int, now: datetime) -> list[Secret]:
     """The secrets that sign a delivery now: the current one first, then those in their grace period."""
+    return signing_secrets_of(conn, [sub_id], now).get(sub_id, [])
+
+
+def signing_secrets_of(conn, sub_ids: list[int], now: datetime) -> dict[int, list[Secret]]:
+    """signing_secrets of each of these subscriptions, in one query."""
     rows = conn.execute(
-        "SELECT secret, created_at, expires_at FROM subscription_secrets WHERE subscription_id = ?"
-        " AND (expires_at IS NULL OR expires_at > ?) ORDER BY expires_at IS NOT NULL, id DESC",
-        (sub_id, to_iso(now)),
+        "SELECT subscription_id, secret, created_at, expires_at FROM subscription_secrets"
+        f" WHERE subscription_id IN ({','.join('?' * len(sub_ids))}) AND (expires_at IS NULL OR expires_at > ?)"
+        " ORDER BY subscription_id, expires_at IS NOT NULL, id DESC",
+        (*sub_ids, to_iso(now)),
     ).fetchall()
-    return [Secret(row["secret"], row["created_at"], row["expires_at"]) for row in rows]
+    secrets: dict[int, list[Secret]] = {}
+    for row in rows:
+        secrets.setdefault(row["subscription_id"], []).append(Secret(row["secret"], row["created_at"], row["expires_at"]))
+    return secrets
 
 
 def within_budget(conn, candidates: list[tuple[int, int]], now: datetime, lock: str) -> list[int]:
