@@ -91,7 +91,9 @@ class Dispatcher:
             batch, queue_[:] = queue_[:count], queue_[count:]
             return batch
 
-        return self._run(take)
+        sent: list[int] = []
+        self._run(take, sent.extend)
+        return sent
 
     def hand_back(self, give_up_at: float | None = None) -> None:
         """Hand every claim this dispatcher holds and has not sent back as pending (call it when nothing is in
@@ -110,7 +112,14 @@ class Dispatcher:
 
     def deliver_due(self) -> list[int]:
         """Send everything due: pending attempts, expired claims, retries whose time has come (after writing
-        the results a failed round still holds)."""
+        the results a failed round still holds); the ids of the attempts sent."""
+        sent: list[int] = []
+        self._deliver_due(sent.extend)
+        return sent
+
+    def _deliver_due(self, on_sent: Callable[[list[int]], object]) -> None:
+        """deliver_due, telling on_sent the ids of each batch sent (rounds keeps none: a backlog of 100,000
+        would be a list of 100,000 ids)."""
 
         def claim(count: int, lease_until: datetime) -> list[int]:
             now = self.clock()
@@ -121,7 +130,7 @@ class Dispatcher:
             return ids
 
         self._flush()
-        return self._run(claim)
+        self._run(claim, on_sent)
 
     def rounds(self, loop: bool, interval: float, on_failed_round: Callable[[str], None]) -> None:
         """One round, or one every interval until interrupted, waiting longer after rounds that found the store
@@ -131,7 +140,7 @@ class Dispatcher:
         while True:
             budget: float | None = None  # seconds until a rate limit lets a waiting attempt go
             try:
-                self.deliver_due()
+                self._deliver_due(lambda ids: None)
                 wait = interval
                 _, allowed_at = self.store.rate_limited_backlog(self.clock())
                 budget = None if allowed_at is None else max((allowed_at - self.clock()).total_seconds(), 0.01)
@@ -158,13 +167,13 @@ class Dispatcher:
         except KeyboardInterrupt:
             raise StoreUnwritable("interrupted while waiting for it", self._held_ids(), interrupted=True) from None
 
-    def _run(self, claim: Callable[[int, datetime], list[int]]) -> list[int]:
+    def _run(self, claim: Callable[[int, datetime], list[int]], on_sent: Callable[[list[int]], object]) -> None:
         """Keep up to 2×concurrency sends queued or waiting for their destination, claiming more as they finish;
         record results as they come. Interrupted or failing, it sends nothing more, records what went out and
-        hands every unsent claim back (queued, waiting, or stored claimed by the caller: all claims of this owner)."""
+        hands every unsent claim back (queued, waiting, or stored claimed by the caller: all claims of this owner).
+        on_sent is told the ids of the sends that went out, as they finish."""
         round_ = _Round(self._workers(), self.settings.per_host_concurrency)
         width = self.settings.concurrency
-        sent: list[int] = []
         exhausted = False
         claim_failure: Exception | None = None
         try:
@@ -183,8 +192,8 @@ class Dispatcher:
                     self._flush()  # attempts the breaker kept back
                     if claim_failure is not None:
                         raise StoreUnwritable(str(claim_failure), [])
-                    return sent
-                sent += self._finish(round_, round_.pool.take(WRITE_EVERY))
+                    return
+                on_sent(self._finish(round_, round_.pool.take(WRITE_EVERY)))
         except BaseException as exc:
             self._wind_down(exc)
             raise
