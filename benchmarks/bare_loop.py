@@ -2,7 +2,10 @@
 
 It posts the same bodies, with the same headers, to the same receiver, one after the other,
 with none of the tool's work (no SQLite, no signing per request, no safety guards, no threads).
-As a script (memory figure): bare_loop.py URL COUNT -> prints RSS samples and the peak.
+As a script (memory figure): bare_loop.py URL COUNT [BODY_FILE] -> prints RSS samples and the peak. The
+script first imports the stack a CLI like ours is built on (typer, rich's console and table, requests,
+sqlite-utils), as issue 14 defines the memory baseline; it runs no Typer command. With --requests-only it
+imports requests alone (figure 2b: the bare loop as a process, against `alpana-hooks emit`).
 """
 
 import http.client
@@ -50,12 +53,25 @@ def post_all_http_client(urls: list[str], body: bytes, headers: dict = HEADERS) 
     return ok
 
 
+def import_the_stack() -> None:
+    """What a process built on typer, rich, requests and sqlite-utils has loaded before its first line of work."""
+    import rich.console  # noqa: F401
+    import rich.table  # noqa: F401
+    import sqlite_utils  # noqa: F401
+    import typer  # noqa: F401
+
+
 def main() -> None:
     sys.path.insert(0, __file__.rsplit("/", 1)[0])
     from rss import Sampler
 
-    url, count = sys.argv[1], int(sys.argv[2])
-    body = open(sys.argv[3], "rb").read() if len(sys.argv) > 3 else b"{}"
+    args = sys.argv[1:]
+    if "--requests-only" in args:  # throughput through the CLI (figure 2b): the bare loop as it is
+        args.remove("--requests-only")
+    else:
+        import_the_stack()
+    url, count = args[0], int(args[1])
+    body = open(args[2], "rb").read() if len(args) > 2 else b"{}"
     sampler = Sampler()
     sampler.mark("start")
     quarter = max(1, count // 4)

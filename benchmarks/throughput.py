@@ -119,7 +119,7 @@ def run() -> list[Row]:
             None, higher_is_better=True, note="one keep-alive http.client.HTTPConnection, same body and headers"),
         Row("2b. emit throughput, 200 subs, real CLI subprocess", common.median(cli_ours), common.median(cli_base), "/s",
             1.0, higher_is_better=True,
-            note=f"median of {CLI_REPEATS} interleaved runs of `alpana-hooks emit --json` vs `bare_loop.py URL 200`, "
+            note=f"median of {CLI_REPEATS} interleaved runs of `alpana-hooks emit --json` vs `bare_loop.py URL 200 --requests-only`, "
                  "each a new process (start-up and imports included)"),
     ]
 
@@ -138,7 +138,8 @@ def through_the_cli(work, db, url: str, body: bytes) -> tuple[list[float], list[
         ours_s = time.perf_counter() - started
         assert sum(a["status"] == "succeeded" for a in json.loads(done.stdout)["attempts"]) == SUBSCRIPTIONS
         started = time.perf_counter()
-        done = subprocess.run([PYTHON, str(HERE / "bare_loop.py"), url, str(SUBSCRIPTIONS), str(body_file)],
+        done = subprocess.run([PYTHON, str(HERE / "bare_loop.py"), url, str(SUBSCRIPTIONS), str(body_file),
+                               "--requests-only"],
                               capture_output=True, text=True, check=True)
         base_s = time.perf_counter() - started
         if rep:

@@ -100,8 +100,8 @@ def test_help_and_list_import_no_more_than_they_need(tmp_path):
 
 
 def test_group_help_and_completion_parse_no_option_through_pydantic():
-    """Typer 0.29 coerces an option that was not given (None) through a pydantic TypeAdapter; the groups' flags
-    default to False instead, so `attempts --help` and a TAB (the shell waits for it) never import pydantic."""
+    """Typer 0.29 coerces an option that was not given (None) through a pydantic TypeAdapter; cli/values.py reads
+    plain values itself, so `attempts --help` and a TAB (the shell waits for it) never import pydantic."""
     probe = ("import atexit, sys; atexit.register(lambda: print('pydantic' in sys.modules, file=sys.stderr))\n"
              "sys.argv = ['alpana-hooks', *sys.argv[1:]]\nfrom alpana_hooks.__main__ import main\nmain()")
     tab = {**os.environ, "_ALPANA_HOOKS_COMPLETE": "complete_bash", "COMP_WORDS": "alpana-hooks a", "COMP_CWORD": "1"}

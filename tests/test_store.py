@@ -53,11 +53,12 @@ def test_folder_is_created_private(tmp_path):
 
 
 @pytest.mark.sqlite_only
-def test_every_connection_is_durable_with_a_busy_timeout(db_path):
+def test_every_connection_is_durable_with_a_busy_timeout_and_a_small_cache(db_path):
     store = Store.open(db_path)
     assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
     assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert store.conn.execute("PRAGMA cache_size").fetchone()[0] == -512  # KiB: not SQLite's 2 MiB
     store.close()
 
 

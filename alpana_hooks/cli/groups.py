@@ -20,9 +20,11 @@ from typer._click import Command
 from typer.core import TyperCommand, TyperGroup
 from typer.models import CommandInfo, TyperInfo
 
+from alpana_hooks.cli.values import read_plainly
 from alpana_hooks.errors import ExitCode, failure
 
 T = TypeVar("T")
+read_plainly()  # option values without pydantic where they are plain (cli/values.py)
 
 # Every top-level command, in the order --help lists it, and the module under cli/ that defines it: subscriptions
 # first (what a person sets up), then firing and sending, configuration as code, receiver-side tools, operations.
@@ -78,16 +80,6 @@ class ErrorBoundary(TyperGroup):
     def get_command(self, ctx, cmd_name):
         """The command, its options' help and completion tidied (see helptext)."""
         return tidied(super().get_command(ctx, cmd_name))
-
-    def get_params(self, ctx):
-        """The group's options, each flag False when not given (--help, --install-completion, --show-completion):
-        Typer 0.29 leaves them None, and coercing a None builds a pydantic TypeAdapter, so a group's --help or a
-        TAB paid a pydantic import (~100 ms) for options nobody gave."""
-        params = super().get_params(ctx)
-        for param in params:
-            if getattr(param, "is_flag", False) and param.default is None:
-                param.default = False
-        return params
 
 
 def tidied(command: T) -> T:
