@@ -67,6 +67,7 @@ class Dispatcher:
         self._held: list[tuple] = []
         self._pool: Workers[tuple[SendingContext, str]] | None = None  # sends (with their destinations)
         self._write_by: float | None = None  # monotonic time by which the results held are written
+        self._claims_left = False  # a wind-down could not hand its unsent claims back: the next round does
         self._keeper: LeaseKeeper | None = None
 
     def close(self) -> None:
@@ -97,13 +98,15 @@ class Dispatcher:
 
     def hand_back(self, give_up_at: float | None = None) -> None:
         """Hand every claim this dispatcher holds and has not sent back as pending (call it when nothing is in
-        flight), retrying while the store is locked or full; if it stays so, their leases expire instead
-        (within one lease, as nobody renews them)."""
+        flight), retrying while the store is locked or full; if it stays so, the next round of this dispatcher
+        hands them back (the lease keeper renews them meanwhile), or, if the process ends, their leases expire."""
         keep = self._held_ids()
+        self._claims_left = True
         try:
             _patiently(lambda: self.store.release_all(owner=self.owner, keep=keep),
                        time.monotonic() + RECORD_PATIENCE if give_up_at is None else give_up_at,
                        self.store.unwritable_for_now)
+            self._claims_left = False
         except KeyboardInterrupt:
             pass
         except Exception as exc:
@@ -130,6 +133,8 @@ class Dispatcher:
             return ids
 
         self._flush()
+        if self._claims_left:
+            self.hand_back()
         self._run(claim, on_sent)
 
     def rounds(self, loop: bool, interval: float, on_failed_round: Callable[[str], None]) -> None:
@@ -220,6 +225,7 @@ class Dispatcher:
             pool, self._pool = self._pool, None  # the next round starts new workers
             if pool is not None:
                 pool.stop()
+            self.breaker.forget_probes()  # the finished sends' results are held, their breaker records dropped
             self._flush(give_up_at)
         except StoreUnwritable as exc:
             reason = exc.reason

@@ -146,6 +146,10 @@ class Breaker:
         if self._in_a_row[host] >= self.failures:
             self._opened_at[host] = now
 
+    def forget_probes(self) -> None:
+        """The sends in flight were dropped unrecorded (a round wound down): no probe is on the wire any more."""
+        self._probe.clear()
+
     def why_open(self, host: str) -> str:
         """The error text of an attempt the open breaker kept back."""
         return (f"circuit open: {self._in_a_row.get(host, 0)} connection failures or timeouts in a row to {host}; "

@@ -40,7 +40,7 @@ class Workers(Generic[_Item]):
             thread = threading.Thread(target=self._serve, name=f"{self._name}-{len(self._threads)}", daemon=True)
             with signals.held():  # Thread.start is not interrupt-safe; the thread inherits the mask
                 thread.start()
-            self._threads.append(thread)
+                self._threads.append(thread)  # known to stop(), whatever interrupt comes next
 
     def take(self, timeout: float) -> list[tuple[_Item, object]]:
         """The finished items with their results: waits up to timeout for one, then takes every other one done."""

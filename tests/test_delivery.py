@@ -14,14 +14,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+import certifi
 import pytest
 import requests
+import urllib3
 import standardwebhooks
 from pytest_httpserver import HTTPServer
 
 from alpana_hooks import delivery
 from alpana_hooks.config import Settings
 from alpana_hooks.delivery import SendPolicy, Sender
+from alpana_hooks.delivery.deadline import Deadline
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 OLD_SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"
@@ -649,6 +652,47 @@ def test_server_closing_without_answer_is_a_reset(raw_server, sender):
 def test_garbage_answer_is_an_invalid_response(raw_server, sender):
     result = sender.send(make_request(raw_server(answer_garbage).url()))
     assert (result.status_code, result.error_class) == (None, "invalid_response")
+
+
+def answer_nul_status(conn, stop):
+    read_request(conn)
+    conn.sendall(b"\x00evil status\r\n\r\n")
+
+
+def test_a_control_character_in_an_answer_is_escaped_in_the_error(raw_server, sender):
+    """PostgreSQL cannot store a NUL in text: one such answer made the whole batch of results unwritable."""
+    result = sender.send(make_request(raw_server(answer_nul_status).url()))
+    assert result.error_class == "invalid_response"
+    assert result.error.endswith(": \\x00evil status") and "\x00" not in result.error
+
+
+def test_an_expired_deadline_leaves_a_pooled_connection_another_send_took(server):
+    """Threads share one pool: a send's deadline that passes after its connection went back to the pool (and to
+    another thread's send) must not shut that connection under the other send."""
+    server.expect_request("/hook").respond_with_data("ok")
+    mine, theirs = Deadline(10), Deadline(10)
+    taken = urllib3.connection.HTTPConnection("127.0.0.1", server.port)
+    taken.connect()
+    mine.watch(taken)
+    theirs.watch(taken)  # the pool handed it to the other send
+    mine.expire()
+    taken.request("POST", "/hook", body=b"{}")
+    assert taken.getresponse().data == b"ok"
+    kept = urllib3.connection.HTTPConnection("127.0.0.1", server.port)
+    kept.connect()
+    mine = Deadline(10)
+    mine.watch(kept)
+    mine.expire()  # still this deadline's: shut
+    with pytest.raises(OSError):
+        kept.request("POST", "/hook", body=b"{}")
+        kept.getresponse()
+
+
+def test_https_trusts_certifis_authorities_not_the_environments(monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent/ca.pem")
+    monkeypatch.setenv("SSL_CERT_DIR", "/nonexistent")
+    with make_sender() as sender:
+        assert sender._pools.connection_pool_kw["ca_certs"] == certifi.where()
 
 
 def test_dns_failure(sender):

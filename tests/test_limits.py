@@ -212,6 +212,15 @@ def test_breaker_opens_after_failures_in_a_row_and_any_answer_resets_the_count()
     assert breaker.admit("h:80", 17, now + timedelta(seconds=61)) and breaker.admit("h:80", 18, now)
 
 
+def test_a_probe_dropped_by_a_wound_down_round_does_not_close_its_destination_for_good():
+    breaker, now = Breaker(1, timedelta(seconds=30)), utcnow()
+    breaker.record("h:80", 1, "timeout", now)
+    assert breaker.admit("h:80", 2, now + timedelta(seconds=30))  # the probe goes; its round is interrupted
+    assert not breaker.admit("h:80", 3, now + timedelta(seconds=90))  # one probe at a time...
+    breaker.forget_probes()  # ...until the wind-down says no send is on the wire
+    assert breaker.admit("h:80", 3, now + timedelta(seconds=90))
+
+
 def test_host_gate_lets_limit_through_per_destination_and_the_rest_wait_in_order():
     gate: HostGate[str] = HostGate(2)
     assert [gate.offer("a:80", x) for x in ("a1", "a2", "a3", "a4")] == ["a1", "a2", None, None]

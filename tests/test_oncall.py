@@ -5,9 +5,11 @@ import os
 import random
 import select
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 
@@ -15,6 +17,7 @@ import pytest
 from conftest import db_exec, db_rows, run_cli
 from standardwebhooks.webhooks import Webhook
 
+from alpana_hooks import Hooks
 from alpana_hooks.config import Settings, load_settings
 from alpana_hooks.dispatch import Dispatcher
 from alpana_hooks.pacing import retry_delay
@@ -728,3 +731,49 @@ def test_attempts_list_unresolved_is_what_resend_failed_would_take(cli, add_sub,
     wrong = cli("attempts", "list", "--tenant", "t1", "--status", "succeeded", "--unresolved")
     assert (wrong.exit_code, wrong.stderr) == (2, "error: --unresolved lists failed attempts: it does not go with "
                                                   "--watch, --event-id or another --status\n")
+
+
+# -- claims a wind-down could not hand back (the store stayed locked) go back at the next round ----------------
+
+def test_claims_a_failed_hand_back_left_are_sent_by_the_next_round(db_path, add_sub, receiver):
+    """The lease keeper renews every claim of its dispatcher, so claims left 'sending' by a wind-down that found
+    the store locked would never expire while a `deliver --loop` lives: its next round hands them back first."""
+    rx = receiver()
+    add_sub(rx.url(), "widget.deleted")
+    store = Store.open(db_path)
+    now = utcnow()
+    body = event_body(event_type="widget.deleted", event_id="evt_1", tenant="t1", data={}, now=now)
+    store.record_event(tenant="t1", event_id="evt_1", event_type="widget.deleted", data={}, body=body, now=now)
+    dispatcher = Dispatcher(store, load_settings())
+    try:
+        left = store.claim(None, now=now, lease_until=now + timedelta(hours=1), owner=dispatcher.owner)
+        dispatcher._claims_left = True  # what hand_back records when the store stayed locked
+        assert dispatcher.deliver_due() == left
+        assert len(rx.requests) == 1
+        assert [r["status"] for r in db_rows(db_path, "SELECT status FROM attempts")] == ["succeeded"]
+    finally:
+        dispatcher.close()
+        store.close()
+
+
+# -- a receiver's NUL in an error text: PostgreSQL refused the whole batch of results ------------------------
+
+def test_a_nul_in_one_answer_does_not_keep_a_batch_of_results_from_the_store(db_path, add_sub, receiver):
+    good = receiver()
+    evil = socket.create_server(("127.0.0.1", 0))
+    threading.Thread(target=lambda: [_answer_nul(evil.accept()[0]) for _ in range(1)], daemon=True).start()
+    add_sub(f"http://127.0.0.1:{evil.getsockname()[1]}/hook", "widget.deleted")
+    for n in range(3):
+        add_sub(good.url(f"/s{n}"), "widget.deleted")
+    with Hooks.open() as hooks:
+        hooks.emit("t1", "widget.deleted", {"widget_id": "7", "name": "W"})
+    rows = db_rows(db_path, "SELECT status, error_class, error FROM attempts ORDER BY id")
+    assert [(r["status"], r["error_class"]) for r in rows] == [("failed", "invalid_response")] + [("succeeded", None)] * 3
+    assert rows[0]["error"].endswith(": \\x00evil status")
+    evil.close()
+
+
+def _answer_nul(conn) -> None:
+    with conn:
+        conn.recv(65536)
+        conn.sendall(b"\x00evil status\r\n\r\n")

@@ -5,11 +5,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import TypeVar
 
 from urllib3.connection import HTTPConnection
-
-_T = TypeVar("_T")
 
 
 class Deadline:
@@ -18,8 +15,7 @@ class Deadline:
     def __init__(self, seconds: float):
         self._ends = time.monotonic() + seconds
         self._lock = threading.Lock()
-        self._connections: list[HTTPConnection] = []
-        self._sockets: list[socket.socket] = []
+        self._watched: list[tuple[HTTPConnection, socket.socket | None]] = []  # with the socket each had
         self._state = "running"
 
     def start(self) -> None:
@@ -31,8 +27,7 @@ class Deadline:
         _WATCHDOG.remove(self)
         with self._lock:
             expired, self._state = self._state == "expired", "finished"
-            self._connections.clear()
-            self._sockets.clear()
+            self._watched.clear()
         return expired
 
     def remaining(self) -> float:
@@ -43,14 +38,16 @@ class Deadline:
         """Put a connection and its socket under the watchdog; TimeoutError if already expired.
 
         The socket is kept too: http.client drops `connection.sock` when the answer says
-        `Connection: close`, while the response goes on reading from it.
+        `Connection: close`, while the response goes on reading from it. The connection is marked as this
+        deadline's: pooled connections pass between threads, and an expiry shuts only what is still its own.
         """
         with self._lock:
             if self._state == "expired":
                 raise TimeoutError("deadline exceeded")
-            _add_once(self._connections, connection)
-            if connection.sock is not None:
-                _add_once(self._sockets, connection.sock)
+            with _OWNERS:
+                connection.alpana_deadline = self  # type: ignore[attr-defined]
+            if not any(known is connection and sock is connection.sock for known, sock in self._watched):
+                self._watched.append((connection, connection.sock))
 
     @property
     def ends(self) -> float:
@@ -63,14 +60,14 @@ class Deadline:
             if self._state != "running":
                 return
             self._state = "expired"
-            for sock in [*self._sockets, *(conn.sock for conn in self._connections)]:
-                _shutdown(sock)
+            with _OWNERS:  # a connection another send has taken from the pool since is not shut
+                for connection, sock in self._watched:
+                    if getattr(connection, "alpana_deadline", None) is self:
+                        _shutdown(sock)
+                        _shutdown(connection.sock)
 
 
-def _add_once(items: list[_T], item: _T) -> None:
-    """Append item unless that very object is already there."""
-    if not any(item is known for known in items):
-        items.append(item)
+_OWNERS = threading.Lock()  # guards which deadline a connection belongs to
 
 
 class _Watchdog:

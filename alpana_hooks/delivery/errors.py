@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import http.client
+import re
 import socket
 import ssl
 
@@ -13,6 +14,8 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from alpana_hooks import netpolicy
 from alpana_hooks.delivery.request import SendPolicy
 from alpana_hooks.model import ErrorClass
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 # What Sender.send catches from an exchange and reports as a failed attempt.
 NETWORK_ERRORS = (
@@ -138,6 +141,7 @@ def _host(url: str) -> str:
 
 
 def _one_line(text: str, limit: int = 500) -> str:
-    """Collapse whitespace so the text fits on one line, and cap its length."""
-    line = " ".join(text.split())
+    """Collapse whitespace so the text fits on one line, escape control characters (a receiver's NUL would make
+    PostgreSQL refuse the whole batch of results) and cap its length."""
+    line = _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", " ".join(text.split()))
     return line if len(line) <= limit else line[: limit - 1] + "…"

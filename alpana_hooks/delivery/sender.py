@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from urllib.parse import urlsplit
 
+import certifi
 import urllib3
 
 from alpana_hooks.delivery.deadline import Deadline
@@ -24,12 +25,14 @@ class Sender:
 
     It speaks urllib3 directly, under requests: requests' Session added a third of the CPU of a send (merging
     settings, cookies, hooks) for nothing a webhook needs; urllib3 has no cookie jar, follows no redirect when told
-    not to, and reads no proxy or ~/.netrc from the environment."""
+    not to, and reads no proxy or ~/.netrc from the environment. Certificates are checked against certifi's CAs."""
 
     def __init__(self, policy: SendPolicy):
         self._policy = policy
         self._guard = Guard(policy.allowed_networks)
-        self._pools = urllib3.PoolManager(num_pools=_POOLS, maxsize=policy.connections_per_host, block=False)
+        # certifi's CAs, as requests used: not the system's store, nor SSL_CERT_FILE/SSL_CERT_DIR from the environment
+        self._pools = urllib3.PoolManager(num_pools=_POOLS, maxsize=policy.connections_per_host, block=False,
+                                          ca_certs=certifi.where())
         self._pools.pool_classes_by_scheme = pool_classes(self._guard)
         self._timeout = urllib3.Timeout(connect=policy.connect_timeout, read=policy.timeout_seconds)
 
