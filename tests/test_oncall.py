@@ -283,6 +283,19 @@ def test_resend_six_minutes_later_verifies_and_follows_the_edit(engine, receiver
     assert resent["next_attempt_at"] is None  # a resend is not retried
 
 
+def test_a_resend_that_gets_through_cancels_the_retry_scheduled_for_that_delivery(cli, add_sub, receiver, db_path):
+    answers = iter([500, 200])
+    rx = receiver(lambda *a: (next(answers), {}, b""))
+    add_sub(rx.url(), "widget.deleted")
+    emitted = cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W", "--json")
+    first = json.loads(emitted.stdout)["attempts"][0]
+    assert first["status"] == "failed" and first["next_attempt_at"] is not None
+    assert cli("resend", first["id"], "--tenant", "t1", "--json").exit_code == 0
+    rows = db_rows(db_path, "SELECT id, status, next_attempt_at FROM attempts ORDER BY id")
+    assert [(r["status"], r["next_attempt_at"]) for r in rows] == [("failed", None), ("succeeded", None)]
+    assert len(rx.requests) == 2
+
+
 def test_resend_rules(cli, add_sub, receiver):
     rx = receiver(lambda *a: (500, {}, b""))
     sub = add_sub(rx.url(), "widget.deleted")

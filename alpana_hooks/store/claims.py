@@ -166,11 +166,12 @@ class ClaimStore(AlertStore):
             if sub["failing_since"] is not None:
                 self._alert(conn, sub, "subscription.recovered", now, failing_since=sub["failing_since"])
                 conn.execute("UPDATE subscriptions SET failing_since = NULL WHERE id = ?", (sub["id"],))
-            conn.execute(  # a delivery that got through needs no scheduled retry
-                "UPDATE attempts SET next_attempt_at = NULL WHERE event_pk = ? AND subscription_id = ?"
-                " AND next_attempt_at IS NOT NULL",
-                (sub["event_pk"], sub["id"]),
-            )
+            if sub["trigger"] != Trigger.EMIT or sub["attempt_number"] > 1:  # a first send has no earlier attempt
+                conn.execute(  # a delivery that got through needs no scheduled retry
+                    "UPDATE attempts SET next_attempt_at = NULL WHERE event_pk = ? AND subscription_id = ?"
+                    " AND next_attempt_at IS NOT NULL",
+                    (sub["event_pk"], sub["id"]),
+                )
             return
         failing_since = sub["failing_since"] or to_iso(now)
         conn.execute("UPDATE subscriptions SET failing_since = ? WHERE id = ?", (failing_since, sub["id"]))
