@@ -9,6 +9,8 @@ Growth: while `deliver` runs, this process samples the child's VmRSS from /proc/
 share of attempts finished (a read of the attempts_unfinished index); RSS at 25/50/75/100% of the run
 is reported, and growth = RSS at 100% over RSS at 25% (warm-up done). The bare loop reports its own
 RSS at the same points. The backlog: events of 100 subscriptions, all attempts pending.
+Figure 2c (deliver's throughput through the real CLI, issue 14's point 3) is read off the same two runs: attempts
+over each process's wall time, start to exit.
 """
 
 import json
@@ -179,6 +181,9 @@ def run(attempts: int = ATTEMPTS) -> list[Row]:
         Row(f"5c. deliver {attempts:,}: last quarter / first quarter", spans[-1], spans[0], "s", QUARTER_LIMIT,
             note="seconds per quarter of the backlog: " + ", ".join(f"{x:.1f}" for x in spans)
                  + f"; must stay <= {QUARTER_LIMIT:.1f}x (flat claim cost)"),
+        Row(f"2c. deliver throughput, {attempts:,} backlog, real CLI subprocess", attempts / ours["seconds"],
+            attempts / base["seconds"], "/s", 1.0, higher_is_better=True,
+            note="the same runs as 5a: one-shot `alpana-hooks deliver` vs the bare loop as a process, start to exit"),
     ]
 
 
