@@ -153,19 +153,25 @@ def test_a_due_retry_of_a_limited_subscription_waits_for_the_claim(db_path):
         store.close()
 
 
-def test_two_deliverers_keep_to_10_per_second(db_path, receiver):
-    """The issue's proof: a real receiver records arrival times; two deliver processes share one 10/s budget for
-    about 4 s of sending; no 1-second window holds more than 10 (+1) requests, and each one-shot deliver waits for
-    the budget instead of exiting with work left."""
+def limited_backlog(db_path, receiver, events: int):
+    """A 10/s subscription with `events` pending attempts, and its receiver's arrival times (monotonic)."""
     arrivals: list[float] = []
     rx = receiver(lambda path, headers, body: arrivals.append(time.monotonic()))
     store = Store.open(db_path)
     try:
         add(store, rx.url("/limited"), "10/s")
-        for n in range(40):
+        for n in range(events):
             record(store, n)
     finally:
         store.close()
+    return arrivals, rx
+
+
+def test_two_deliverers_keep_to_10_per_second(db_path, receiver):
+    """The issue's proof: a real receiver records arrival times; two deliver processes share one 10/s budget for
+    about 4 s of sending; no 1-second window holds more than 10 (+1) requests, and each one-shot deliver waits for
+    the budget instead of exiting with work left."""
+    arrivals, rx = limited_backlog(db_path, receiver, 40)
     deliverers = [subprocess.Popen([*PYTHON_CLI, "deliver", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True) for _ in range(2)]
     outputs = [proc.communicate(timeout=60) for proc in deliverers]
@@ -183,15 +189,7 @@ def test_two_deliverers_keep_to_10_per_second(db_path, receiver):
 def test_deliver_loop_takes_the_next_round_when_the_budget_allows(db_path, receiver):
     """With --interval 60 a looping deliver still sends a 10/s subscription's backlog at its rate: the next round
     comes when the budget allows a send, not a whole interval later."""
-    arrivals: list[float] = []
-    rx = receiver(lambda path, headers, body: arrivals.append(time.monotonic()))
-    store = Store.open(db_path)
-    try:
-        add(store, rx.url("/limited"), "10/s")
-        for n in range(10):
-            record(store, n)
-    finally:
-        store.close()
+    arrivals, _ = limited_backlog(db_path, receiver, 10)
     loop = subprocess.Popen([*PYTHON_CLI, "deliver", "--loop", "--interval", "60", "--json"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:

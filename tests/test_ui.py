@@ -623,20 +623,23 @@ def test_snapshot_details(snapshot_store, snap_compare):
     assert snap_compare(snapshot_app(), terminal_size=(100, 30), run_before=ready)
 
 
+async def to_tenant_attempts(pilot) -> None:
+    """From the first screen of the snapshot store to the tenant's three send attempts."""
+    await settle(pilot, "WebhooksScreen", rows_loaded)
+    await pilot.press("t")
+    await settle(pilot, "AttemptsScreen", lambda app: app.screen.query(DataTable).last().row_count == 3)
+
+
 def test_snapshot_attempts_of_the_tenant(snapshot_store, snap_compare):
     async def ready(pilot):
-        await settle(pilot, "WebhooksScreen", rows_loaded)
-        await pilot.press("t")
-        await settle(pilot, "AttemptsScreen", lambda app: app.screen.query(DataTable).last().row_count == 3)
+        await to_tenant_attempts(pilot)
 
     assert snap_compare(snapshot_app(), terminal_size=(100, 30), run_before=ready)
 
 
 def test_snapshot_show_data(snapshot_store, snap_compare):
     async def ready(pilot):
-        await settle(pilot, "WebhooksScreen", rows_loaded)
-        await pilot.press("t")
-        await settle(pilot, "AttemptsScreen", lambda app: app.screen.query(DataTable).last().row_count == 3)
+        await to_tenant_attempts(pilot)
         await pilot.press("enter")
         await settle(pilot, "ShowDataScreen", lambda app: "evt_snap_3" in static_text(app, "#payload"))
 
@@ -645,9 +648,7 @@ def test_snapshot_show_data(snapshot_store, snap_compare):
 
 def test_snapshot_view_webhook_event(snapshot_store, snap_compare):
     async def ready(pilot):
-        await settle(pilot, "WebhooksScreen", rows_loaded)
-        await pilot.press("t")
-        await settle(pilot, "AttemptsScreen", lambda app: app.screen.query(DataTable).last().row_count == 3)
+        await to_tenant_attempts(pilot)
         await pilot.press("w")
         await settle(pilot, "EventScreen", lambda app: rows_loaded(app) and "evt_snap_3" in static_text(app, "#payload"))
 

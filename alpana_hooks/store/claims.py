@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from alpana_hooks import rules
 from alpana_hooks.model import NOT_RETRIED, ErrorClass, SendingContext, State, Status, Trigger
 from alpana_hooks.store.alerts import ALERTS_TENANT, AlertStore
-from alpana_hooks.store.subscriptions import set_state, signing_secrets_of, within_budget
+from alpana_hooks.store.subscriptions import headers_of, set_state, signing_secrets_of, within_budget
 from alpana_hooks.timeutil import from_iso, to_iso
 
 
@@ -111,10 +111,7 @@ class ClaimStore(AlertStore):
             attempt_ids,
         )}
         sub_ids = sorted({row["subscription_id"] for row in rows.values()})
-        headers: dict[int, list[tuple[str, str]]] = {}
-        for header in self.conn.execute("SELECT subscription_id, name, value FROM subscription_headers"
-                                        f" WHERE subscription_id IN ({','.join('?' * len(sub_ids))}) ORDER BY id", sub_ids):
-            headers.setdefault(header["subscription_id"], []).append((header["name"], header["value"]))
+        headers = headers_of(self.conn, sub_ids)
         secrets = signing_secrets_of(self.conn, sub_ids, now)
         return [SendingContext(
             id=row["id"], tenant=row["tenant"], subscription_id=row["subscription_id"], trigger=Trigger(row["trigger"]),

@@ -84,16 +84,8 @@ class SubscriptionStore(Connection):
 
     def _with_headers(self, rows: list) -> list[Subscription]:
         """Subscriptions from their rows, each with its headers (one query for all)."""
-        headers: dict[int, list[tuple[str, str]]] = {row["id"]: [] for row in rows}
-        if rows:
-            marks = ",".join("?" * len(headers))
-            for found in self.conn.execute(
-                f"SELECT subscription_id, name, value FROM subscription_headers"
-                f" WHERE subscription_id IN ({marks}) ORDER BY id",
-                list(headers),
-            ):
-                headers[found["subscription_id"]].append((found["name"], found["value"]))
-        return [_subscription(row, headers[row["id"]]) for row in rows]
+        headers = headers_of(self.conn, [row["id"] for row in rows]) if rows else {}
+        return [_subscription(row, headers.get(row["id"], [])) for row in rows]
 
     def edit_subscription(self, tenant: str, sub_id: int, *, now: datetime, url: str | None = None,
                           event_type: str | None = None, description: str | None = None,
@@ -223,6 +215,15 @@ def set_state(conn, sub_id: int, state: str, now: datetime, reason: str | None) 
 def signing_secrets(conn, sub_id: int, now: datetime) -> list[Secret]:
     """The secrets that sign a delivery now: the current one first, then those in their grace period."""
     return signing_secrets_of(conn, [sub_id], now).get(sub_id, [])
+
+
+def headers_of(conn, sub_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+    """The extra headers (name, value) of each of these subscriptions that has any, in the order added; one query."""
+    headers: dict[int, list[tuple[str, str]]] = {}
+    for row in conn.execute("SELECT subscription_id, name, value FROM subscription_headers"
+                            f" WHERE subscription_id IN ({','.join('?' * len(sub_ids))}) ORDER BY id", sub_ids):
+        headers.setdefault(row["subscription_id"], []).append((row["name"], row["value"]))
+    return headers
 
 
 def signing_secrets_of(conn, sub_ids: list[int], now: datetime) -> dict[int, list[Secret]]:
