@@ -208,12 +208,10 @@ STACK = 3  # the ladder's step the bare loop stops at
 
 def explain(rows: list[Row]) -> list[str]:
     """Split the peak: what the imports cost (peak RSS of processes that only import), what the worker threads
-    cost (a small backlog at the default concurrency and at 8), and whether the end of the run spikes; plus the
+    cost (a small backlog at the default concurrency and at 8), where the run's growth is (tracemalloc); plus the
     cost of one claim at the end (speed)."""
-    import inspect
     from datetime import timedelta
 
-    from alpana_hooks.cli import attempts as cli_attempts
     from alpana_hooks.config import Settings
     from alpana_hooks.store import Store
     from alpana_hooks.timeutil import utcnow
@@ -250,10 +248,6 @@ def explain(rows: list[Row]) -> list[str]:
                  f"target is {rows[0].baseline * PEAK_LIMIT:.1f} MiB. (Typer 0.29 imports pydantic to read option "
                  f"values, {pydantic - ladder[STACK]:+.1f} MiB; cli/values.py reads ours without it.)")
     lines += growth_profile(GROWTH_PROFILE_SIZE)
-    if ours["peak_mib"] > rss[2] * 1.1 and "attempts_by_ids(None" in inspect.getsource(cli_attempts.deliver):
-        lines.append("End of the run: `deliver` (alpana_hooks/cli/attempts.py) loads every sent attempt with "
-                     "`store.attempts_by_ids(None, ...)` only to count statuses: RSS jumps from "
-                     f"{rss[2]:.0f} to {ours['peak_mib']:.0f} MiB, growing with the backlog.")
     store = Store.open(work / "hooks.db")
     finished = store.conn.execute("SELECT count(*) FROM attempts").fetchone()[0]
     now = utcnow()

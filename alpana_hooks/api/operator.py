@@ -38,6 +38,8 @@ class OperatorMethods:
 
         def _engine(self) -> AbstractContextManager[Dispatcher]: ...
 
+        def subscriptions(self, tenant: str, *, event_type: str | None = None) -> list[Subscription]: ...
+
     def emit_dry_run(self, tenant: str, event_type: str, data: dict, *, event_id: str | None = None) -> DryRun:
         """What emit would do with this event, checked like emit: whether it fires and, for every subscription of
         its type, whether it would receive it (state and filter applied). Nothing is recorded or sent."""
@@ -123,14 +125,17 @@ class OperatorMethods:
         if subscription_id is not None:
             subs = [self.store.get_subscription(tenant, subscription_id)]
         else:
-            subs = self.store.list_subscriptions(tenant, validate.event_type(event_type) if event_type else None)
-        rows = self.store.window_counts(tenant, [sub.id for sub in subs], since, seconds)
-        return Stats(tenant, since, now, seconds, tuple(self._one_stats(sub, rows, since, count) for sub in subs))
+            subs = self.subscriptions(tenant, event_type=event_type)
+        rows_of: dict[int, list] = {sub.id: [] for sub in subs}
+        for row in self.store.window_counts(tenant, list(rows_of), since, seconds):
+            rows_of[row["subscription_id"]].append(row)
+        return Stats(tenant, since, now, seconds,
+                     tuple(self._one_stats(sub, rows_of[sub.id], since, count) for sub in subs))
 
-    def _one_stats(self, sub: Subscription, rows: list, since: datetime, count: int) -> SubscriptionStats:
+    def _one_stats(self, sub: Subscription, mine: list, since: datetime, count: int) -> SubscriptionStats:
+        """One subscription's figures, from its rows of Store.window_counts."""
         from alpana_hooks.results import SubscriptionStats
 
-        mine = [row for row in rows if row["subscription_id"] == sub.id]
         total = {key: sum(row[key] for row in mine) for key in ("attempts", "succeeded", "failed", "pending", "timed")}
         buckets = [(0, 0)] * count
         for row in mine:

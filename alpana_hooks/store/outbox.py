@@ -60,9 +60,9 @@ class OutboxStore(Connection):
         """The target subscriptions whose attempt the caller may claim and send now: an emit's fan-out spends
         each subscription's rate-limit budget (over it, the attempt stays pending for `deliver`); a ping, asked
         for by a person, goes at once."""
-        sub_ids = [(row["id"], row["id"]) for row in targets]
-        return {sub_id for sub_id, _ in sub_ids} if trigger == "ping" else set(
-            within_budget(conn, sub_ids, now, self.for_update()))
+        sub_ids = [row["id"] for row in targets]
+        return set(sub_ids) if trigger == "ping" else set(
+            within_budget(conn, [(sub_id, sub_id) for sub_id in sub_ids], now, self.for_update()))
 
     @staticmethod
     def _targets(conn, tenant: str, event_type: str, data: dict, only_subscription: int | None) -> tuple[list, int]:
