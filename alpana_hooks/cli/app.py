@@ -93,3 +93,17 @@ def confirm(question: str, *, command: str, cancelled: str) -> None:
 
         output.message(f"cancelled: {cancelled}")
         raise typer.Exit(int(ExitCode.USAGE))
+
+
+def report_sent(attempts: list, *, json: bool, json_head: dict | None = None) -> None:
+    """The attempts a command just sent: their table with "sent N: … succeeded, … failed" (JSON: json_head, the
+    counts and the attempts); exit 4 if any failed."""
+    from alpana_hooks import output
+
+    failed = sum(a.failed for a in attempts)
+    counts = {"sent": len(attempts), "succeeded": len(attempts) - failed, "failed": failed}
+    output.render(attempts, json=json, as_table=output.emit_table,
+                  as_json=lambda rows: {**(json_head or {}), **counts, "attempts": [output.attempt_json(a) for a in rows]},
+                  note=f"sent {counts['sent']}: {counts['succeeded']} succeeded, {counts['failed']} failed")
+    if failed:
+        raise typer.Exit(int(ExitCode.DELIVERY_FAILED))

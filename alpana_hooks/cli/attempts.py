@@ -19,6 +19,7 @@ from alpana_hooks.cli.app import (
     attempts_app,
     confirm,
     lazy,
+    report_sent,
 )
 from alpana_hooks.cli.context import (
     Run,
@@ -226,18 +227,12 @@ def _resend_failed(run: Run, filters: dict, dry_run: bool, yes: bool, json: bool
         if dry_run or not failures:
             note = f"would resend {len(failures)} attempt(s); to resend them: {again}" if failures else None
             output.render(failures, json=json, as_table=output.attempts_table, empty="nothing to resend", note=note,
-                          as_json=lambda rows: _resend_json(rows, dry_run=True))
+                          as_json=_dry_run_json)
             return
         if not yes:
             confirm(f"Resend {len(failures)} failed deliveries?", command="resend --failed", cancelled="nothing sent")
         attempts = hooks.resend_failed(run.tenant, failures)
-    failed_count = sum(a.failed for a in attempts)
-    summary = {"sent": len(attempts), "succeeded": len(attempts) - failed_count, "failed": failed_count}
-    output.render(attempts, json=json, as_json=lambda rows: _resend_json(rows, dry_run=False),
-                  as_table=output.emit_table,
-                  note=f"sent {summary['sent']}: {summary['succeeded']} succeeded, {summary['failed']} failed")
-    if failed_count:
-        raise typer.Exit(int(ExitCode.DELIVERY_FAILED))
+    report_sent(attempts, json=json, json_head={"dry_run": False})
 
 
 def _left_out(hooks: Hooks, tenant: str, filters: dict) -> int:
@@ -247,12 +242,10 @@ def _left_out(hooks: Hooks, tenant: str, filters: dict) -> int:
     return sum(attempt.subscription_id in disabled for attempt in every)
 
 
-def _resend_json(attempts: list, dry_run: bool) -> dict:
-    """resend --failed's JSON, the same shape with --dry-run (the failed attempts it would resend, nothing sent)
-    and without (the new attempts)."""
-    failed = 0 if dry_run else sum(a.failed for a in attempts)
-    sent = 0 if dry_run else len(attempts)
-    return {"dry_run": dry_run, "sent": sent, "succeeded": sent - failed, "failed": failed,
+def _dry_run_json(attempts: list) -> dict:
+    """resend --failed --dry-run's JSON: the failed attempts it would resend, nothing sent (the shape of
+    report_sent's, which the resend prints)."""
+    return {"dry_run": True, "sent": 0, "succeeded": 0, "failed": 0,
             "attempts": [output.attempt_json(a) for a in attempts]}
 
 

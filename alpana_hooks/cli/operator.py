@@ -8,9 +8,19 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from alpana_hooks.cli.app import MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, app, confirm, filter_app, lazy
+from alpana_hooks.cli.app import (
+    MAX_ID,
+    ConfigOpt,
+    DbOpt,
+    JsonOpt,
+    TenantOpt,
+    app,
+    confirm,
+    filter_app,
+    lazy,
+    report_sent,
+)
 from alpana_hooks.cli.context import duration, opened, run_for, since_option
-from alpana_hooks.errors import ExitCode
 
 if TYPE_CHECKING:
     from alpana_hooks.output.grid import Grid
@@ -93,15 +103,10 @@ def _cell(value: int | None) -> str:
 
 def _ago(stamp: str | None, now: datetime) -> str:
     """How long ago a time was, in its largest unit: 42s, 5m, 3h, 2d."""
+    from alpana_hooks.output.grid import age_text
     from alpana_hooks.timeutil import from_iso
 
-    if stamp is None:
-        return "never"
-    seconds = max(0, int((now - from_iso(stamp)).total_seconds()))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{seconds}s ago"
+    return "never" if stamp is None else age_text(max(0, int((now - from_iso(stamp)).total_seconds())))
 
 
 @app.command("replay-missing")
@@ -130,13 +135,7 @@ def replay_missing(
                     cancelled="nothing sent")
         attempts = _with_progress(lambda progress: hooks.replay_missing(run.tenant, sub_id, missed, progress=progress),
                                   len(missed), hide=json)
-    failed_count = sum(a.failed for a in attempts)
-    summary = {"sent": len(attempts), "succeeded": len(attempts) - failed_count, "failed": failed_count}
-    output.render(attempts, json=json, as_json=lambda rows: {**summary, "attempts": [output.attempt_json(a) for a in rows]},
-                  as_table=output.emit_table,
-                  note=f"sent {summary['sent']}: {summary['succeeded']} succeeded, {summary['failed']} failed")
-    if failed_count:
-        raise typer.Exit(int(ExitCode.DELIVERY_FAILED))
+    report_sent(attempts, json=json)
 
 
 def _with_progress(work, total: int, hide: bool):

@@ -17,12 +17,16 @@ class When(str):
     """A timestamp cell: its age or time to come on a terminal ("5m ago", "in 30s"), the ISO text elsewhere."""
 
     def age(self) -> str:
-        seconds = int((utcnow() - from_iso(self)).total_seconds())
-        for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-            if abs(seconds) >= size or unit == "s":
-                count = f"{abs(seconds) // size}{unit}"
-                return f"{count} ago" if seconds >= 0 else f"in {count}"
-        raise AssertionError("unreachable")
+        return age_text(int((utcnow() - from_iso(self)).total_seconds()))
+
+
+def age_text(seconds: int) -> str:
+    """A time `seconds` ago in its largest unit ("5m ago"), or to come when negative ("in 30s")."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if abs(seconds) >= size or unit == "s":
+            count = f"{abs(seconds) // size}{unit}"
+            return f"{count} ago" if seconds >= 0 else f"in {count}"
+    raise AssertionError("unreachable")
 
 
 class Due(When):
