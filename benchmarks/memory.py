@@ -308,7 +308,7 @@ def _growth_profile_child(attempts: int) -> None:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         sys.argv = ["alpana-hooks", "deliver", "--json"]
-        from alpana_hooks.cli import main
+        from alpana_hooks.__main__ import main
 
         with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
             main()
