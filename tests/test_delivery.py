@@ -2,7 +2,9 @@
 deadlines, capped bodies, error classes, connection reuse and threads."""
 
 import gzip
+import http.client
 import http.server
+import io
 import shutil
 import socket
 import ssl
@@ -19,12 +21,15 @@ import pytest
 import requests
 import urllib3
 import standardwebhooks
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
 from alpana_hooks import delivery
 from alpana_hooks.config import Settings
 from alpana_hooks.delivery import SendPolicy, Sender
 from alpana_hooks.delivery.deadline import Deadline
+from alpana_hooks.delivery.guard import header_message, read_header_block
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 OLD_SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"
@@ -844,3 +849,44 @@ def test_framing_headers_past_the_cap_are_kept(raw_server, sender, framing):
     assert (result.status_code, result.error, result.response_body) == (200, None, b"hello")
     assert result.headers_truncated is True
     assert list(result.response_headers) == ["X-Big-0", framing.split(b":")[0].decode()]
+
+
+HEADER_PIECES = [b"X-A", b"content-length", b"From ", b"From", b":", b": ", b"v", b" ", b"\t", b"\r\n", b"\n", b"\r",
+                 b"\r\r\n", b"\xff\xe9", b"\x00", b"a b", b"\x7f", b"[", b"\x85"]
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.lists(st.sampled_from(HEADER_PIECES), max_size=24).map(b"".join))
+def test_header_lines_are_read_as_http_clients_email_parser_reads_them(block):
+    # header_message replaces http.client.parse_headers (the email package's parser) for speed: on any header
+    # block, folded, malformed, with bare CRs or Latin-1 bytes, both give the same fields in the same order
+    lines, cut = read_header_block(io.BytesIO(block + b"\r\n\r\n"))
+    expected = http.client.parse_headers(io.BytesIO(block + b"\r\n\r\n"))
+    assert cut is False
+    assert header_message(lines).items() == expected.items()
+
+
+@pytest.mark.parametrize(("lines", "fields"), [
+    ([b"X-Folded: one\r\n", b"  two\r\n", b"\tthree\r\n"], [("X-Folded", "one\r\n  two\r\n\tthree")]),
+    ([b"  orphan continuation\r\n", b"X-A:  a  \r\n"], [("X-A", "a  ")]),
+    ([b"X-A: 1\r\n", b"no colon here\r\n", b"X-B: 2\r\n"], [("X-A", "1")]),
+    ([b"X-A: 1\r\n", b": nameless\r\n", b"From x\r\n", b"X-B: 2\r\n"], [("X-A", "1"), ("X-B", "2")]),
+    ([b"X-A: 1\rX-B: 2\r\n"], [("X-A", "1"), ("X-B", "2")]),
+])
+def test_header_lines_fold_end_and_skip_as_http_client_reads_them(lines, fields):
+    assert header_message(lines).items() == fields
+    assert http.client.parse_headers(io.BytesIO(b"".join(lines) + b"\r\n")).items() == fields
+
+
+@pytest.mark.parametrize("count", [100, 101])
+def test_more_than_100_header_lines_make_the_answer_invalid(raw_server, sender, count):
+    lines = [f"X-H{n}: {n}\r\n".encode() for n in range(count - 1)]  # and Content-Length
+    receiver = raw_server(answer_with_headers(lines))
+
+    result = sender.send(make_request(receiver.url()))
+
+    if count == 100:
+        assert (result.status_code, result.headers_truncated, len(result.response_headers)) == (200, True, 64)
+    else:
+        assert (result.status_code, result.error_class) == (None, "invalid_response")
+        assert result.error == f"invalid HTTP response from 127.0.0.1:{receiver.port}: got more than 100 headers"

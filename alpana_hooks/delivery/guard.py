@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import http.client
 import io
+import re
 import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any
 
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -35,7 +36,10 @@ from alpana_hooks.delivery.resolver import RESOLVER
 MAX_RESPONSE_HEADERS = 64
 MAX_RESPONSE_HEADER_BYTES = 16384
 _MAX_HEADER_LINES = 100
+_MAX_LINE = 65536
 _FRAMING_RESPONSE_HEADERS = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+_LINE_ENDS = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")  # after LF, or after a CR that no LF follows
+_HEADER_LINE = re.compile(r"From |[\041-\071\073-\176]*:|[\t ]")  # the email parser's test for a header line
 
 _SocketOptions = Sequence[tuple[int, int, int | bytes]]
 
@@ -108,87 +112,122 @@ def pool_classes(guard: Guard) -> dict[str, type[HTTPConnectionPool]]:
     return {"http": Pool, "https": SecurePool}
 
 
-class HeaderBlockReader:
-    """Stands for a response's file while http.client reads status lines and header blocks. Of each
-    block it returns the first MAX_RESPONSE_HEADERS lines and MAX_RESPONSE_HEADER_BYTES (the line that
-    crosses the limit cut short), and the first line of each header that frames the message, wherever
-    it comes; it reads past the rest without keeping it, and notes that it cut."""
+def read_header_block(fp: io.BufferedReader) -> tuple[list[bytes], bool]:
+    """The header lines of one block (up to its blank line), within the caps, and whether any were cut.
 
-    def __init__(self, fp: io.BufferedReader):
-        self.file = fp
-        self.new_block()
-        self.in_block = False  # until a status line is read
-
-    def __getattr__(self, name: str) -> object:
-        """Everything but readline is the file's own (http.client may close it)."""
-        return getattr(self.file, name)
-
-    def new_block(self) -> None:
-        """A status line was read: its header block follows."""
-        self.in_block, self.cut = True, False
-        self.lines, self.room = 0, MAX_RESPONSE_HEADER_BYTES
-        self.framing_seen: set[bytes] = set()
-
-    def readline(self, limit: int = -1) -> bytes:
-        """A status line, the next header line kept, the blank line ending a block, or a line too long
-        (that http.client refuses)."""
-        while True:
-            line = self.file.readline(limit)
-            if not self.in_block or len(line) >= limit > 0:
-                return line
-            if line in (b"\r\n", b"\n", b""):
-                self.in_block = False
-                return line
-            self.lines += 1
-            if self.lines > _MAX_HEADER_LINES:
-                raise http.client.HTTPException(f"got more than {_MAX_HEADER_LINES} headers")
-            kept = self._keep(line)
-            if kept:
-                self.room -= len(kept)
-                return kept
-
-    def _keep(self, line: bytes) -> bytes:
-        """The line, as much of it as the limits leave room for, or b"" to drop it."""
+    Of each block it keeps the first MAX_RESPONSE_HEADERS lines and MAX_RESPONSE_HEADER_BYTES (the line that
+    crosses the limit cut short), and the first line of each header that frames the message, wherever it
+    comes; it reads past the rest without keeping it. As http.client does, more than 100 header lines or a
+    line over 64 KiB make the response invalid."""
+    kept: list[bytes] = []
+    cut, room, framing_seen = False, MAX_RESPONSE_HEADER_BYTES, set()
+    count = 0
+    while True:
+        line = fp.readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE:
+            raise http.client.LineTooLong("header line")
+        if line in (b"\r\n", b"\n", b""):
+            return kept, cut
+        count += 1
+        if count > _MAX_HEADER_LINES:
+            raise http.client.HTTPException(f"got more than {_MAX_HEADER_LINES} headers")
         name = line.split(b":", 1)[0].strip().lower()
-        if name in _FRAMING_RESPONSE_HEADERS and name not in self.framing_seen:
-            self.framing_seen.add(name)  # http.client reads the first: the body cannot be found without it
-            return line
-        if not self.cut and self.lines <= MAX_RESPONSE_HEADERS and len(line) <= self.room:
-            return line
-        piece = b"" if self.cut else line[: max(self.room - 2, 0)].rstrip(b"\r\n")
-        self.cut = True
-        if self.lines > MAX_RESPONSE_HEADERS or not (b":" in piece or piece[:1] in (b" ", b"\t")):
-            return b""  # no whole name fits: drop the line rather than keep one http.client cannot parse
-        return piece + b"\r\n"
+        if name in _FRAMING_RESPONSE_HEADERS and name not in framing_seen:
+            framing_seen.add(name)  # the body cannot be found without it
+        elif cut or count > MAX_RESPONSE_HEADERS or len(line) > room:
+            piece = b"" if cut else line[: max(room - 2, 0)].rstrip(b"\r\n")
+            cut = True
+            # keep a cut line only if its name is whole: the rest could not be parsed
+            if count > MAX_RESPONSE_HEADERS or not (b":" in piece or piece[:1] in (b" ", b"\t")):
+                continue
+            line = piece + b"\r\n"
+        kept.append(line)
+        room -= len(line)
+
+
+def header_message(lines: list[bytes]) -> http.client.HTTPMessage:
+    """The message http.client.parse_headers makes of these header lines, without the email package's parser
+    (a sixth of a send's CPU went to it). Its rules (compat32), which tests/test_delivery.py checks against
+    parse_headers itself: lines end at CR, LF or CRLF; a line starting with a space or tab continues the
+    previous value (dropped if there is none); the first line that is no header ends them; "From " lines and
+    lines without a name are skipped; a value loses the blanks before it and the line end after it."""
+    message = http.client.HTTPMessage()
+    field: list[str] = []
+    for line in _LINE_ENDS.split(b"".join(lines).decode("iso-8859-1")):
+        if not line:
+            continue
+        if line[0] in " \t":
+            if field:
+                field.append(line)
+            continue
+        if not _HEADER_LINE.match(line):
+            break
+        if field:
+            message.set_raw(*_name_and_value(field))
+            field = []
+        if not line.startswith("From ") and not line.startswith(":"):
+            field = [line]
+    if field:
+        message.set_raw(*_name_and_value(field))
+    return message
+
+
+def _name_and_value(field: list[str]) -> tuple[str, str]:
+    """A header's name and value from its line and continuation lines, as the compat32 policy joins them."""
+    name, value = field[0].split(":", 1)
+    return name, (value.lstrip(" \t") + "".join(field[1:])).rstrip("\r\n")
 
 
 class FinalResponse(http.client.HTTPResponse):
-    """An http.client response that keeps at most MAX_RESPONSE_HEADERS(_BYTES) of its header lines and
-    skips interim 1xx answers (102 Processing, 103 Early Hints) as http.client skips 100 Continue, to
-    read the final answer. 101 stays final: it switches protocols. Subclasses set `guard`."""
+    """An http.client response that keeps at most MAX_RESPONSE_HEADERS(_BYTES) of its header lines, parses
+    them without the email package and skips interim 1xx answers (102 Processing, 103 Early Hints) as
+    http.client skips 100 Continue, to read the final answer. 101 stays final: it switches protocols.
+    Subclasses set `guard`."""
 
     guard: Guard
 
     def begin(self) -> None:
-        """Read the status line and headers through a HeaderBlockReader; note whether it cut them."""
-        reader = HeaderBlockReader(self.fp)
-        # http.client only calls readline (and close) on fp while it reads the header blocks; the reader
-        # stands in for the buffered file until then (it is no BufferedReader, as typeshed declares fp).
-        self.fp = cast(io.BufferedReader, reader)
-        try:
-            super().begin()
-        finally:
-            self.guard.outcome().headers_truncated = reader.cut
-            if self.fp is reader:  # else http.client closed it
-                self.fp = reader.file
+        """http.client's begin with read_header_block and header_message for its parse_headers."""
+        if self.headers is not None:
+            return
+        while True:
+            version, status, reason = self._read_status()
+            lines, cut = read_header_block(self.fp)
+            if not 100 <= status < 200 or status == 101:
+                break
+        self.guard.outcome().headers_truncated = cut
+        self.code = self.status = status
+        self.reason = reason.strip()
+        if version in ("HTTP/1.0", "HTTP/0.9"):
+            self.version = 10
+        elif version.startswith("HTTP/1."):
+            self.version = 11
+        else:
+            raise http.client.UnknownProtocol(version)
+        self.headers = self.msg = header_message(lines)
+        self._frame(status)
 
-    def _read_status(self) -> tuple[str, int, str]:
-        version, status, reason = super()._read_status()  # type: ignore[misc]  # private: not in typeshed
-        if isinstance(self.fp, HeaderBlockReader):
-            self.fp.new_block()
-        if 100 < status < 200 and status != 101:
-            return version, http.client.CONTINUE, reason  # begin() then skips its headers and reads on
-        return version, status, reason
+    def _frame(self, status: int) -> None:
+        """Where the body ends and whether the connection closes after it: the rest of http.client's begin."""
+        transfer_encoding = self.headers.get("transfer-encoding")
+        self.chunked = bool(transfer_encoding and transfer_encoding.lower() == "chunked")
+        if self.chunked:
+            self.chunk_left = None
+        self.will_close = self._check_close()  # type: ignore[attr-defined]
+        self.length = None
+        length = self.headers.get("content-length")
+        if length and not self.chunked:
+            try:
+                self.length = int(length)
+            except ValueError:
+                pass
+            if self.length is not None and self.length < 0:
+                self.length = None
+        if status in (http.client.NO_CONTENT, http.client.NOT_MODIFIED) or 100 <= status < 200 \
+                or self._method == "HEAD":  # type: ignore[attr-defined]
+            self.length = 0
+        if not self.will_close and not self.chunked and self.length is None:
+            self.will_close = True
 
 
 class GuardedHTTPConnection(HTTPConnection):
