@@ -191,8 +191,9 @@ class Dispatcher:
                             raise
                         claim_failure, claimed = exc, []  # claim no more; finish what is on the wire first
                     exhausted = not claimed
-                    for context in self.store.sending_contexts(claimed, self.clock()):
-                        self._start(round_, context)
+                    now = self.clock()
+                    for context in self.store.sending_contexts(claimed, now):
+                        self._start(round_, context, now)
                 if not round_.pool.outstanding:
                     self._flush()  # attempts the breaker kept back
                     if claim_failure is not None:
@@ -239,17 +240,17 @@ class Dispatcher:
     def _finish(self, round_: "_Round", finished: list[tuple[tuple[SendingContext, str], object]]) -> list[int]:
         """Tell the breaker how these finished sends went and start the next in line for each destination; write
         the results held (their workers hold them) when a batch is due. The ids of the sends that went out."""
-        sent = []
+        sent, now = [], self.clock()
         for (context, host), error_class in finished:
             if isinstance(error_class, BaseException):
                 raise error_class
-            self.breaker.record(host, context.id, error_class, self.clock())  # type: ignore[arg-type]
+            self.breaker.record(host, context.id, error_class, now)  # type: ignore[arg-type]
             sent.append(context.id)
-            self._go(round_, host, round_.gate.done(host))
+            self._go(round_, host, round_.gate.done(host), now)
         if self._held:
-            now = time.monotonic()
-            self._write_by = self._write_by or now + WRITE_EVERY
-            if len(self._held) >= WRITE_AT or not round_.pool.outstanding or now >= self._write_by:
+            ticks = time.monotonic()
+            self._write_by = self._write_by or ticks + WRITE_EVERY
+            if len(self._held) >= WRITE_AT or not round_.pool.outstanding or ticks >= self._write_by:
                 self._flush()
         return sent
 
@@ -286,7 +287,7 @@ class Dispatcher:
         """A claim outlives its send's deadline by a margin; the lease keeper renews it while the work goes on."""
         return self.clock() + timedelta(seconds=self.settings.timeout_seconds) + LEASE_MARGIN
 
-    def _start(self, round_: "_Round", context: SendingContext) -> None:
+    def _start(self, round_: "_Round", context: SendingContext, now: datetime) -> None:
         deleted = context.state is None
         if deleted or (context.state != State.ACTIVE and context.trigger not in NOT_RETRIED):
             # resends and pings were asked for by a person (resend checked --force): they go out regardless
@@ -294,16 +295,15 @@ class Dispatcher:
                                    f"{'was deleted' if deleted else 'is disabled'}; not sent")
             return
         host = destination(context.url)
-        self._go(round_, host, round_.gate.offer(host, context))
+        self._go(round_, host, round_.gate.offer(host, context), now)
 
-    def _go(self, round_: "_Round", host: str, context: SendingContext | None) -> None:
+    def _go(self, round_: "_Round", host: str, context: SendingContext | None, now: datetime) -> None:
         """Send this attempt, which holds a slot of its destination's; if that destination's breaker is open, fail
         it as circuit_open instead and hand the slot to the next in line."""
         while context is not None:
-            if self.breaker.admit(host, context.id, self.clock()):
+            if self.breaker.admit(host, context.id, now):
                 round_.pool.put((context, host))
                 return
-            now = self.clock()
             outcome = {"status": Status.FAILED, "error_class": ErrorClass.CIRCUIT_OPEN, "error": self.breaker.why_open(host),
                        "finished_at": to_iso(now), "next_attempt_at": self._next_try(context, now, None, None, None)}
             self._held.append((context.id, outcome, None))

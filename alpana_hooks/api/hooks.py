@@ -350,16 +350,23 @@ class Hooks(OperatorMethods, AdminMethods):
 
     def deliver(self, *, loop: bool = False, interval: float = 1.0,
                 on_failed_round: Callable[[str], None] = lambda line: None,
-                on_delivered: Callable[[list[Attempt]], None] | None = None) -> Totals:
-        """Send what is due, once, or with loop every interval until interrupted (then it returns: what was
-        sent is recorded). Once, it waits for rate limits whose next send is at most a minute away; Totals.waiting
-        counts the attempts it left pending for a later one. A looping round that finds the store locked or full
-        is reported to on_failed_round and the next waits twice as long (at most LONGEST_WAIT); the loop goes on
-        once the store clears. on_delivered is given the attempts sent, as their results are recorded (of every
-        tenant)."""
+                on_delivered: Callable[[list[Attempt]], None] | None = None,
+                delivered_at_most: int | None = None) -> Totals:
+        """Send what is due, once, or with loop every interval until interrupted (then it returns: what was sent
+        is recorded). Once, it waits for rate limits whose next send is at most a minute away; Totals.waiting counts
+        the attempts it left pending for a later one. A looping round that finds the store locked or full is
+        reported to on_failed_round and the next waits twice as long (at most LONGEST_WAIT). on_delivered is given
+        the attempts sent (of every tenant) as their results are recorded, the first delivered_at_most if set."""
+        left = delivered_at_most
+
+        def report(ids: list[int]) -> None:
+            nonlocal left
+            ids, left = (ids, None) if left is None else (ids[:left], max(left - len(ids), 0))
+            if ids and on_delivered:
+                on_delivered(self.store.attempts_by_ids(None, ids))
+
         with self._engine() as dispatcher:
-            if on_delivered is not None:
-                dispatcher.on_recorded = lambda ids: on_delivered(self.store.attempts_by_ids(None, ids))
+            dispatcher.on_recorded = report if on_delivered else None
             try:
                 dispatcher.rounds(loop, interval, on_failed_round)
             except KeyboardInterrupt:

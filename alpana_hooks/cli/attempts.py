@@ -265,16 +265,14 @@ def deliver(
     settings = settings_for(db, config)
     sent: list = []
 
-    def keep(attempts: list) -> None:  # the first SHOWN_AT_MOST: a backlog of 100,000 is not held in memory
-        sent.extend(attempts[:max(0, SHOWN_AT_MOST - len(sent))])
-
     def log(attempts: list) -> None:
         for attempt in attempts:
             output.log(output.delivery_line(attempt))
 
     with opened(settings) as hooks:
         totals = hooks.deliver(loop=loop, interval=interval, on_failed_round=output.error,
-                               on_delivered=keep if not loop else None if quiet else log)
+                               on_delivered=sent.extend if not loop else None if quiet else log,
+                               delivered_at_most=None if loop else SHOWN_AT_MOST)
     summary = f"sent {totals.sent}: {totals.succeeded} succeeded, {totals.failed} failed"
     if not loop and len(sent) < totals.sent:
         summary += f" (the first {len(sent)} shown; attempts list has them all)"

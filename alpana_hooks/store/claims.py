@@ -31,12 +31,12 @@ class ClaimStore(AlertStore):
                     (stamp, stamp, limit),
                 ).fetchall()]
                 attempt_ids = within_budget(conn, candidates, now, self.for_update())
-            won = []
+            won, lease_stamp = [], to_iso(lease_until)
             for attempt_id in attempt_ids:
                 taken = conn.execute(
                     "UPDATE attempts SET status = 'sending', lease_until = ?, claimed_by = ? WHERE id = ?"
                     " AND (status = 'pending' OR (status = 'sending' AND lease_until < ?))",
-                    (to_iso(lease_until), owner, attempt_id, stamp),
+                    (lease_stamp, owner, attempt_id, stamp),
                 ).rowcount
                 if taken:
                     won.append(attempt_id)
@@ -81,7 +81,7 @@ class ClaimStore(AlertStore):
                 f" ORDER BY a.next_attempt_at LIMIT ?{self.for_update('a', skip_locked=True)}",
                 (stamp, limit),
             ).fetchall()
-            created = []
+            created, lease_stamp = [], to_iso(lease_until)
             for row in due:
                 conn.execute("UPDATE attempts SET next_attempt_at = NULL WHERE id = ?", (row["id"],))
                 if row["state"] != "active":
@@ -92,7 +92,7 @@ class ClaimStore(AlertStore):
                     " created_at, url, lease_until, claimed_by) VALUES (?, ?, ?, ?, 'retry', ?, ?, ?, ?, ?) RETURNING id",
                     (row["tenant"], row["subscription_id"], row["event_pk"], row["attempt_number"] + 1,
                      "sending" if claimed else "pending", stamp, row["current_url"],
-                     to_iso(lease_until) if claimed else None, owner if claimed else None),
+                     lease_stamp if claimed else None, owner if claimed else None),
                 ).fetchone()[0]
                 if claimed:
                     created.append(retry_id)

@@ -44,13 +44,14 @@ class OutboxStore(Connection):
             targets, skipped = self._targets(conn, tenant, event_type, data, only_subscription)
             claimed = self._claimable(conn, targets, trigger, now) if claim else set()
             attempt_ids, claimed_ids = [], []
+            owner, lease_until = (claim[0], to_iso(claim[1])) if claim else (None, None)
             for row in targets:
                 taken = row["id"] in claimed
                 attempt_ids.append(conn.execute(
                     "INSERT INTO attempts (tenant, subscription_id, event_pk, trigger, status, created_at, url,"
                     " claimed_by, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (tenant, row["id"], event_pk, trigger, "sending" if taken else "pending", stamp, row["url"],
-                     claim[0] if taken else None, to_iso(claim[1]) if taken else None),
+                     owner if taken else None, lease_until if taken else None),
                 ).fetchone()[0])
                 claimed_ids += attempt_ids[-1:] if taken else []
         return {"event_pk": event_pk, "attempt_ids": attempt_ids, "claimed_ids": claimed_ids, "duplicate": False,
