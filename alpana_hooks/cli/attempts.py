@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import shlex
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -197,7 +196,9 @@ def resend(
                    "include_disabled": force}
         given = {"--since": since, "--subscription": subscription, "--event": event, "--limit": limit}
         again = ["alpana-hooks", "resend", "--failed", "--yes", "-t", run.tenant]
-        again += [f"{flag} {shlex.quote(str(value))}" for flag, value in given.items() if value is not None]
+        from shlex import quote  # here, not at the top: --help imports this module
+
+        again += [f"{flag} {quote(str(value))}" for flag, value in given.items() if value is not None]
         _resend_failed(run, filters, dry_run, yes, json, " ".join(again + ["--force"] * force))
         return
     with opened(run.settings) as hooks:

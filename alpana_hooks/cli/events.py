@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json as jsonlib
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -84,8 +83,10 @@ def read_data(value: str, cap: int) -> dict:
         text = inputs.read_text(value[1:], cap, "--data file", setting=PAYLOAD_SETTING)
     elif len(value.encode("utf-8", errors="surrogatepass")) > cap:
         raise UsageError(f"--data is larger than the limit of {cap} bytes ({PAYLOAD_SETTING})")
+    import json  # here, not at the top: --help imports this module
+
     try:
-        return jsonlib.loads(text)
+        return json.loads(text)
     except ValueError as exc:
         raise UsageError(f"invalid --data JSON: {exc}") from None
     except RecursionError:

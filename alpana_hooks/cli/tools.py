@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json as jsonlib
 import re
 import time
 from typing import Annotated, Optional
@@ -115,8 +114,10 @@ def parse_headers(text: str, source: str) -> dict[str, str]:
 
 
 def _json_headers(text: str, source: str) -> dict[str, str]:
+    import json  # here, not at the top: --help imports this module
+
     try:
-        value = jsonlib.loads(text)
+        value = json.loads(text)
     except ValueError as exc:
         raise UsageError(f"invalid JSON in --headers file {source!r}: {exc}") from None
     if not isinstance(value, dict):
