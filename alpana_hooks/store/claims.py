@@ -31,16 +31,15 @@ class ClaimStore(AlertStore):
                     (stamp, stamp, limit),
                 ).fetchall()]
                 attempt_ids = within_budget(conn, candidates, now, self.for_update())
-            won, lease_stamp = [], to_iso(lease_until)
-            for attempt_id in attempt_ids:
-                taken = conn.execute(
-                    "UPDATE attempts SET status = 'sending', lease_until = ?, claimed_by = ? WHERE id = ?"
-                    " AND (status = 'pending' OR (status = 'sending' AND lease_until < ?))",
-                    (lease_stamp, owner, attempt_id, stamp),
-                ).rowcount
-                if taken:
-                    won.append(attempt_id)
-        return won
+            if not attempt_ids:
+                return []
+            taken = {row[0] for row in conn.execute(  # one statement for the whole batch
+                "UPDATE attempts SET status = 'sending', lease_until = ?, claimed_by = ?"
+                f" WHERE id IN ({','.join('?' * len(attempt_ids))})"
+                " AND (status = 'pending' OR (status = 'sending' AND lease_until < ?)) RETURNING id",
+                (to_iso(lease_until), owner, *attempt_ids, stamp),
+            ).fetchall()}
+        return [attempt_id for attempt_id in attempt_ids if attempt_id in taken]
 
     def rate_limited_backlog(self, now: datetime) -> tuple[int, datetime | None]:
         """How many pending attempts wait for their subscription's rate limit, and when the earliest of those
