@@ -24,7 +24,8 @@ class ClaimStore(AlertStore):
         with self.write() as conn:
             if attempt_ids is None:
                 candidates = [(row["id"], row["subscription_id"]) for row in conn.execute(
-                    "SELECT a.id, a.subscription_id FROM attempts a LEFT JOIN subscriptions s ON s.id = a.subscription_id"
+                    f"SELECT a.id, a.subscription_id FROM attempts a{self.using_index('attempts_unfinished_by_id')}"
+                    " LEFT JOIN subscriptions s ON s.id = a.subscription_id"
                     " WHERE a.status IN ('pending', 'sending') AND (a.status = 'pending' OR a.lease_until < ?)"
                     " AND (s.next_send_at IS NULL OR s.next_send_at <= ?)"
                     f" ORDER BY a.id LIMIT ?{self.for_update('a', skip_locked=True)}",

@@ -89,6 +89,12 @@ class Connection:
         (FOR UPDATE [OF alias] [SKIP LOCKED]); SQLite's write transaction already holds the whole database."""
         return ""
 
+    def using_index(self, index: str) -> str:
+        """A suffix for a table in FROM that makes SQLite walk this index: without statistics its planner took the
+        status index of unfinished attempts and sorted them all by id, for each claim of a few of a big backlog.
+        PostgreSQL plans by its own statistics."""
+        return f" INDEXED BY {index}"
+
     def serialize(self, conn, key: str) -> None:
         """Make writers that check-then-insert the same key wait for each other until commit (PostgreSQL: a
         transaction advisory lock); SQLite's BEGIN IMMEDIATE already lets one writer in at a time."""

@@ -249,6 +249,9 @@ class PostgresConnection(Connection):
     def for_update(self, of: str | None = None, *, skip_locked: bool = False) -> str:
         return " FOR UPDATE" + (f" OF {of}" if of else "") + (" SKIP LOCKED" if skip_locked else "")
 
+    def using_index(self, index: str) -> str:
+        return ""
+
     def bucket_number(self) -> str:
         return "floor(extract(epoch FROM (created_at - ?::timestamptz)) / ?)::bigint"
 
