@@ -19,15 +19,15 @@ from pathlib import Path
 import certifi
 import pytest
 import requests
-import urllib3
 import standardwebhooks
+import urllib3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
 from alpana_hooks import delivery
 from alpana_hooks.config import Settings
-from alpana_hooks.delivery import SendPolicy, Sender
+from alpana_hooks.delivery import Sender, SendPolicy
 from alpana_hooks.delivery.deadline import Deadline
 from alpana_hooks.delivery.guard import header_message, read_header_block
 
@@ -850,6 +850,37 @@ def test_framing_headers_past_the_cap_are_kept(raw_server, sender, framing):
     assert result.headers_truncated is True
     assert list(result.response_headers) == ["X-Big-0", framing.split(b":")[0].decode()]
 
+
+
+def test_a_status_line_of_another_protocol_is_refused_before_any_header_is_awaited(raw_server, sender):
+    def answer(conn, stop):  # then holds the connection open: no header block ever ends
+        read_request(conn)
+        conn.sendall(b"HTTP/2 200 OK\r\nX-A: 1\r\n")
+        stop.wait(5)
+
+    receiver = raw_server(answer)
+    result = sender.send(make_request(receiver.url()))
+
+    assert (result.status_code, result.error_class) == (None, "invalid_response")
+    assert result.error == f"invalid HTTP response from 127.0.0.1:{receiver.port}: HTTP/2"
+
+
+def test_a_folded_line_does_not_pass_for_the_framing_header(raw_server, sender):
+    # " Transfer-Encoding: x" only continues X-A; the real Transfer-Encoding comes past the 64-line cap
+    fillers = [b"X-F%d: f\r\n" % n for n in range(70)]
+
+    def answer(conn, stop):
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-A: a\r\n Transfer-Encoding: x\r\n" + b"".join(fillers)
+                     + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        stop.wait(5)
+
+    result = sender.send(make_request(raw_server(answer).url()))
+
+    assert (result.status_code, result.error, result.response_body) == (200, None, b"hello")
+    assert result.headers_truncated is True
+    assert result.response_headers["X-A"] == "a Transfer-Encoding: x"  # the fold, as urllib3 joins it
+    assert result.response_headers["Transfer-Encoding"] == "chunked"
 
 HEADER_PIECES = [b"X-A", b"content-length", b"From ", b"From", b":", b": ", b"v", b" ", b"\t", b"\r\n", b"\n", b"\r",
                  b"\r\r\n", b"\xff\xe9", b"\x00", b"a b", b"\x7f", b"[", b"\x85"]

@@ -126,21 +126,24 @@ def test_failed_delivery_is_retried_by_deliver_when_due(engine, receiver):
     assert [r["headers"]["webhook-id"] for r in rx.requests] == [attempt.event_id] * 2
 
 
-def test_deliver_reads_back_only_the_attempts_it_is_asked_to_report(engine, receiver):
+def test_deliver_reads_back_only_the_attempts_it_is_asked_to_report(engine, receiver, monkeypatch):
     from dataclasses import replace
 
-    from alpana_hooks import Hooks
+    from alpana_hooks import Hooks, dispatch
 
     store, settings, _ = engine
     rx = receiver(lambda *a: None)
     add(store, rx.url())
     pending = [emit_via(store, None, Clock(), send=False)[0] for _ in range(5)]
-    reported = []
-    one_at_a_time = replace(settings, concurrency=1)  # each result is written (and reported) alone
+    monkeypatch.setattr(dispatch, "WRITE_AT", 1)  # each result written, and reported, alone: the count crosses batches
+    read_back, reported = [], []
+    attempts_by_ids = store.attempts_by_ids
+    monkeypatch.setattr(store, "attempts_by_ids", lambda tenant, ids: read_back.extend(ids) or attempts_by_ids(tenant, ids))
 
-    totals = Hooks(one_at_a_time, store).deliver(on_delivered=reported.extend, delivered_at_most=3)
+    totals = Hooks(replace(settings, concurrency=1), store).deliver(on_delivered=reported.extend, delivered_at_most=3)
 
     assert (totals.sent, totals.succeeded) == (5, 5) and len(rx.requests) == 5
+    assert read_back == pending[:3]
     assert [(a.id, a.status) for a in reported] == [(attempt_id, "succeeded") for attempt_id in pending[:3]]
 
 

@@ -131,7 +131,8 @@ def read_header_block(fp: io.BufferedReader) -> tuple[list[bytes], bool]:
         count += 1
         if count > _MAX_HEADER_LINES:
             raise http.client.HTTPException(f"got more than {_MAX_HEADER_LINES} headers")
-        name = line.split(b":", 1)[0].strip().lower()
+        # a continuation line has no name (" Content-Length: 0" only continues the header before it)
+        name = b"" if line[:1] in (b" ", b"\t") else line.split(b":", 1)[0].lower()
         if name in _FRAMING_RESPONSE_HEADERS and name not in framing_seen:
             framing_seen.add(name)  # the body cannot be found without it
         elif cut or count > MAX_RESPONSE_HEADERS or len(line) > room:
@@ -192,18 +193,18 @@ class FinalResponse(http.client.HTTPResponse):
             return
         while True:
             version, status, reason = self._read_status()
-            lines, cut = read_header_block(self.fp)
             if not 100 <= status < 200 or status == 101:
                 break
-        self.guard.outcome().headers_truncated = cut
+            read_header_block(self.fp)  # an interim answer's headers, read past
         self.code = self.status = status
         self.reason = reason.strip()
         if version in ("HTTP/1.0", "HTTP/0.9"):
             self.version = 10
         elif version.startswith("HTTP/1."):
             self.version = 11
-        else:
+        else:  # before reading headers, as http.client: a receiver that speaks no HTTP/1 is refused at once
             raise http.client.UnknownProtocol(version)
+        lines, self.guard.outcome().headers_truncated = read_header_block(self.fp)
         self.headers = self.msg = header_message(lines)
         self._frame(status)
 
