@@ -206,6 +206,32 @@ def test_an_interrupt_at_any_point_of_a_query_leaves_the_store_usable(db_path):
 
 
 @pytest.mark.postgres_only
+def test_a_claim_walks_the_unfinished_attempts_in_id_order_before_any_statistics(db_path, monkeypatch):
+    """Without statistics (a new store, a big emit since autovacuum's last ANALYZE) PostgreSQL planned the claim as
+    a bitmap scan of every unfinished attempt and a sort of them all, for each claim of a few (SQLite did the same:
+    tests/test_claim_plan.py). The claim's transaction turns sorting off, so it walks the index in id order."""
+    store = Store.open(db_path)
+    _add(store, "https://e.com/1")
+    now = utcnow()
+    for n in range(300):
+        store.record_event(tenant="t1", event_id=f"evt_{n}", event_type="widget.added", data={}, body=b"{}", now=now)
+    plans, execute = [], store.conn.execute
+
+    def explained(sql, params=()):  # the claim's SELECT, explained on its own transaction just before it runs
+        if sql.startswith("SELECT a.id, a.subscription_id FROM attempts a"):
+            plans.append([row[0] for row in execute(f"EXPLAIN {sql}", params)])
+        return execute(sql, params)
+
+    monkeypatch.setattr(store.conn, "execute", explained)
+    claimed = store.claim(None, now=now, lease_until=now + timedelta(minutes=1), owner="me", limit=10)
+    store.close()
+    assert len(claimed) == 10 and claimed == sorted(claimed)
+    (plan,) = plans
+    assert any("Index Scan using attempts_unfinished_by_id on attempts a" in line for line in plan), plan
+    assert not any("Sort" in line for line in plan), plan
+
+
+@pytest.mark.postgres_only
 def test_renewing_leases_never_deadlocks_with_the_owner_writing_its_results(db_path):
     """The lease keeper (its own connection) renews the owner's claims while the main connection writes results
     row by row in another order: the renewal skips the rows being written instead of waiting for them, so

@@ -23,8 +23,9 @@ class ClaimStore(AlertStore):
         stamp = to_iso(now)
         with self.write() as conn:
             if attempt_ids is None:
+                in_id_order = self.in_index_order(conn, "attempts_unfinished_by_id")
                 candidates = [(row["id"], row["subscription_id"]) for row in conn.execute(
-                    f"SELECT a.id, a.subscription_id FROM attempts a{self.using_index('attempts_unfinished_by_id')}"
+                    f"SELECT a.id, a.subscription_id FROM attempts a{in_id_order}"
                     " LEFT JOIN subscriptions s ON s.id = a.subscription_id"
                     " WHERE a.status IN ('pending', 'sending') AND (a.status = 'pending' OR a.lease_until < ?)"
                     " AND (s.next_send_at IS NULL OR s.next_send_at <= ?)"

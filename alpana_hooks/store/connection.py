@@ -89,10 +89,11 @@ class Connection:
         (FOR UPDATE [OF alias] [SKIP LOCKED]); SQLite's write transaction already holds the whole database."""
         return ""
 
-    def using_index(self, index: str) -> str:
-        """A suffix for a table in FROM that makes SQLite walk this index: without statistics its planner took the
-        status index of unfinished attempts and sorted them all by id, for each claim of a few of a big backlog.
-        PostgreSQL plans by its own statistics."""
+    def in_index_order(self, conn, index: str) -> str:
+        """Make the next SELECT of this transaction walk `index` in its order instead of sorting what it finds:
+        without statistics (a new store, a big emit since the last ANALYZE) both planners sorted every unfinished
+        attempt for each claim of a few (27 ms a claim at 100,000 pending). SQLite: a suffix for the table in FROM
+        (INDEXED BY)."""
         return f" INDEXED BY {index}"
 
     def serialize(self, conn, key: str) -> None:

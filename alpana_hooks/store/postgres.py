@@ -249,7 +249,8 @@ class PostgresConnection(Connection):
     def for_update(self, of: str | None = None, *, skip_locked: bool = False) -> str:
         return " FOR UPDATE" + (f" OF {of}" if of else "") + (" SKIP LOCKED" if skip_locked else "")
 
-    def using_index(self, index: str) -> str:
+    def in_index_order(self, conn, index: str) -> str:
+        conn.execute("SET LOCAL enable_sort = off")  # this transaction only: the planner walks an index in order
         return ""
 
     def bucket_number(self) -> str:
