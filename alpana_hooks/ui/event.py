@@ -53,9 +53,6 @@ class EventScreen(RecordScreen):
     def unfinished(self) -> bool:
         return any(a.status in (Status.PENDING, Status.SENDING) for a in self.attempts)
 
-    def on_screen_resume(self) -> None:
-        self.refresh_data()
-
     def refresh_data(self) -> None:
         tenant, event_id = self.tenant, self.event_id
         self.api(lambda hooks: hooks.event(tenant, event_id), self.show, self.gone, group="read-event",

@@ -96,15 +96,18 @@ def fitted(keys: list[tuple[str, str, bool]], width: int) -> list[tuple[str, str
 
 
 class RecordScreen(ApiCalls, Screen):
-    """A screen of one record (Show Data, View Webhook Event): read when shown, read again every poll interval
-    while it is on top and unfinished, left when the record is gone. A subclass reads in refresh_data()."""
+    """A screen of one record (Show Data, View Webhook Event): read each time it is shown (pushed, or back on
+    top), read again every poll interval while it is on top and unfinished, left when the record is gone. A
+    subclass reads in refresh_data()."""
 
     def start(self, sub_title: str, focused: Widget) -> None:
-        """The screen's on_mount: its sub-title, the focus, the first read, then the polling."""
+        """The screen's on_mount: its sub-title, the focus, then the polling (the first read is on_screen_resume's)."""
         self.sub_title = sub_title
         focused.focus()
-        self.refresh_data()
         self.set_interval(self.app.poll_interval, self.poll)  # type: ignore[attr-defined]
+
+    def on_screen_resume(self) -> None:
+        self.refresh_data()
 
     def refresh_data(self) -> None:
         raise NotImplementedError
