@@ -1,25 +1,41 @@
 """The `alpana-hooks` console script, and `python -m alpana_hooks`.
 
-It imports nothing heavy itself: `alpana-hooks ui` with plain options (see ui_options) starts the UI without
-importing Typer or Click, whose import is a tenth of the UI's start-up (benchmarks/ui_startup.py); every other
-command line goes to the Typer app (alpana_hooks.cli)."""
+It imports nothing heavy itself. `ui` and `emit` given plain options (see plain_options) run without importing
+Typer or Click, whose import and building of the command were a tenth of the UI's start-up
+(benchmarks/ui_startup.py) and a fifth of a short emit's time (benchmarks/throughput.py, figure 2b); every other
+command line, --help and any option written another way go to the Typer app (cli/app.py), which parses the same
+definitions."""
 
 from __future__ import annotations
 
+import re
 import sys
+from collections.abc import Callable
 
-# ui's options, as its Typer command (cli/ui.py) declares them; tests/test_startup.py checks they are the same
+# The options of the commands that run without Typer, as their Typer commands (cli/ui.py, cli/events.py) declare
+# them; tests/test_startup.py checks they are the same. emit's hidden --url (the old --item-url) goes to Typer.
 UI_OPTIONS = {"--tenant": "tenant", "-t": "tenant", "--db": "db", "--config": "config"}
+EMIT_OPTIONS = {**UI_OPTIONS, "--id": "id", "--name": "name", "--item-url": "url", "--version": "version",
+                "--copied-from": "copied_from", "--target": "target", "--target-id": "target_id",
+                "--target-name": "target_name", "--comment-id": "comment_id", "--comment-url": "comment_url",
+                "--data": "data", "--event-id": "event_id"}
+EMIT_SWITCHES = {"--no-send": "no_send", "--dry-run": "dry_run", "--json": "json"}
+PLAIN_INT = re.compile(r"[0-9]{1,18}")  # an int option's value as cli/values.py reads it
 
 
 def main() -> None:
     """Entry point of the `alpana-hooks` console script: SIGTERM stops every command as Ctrl-C does."""
     stop_on_sigterm()
-    if sys.argv[1:2] == ["ui"]:
-        options = ui_options(sys.argv[2:])
+    command, args = sys.argv[1:2], sys.argv[2:]
+    if command == ["ui"]:
+        ui_options = plain_options(args, UI_OPTIONS)
+        if ui_options is not None:
+            raise SystemExit(plainly(lambda: start_ui(ui_options)))
+    if command == ["emit"]:
+        options = emit_options(args)
         if options is not None:
-            raise SystemExit(start_ui(options))
-    from alpana_hooks.cli import root
+            raise SystemExit(plainly(lambda: emit(options)))
+    from alpana_hooks.cli.app import root
 
     root().main(prog_name="alpana-hooks")
 
@@ -34,34 +50,65 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def ui_options(args: list[str]) -> dict[str, str] | None:
-    """ui's options in `args` when each is given at most once as `--name VALUE`, `--name=VALUE` or `-t VALUE`,
-    all valid UTF-8; None for anything else (--help, a typo, a missing value), which Typer then parses."""
-    found: dict[str, str] = {}
+def plain_options(args: list[str], options: dict[str, str], switches: dict[str, str] | None = None,
+                  argument: str | None = None) -> dict[str, str | bool] | None:
+    """The options in `args` when each is given at most once, as `--name VALUE`, `--name=VALUE`, `-t VALUE` or a
+    bare switch, with the command's one argument (if it takes one) given once, no value starting with "-" and
+    all valid UTF-8; None for anything else (--help, a typo, a missing value, `--`), which Typer then parses."""
+    switches = switches or {}
+    found: dict[str, str | bool] = {}
     rest = list(args)
     while rest:
-        flag, equals, value = rest.pop(0).partition("=")
-        if flag not in UI_OPTIONS or UI_OPTIONS[flag] in found or (equals and not flag.startswith("--")):
+        arg = rest.pop(0)
+        flag, equals, text = arg.partition("=")
+        value: str | bool = text
+        if argument is not None and not arg.startswith("-"):
+            name, value = argument, arg
+        elif flag in switches and not equals:
+            name, value = switches[flag], True
+        elif flag in options and not (equals and not flag.startswith("--")):
+            name = options[flag]
+            if not equals:
+                if not rest or rest[0].startswith("-"):
+                    return None
+                value = rest.pop(0)
+        else:
             return None
-        if not equals:
-            if not rest or rest[0].startswith("-"):
-                return None
-            value = rest.pop(0)
-        found[UI_OPTIONS[flag]] = value
+        if name in found:
+            return None
+        found[name] = value
+    if argument is not None and argument not in found:
+        return None
     try:
-        "".join(found.values()).encode()
+        "".join(value for value in found.values() if isinstance(value, str)).encode()
     except UnicodeEncodeError:  # bytes that were not UTF-8 (decoded as lone surrogates): Typer's error says so
         return None
     return found
 
 
-def start_ui(options: dict[str, str]) -> int:
-    """Run the UI; a domain error or Ctrl-C is one stderr line and its exit code, as under Typer (cli/groups.py)."""
+def emit_options(args: list[str]) -> dict | None:
+    """emit's options as cli/firing.py's emit takes them, or None (see plain_options; --version must be a plain
+    int)."""
+    options = plain_options(args, EMIT_OPTIONS, EMIT_SWITCHES, argument="event_type")
+    if options is None or "version" not in options:
+        return options
+    if not PLAIN_INT.fullmatch(str(options["version"])):
+        return None
+    return {**options, "version": int(options["version"])}
+
+
+def plainly(command: Callable[[], int]) -> int:
+    """Run a command parsed without Typer, with Typer's error boundary (cli/groups.py): a domain error or Ctrl-C
+    is one stderr line and its exit code; a reader that went away (`| head`) ends it with exit 1, as Click does."""
     from alpana_hooks.errors import failure
-    from alpana_hooks.ui import start
 
     try:
-        return start(**options)
+        return command()
+    except BrokenPipeError:
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is still buffered goes nowhere
+        return 1
     except (Exception, KeyboardInterrupt) as exc:
         known = failure(exc)
         if known is None:
@@ -70,6 +117,20 @@ def start_ui(options: dict[str, str]) -> int:
 
         error(known[0])
         return known[1]
+
+
+def start_ui(options: dict) -> int:
+    """Run the UI with its options."""
+    from alpana_hooks.ui import start
+
+    return start(**options)
+
+
+def emit(options: dict) -> int:
+    """Run emit with its options."""
+    from alpana_hooks.cli import firing
+
+    return firing.emit(**options)
 
 
 if __name__ == "__main__":

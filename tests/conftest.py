@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from typer.testing import CliRunner
 
-from alpana_hooks.cli import app
+from alpana_hooks.cli.app import app
 
 ALLOW_LOOPBACK = '[security]\nallowed_networks = ["127.0.0.0/8", "::1/128"]\n'
 BOTH_BACKENDS = {"test_store", "test_emit", "test_oncall", "test_apply", "test_load", "test_db", "test_filters",

@@ -334,8 +334,9 @@ def test_exported_header_values_round_trip(value):
 
 @pytest.mark.sqlite_only  # file parsing and output, not the store
 def test_apply_from_stdin_that_is_not_utf8_is_bad_input(cli, db_path):
-    result = cli.runner.invoke(__import__("alpana_hooks.cli", fromlist=["app"]).app,
-                               ["apply", "-", "--tenant", "t1"], input=b'tenant = "t1"\n# caf\xe9\n')
+    from alpana_hooks.cli.app import app
+
+    result = cli.runner.invoke(app, ["apply", "-", "--tenant", "t1"], input=b'tenant = "t1"\n# caf\xe9\n')
     assert result.exit_code == 2, result.output
     assert len(result.stderr.strip().splitlines()) == 1
     assert table_rows(db_path) is None

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from alpana_hooks import events
-from alpana_hooks.cli import app
+from alpana_hooks.cli.app import app
 from alpana_hooks.config import load_settings
 
 FUZZ = settings(max_examples=60, deadline=None, database=None,

@@ -6,7 +6,7 @@ import re
 from conftest import run_cli
 from typer.main import get_command
 
-from alpana_hooks.cli import app
+from alpana_hooks.cli.app import app
 
 
 def every_command_path():

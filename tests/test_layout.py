@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import typer.main
 
-from alpana_hooks.cli import app
+from alpana_hooks.cli.app import app
 
 PACKAGE = Path(__file__).resolve().parent.parent / "alpana_hooks"
 MAX_FUNCTION_LINES = 50

@@ -29,7 +29,7 @@ PROCESSES, EMITS_EACH = 8, 25
 WORKER = r"""
 import json, sys, traceback
 from typer.testing import CliRunner
-from alpana_hooks.cli import app
+from alpana_hooks.cli.app import app
 worker, count = sys.argv[1], int(sys.argv[2])
 runner = CliRunner()
 ids, bad = [], 0

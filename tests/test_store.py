@@ -107,7 +107,7 @@ def test_indexes_serve_the_attempt_queries(db_path):
 ADD_MANY = """
 import sys
 from typer.testing import CliRunner
-from alpana_hooks.cli import app
+from alpana_hooks.cli.app import app
 runner = CliRunner()
 for i in range(50):
     r = runner.invoke(app, ["add", "--tenant", "t1", "--event", "widget.added", "--url", f"https://e.com/{sys.argv[1]}/{i}"])

@@ -173,7 +173,7 @@ def test_untrusted_text_is_escaped_in_tables(cli, add_sub):
 
 
 def test_help_lists_commands_and_every_command_has_help(cli):
-    from alpana_hooks.cli import app
+    from alpana_hooks.cli.app import app
     from typer.main import get_command
 
     root = get_command(app)

@@ -14,7 +14,8 @@ from typer._click.exceptions import BadParameter
 from typer._coercion import build_runtime_param
 from typer.core import _TyperParameter
 
-from alpana_hooks.cli import app, groups
+from alpana_hooks.cli import groups
+from alpana_hooks.cli.app import app
 from alpana_hooks.cli.values import NOT_PLAIN, PlainRuntimeParam, plain_value, runtime_param
 
 PROBE = ("import atexit, runpy, sys\n"

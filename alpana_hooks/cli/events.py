@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
-from alpana_hooks.cli import inputs
 from alpana_hooks.cli.app import MAX_ID, ConfigOpt, DbOpt, JsonOpt, TenantOpt, WideOpt, app, events_app, lazy
 from alpana_hooks.cli.context import opened, run_for, since_option, warn_if_unknown_tenant
-from alpana_hooks.errors import ExitCode, UsageError
-
-if TYPE_CHECKING:
-    from alpana_hooks.results import EmitResult
 
 events = lazy("alpana_hooks.events")
 output = lazy("alpana_hooks.output")
-operator = lazy("alpana_hooks.cli.operator")  # emit --dry-run renders as the operator commands do
-
-PAYLOAD_SETTING = "[delivery] max_payload_bytes"
+firing = lazy("alpana_hooks.cli.firing")  # emit and ping without Typer: the console script runs emit through it
 
 
 def _opt(help_text: str, *names: str):
@@ -46,87 +39,26 @@ def emit(
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
     """Fire an event to every active subscription of the tenant for its type; one row per attempt."""
-    run = run_for(db, config, tenant)
-    if dry_run and no_send:
-        raise UsageError("give either --dry-run or --no-send, not both")
     if old_url is not None:
         output.message("warning: emit --url is now --item-url (--url names an endpoint elsewhere)")
         url = url if url is not None else old_url
-    try:
-        event_type = events.get_event_type(event_type).name
-        if data is not None:
-            flags = [id, name, url, version, copied_from, target, target_id, target_name, comment_id, comment_url]
-            if any(flag is not None for flag in flags):
-                raise UsageError("give either --data or the field flags, not both")
-            payload = read_data(data, run.settings.max_payload_bytes)
-        else:
-            payload = events.build_data(
-                event_type, id=id, name=name, url=url, version=version, copied_from=copied_from, target=target,
-                target_id=target_id, target_name=target_name, comment_id=comment_id, comment_url=comment_url,
-                server_url=run.settings.server_url, tenant=run.tenant,
-            )
-    except (events.UnknownEventType, events.PayloadError) as exc:
-        raise UsageError(str(exc)) from None
-    with opened(run.settings) as hooks:
-        if dry_run:
-            planned = hooks.emit_dry_run(run.tenant, event_type, payload, event_id=event_id)
-            operator.show_dry_run(planned, run.tenant, json)
-            return
-        result = hooks.emit(run.tenant, event_type, payload, event_id=event_id, send=not no_send)
-    _report(run.tenant, result, json)
+    exit_with(firing.emit(event_type, id=id, name=name, url=url, version=version, copied_from=copied_from,
+                          target=target, target_id=target_id, target_name=target_name, comment_id=comment_id,
+                          comment_url=comment_url, data=data, event_id=event_id, no_send=no_send, dry_run=dry_run,
+                          tenant=tenant, db=db, config=config, json=json))
 
 
-def read_data(value: str, cap: int) -> dict:
-    """--data JSON or @file (- for stdin), read no further than the payload limit."""
-    text = value
-    if value.startswith("@"):
-        text = inputs.read_text(value[1:], cap, "--data file", setting=PAYLOAD_SETTING)
-    elif len(value.encode("utf-8", errors="surrogatepass")) > cap:
-        raise UsageError(f"--data is larger than the limit of {cap} bytes ({PAYLOAD_SETTING})")
-    import json  # here, not at the top: --help imports this module
-
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"invalid --data JSON: {exc}") from None
-    except RecursionError:
-        raise UsageError("invalid --data JSON: nested too deeply") from None
-
-
-def _report(tenant: str, result: EmitResult, json: bool) -> None:
-    """One row per attempt (or JSON), a note on stderr; exit 4 when a delivery failed."""
-    if result.duplicate:
-        note = f"event {result.event_id} was already recorded; nothing sent again"
-    elif not result.fired:
-        note = "not fired: only the name changed"
-    elif not result.attempts:
-        note = f"no active subscription in {tenant} for {result.event_type}"
-    else:
-        note = None
-    if result.skipped_by_filter:
-        skipped = f"{result.skipped_by_filter} subscription(s) skipped by their filter"
-        note = f"{note}; {skipped}" if note else f"event {result.event_id}: {len(result.attempts)} attempt(s); {skipped}"
-    if json:
-        output.print_json({"event_id": result.event_id, "event": result.event_type, "fired": result.fired,
-                           "duplicate": result.duplicate, "skipped_by_filter": result.skipped_by_filter,
-                           "note": note,
-                           "attempts": [output.attempt_json(a) for a in result.attempts]})
-    else:
-        if result.attempts:
-            output.show(output.emit_table(result.attempts))
-        output.message(note or f"event {result.event_id}: {len(result.attempts)} attempt(s)")
-    if result.any_failed:
-        raise typer.Exit(int(ExitCode.DELIVERY_FAILED))
+def exit_with(code: int) -> None:
+    """End the command with this exit code (0 ends it normally)."""
+    if code:
+        raise typer.Exit(int(code))
 
 
 @app.command()
 def ping(sub_id: Annotated[int, typer.Argument(help="Subscription id.", min=1, max=MAX_ID, show_default=False)],
          tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False):
     """Send a `ping` test event to one subscription (even a disabled one); exit 4 if it fails."""
-    run = run_for(db, config, tenant)
-    with opened(run.settings) as hooks:
-        result = hooks.ping(run.tenant, sub_id)
-    _report(run.tenant, result, json)
+    exit_with(firing.ping(sub_id, tenant=tenant, db=db, config=config, json=json))
 
 
 app.add_typer(events_app, name="events")

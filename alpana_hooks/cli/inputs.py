@@ -9,6 +9,7 @@ from alpana_hooks.errors import UsageError
 
 SMALL_FILE_BYTES = 64 * 1024  # a secret, a header value or a headers file
 SECRET_ENV = "ALPANA_HOOKS_SECRET"
+PAYLOAD_SETTING = "[delivery] max_payload_bytes"
 
 
 def read_capped(path: str, cap: int, what: str, setting: str | None = None) -> bytes:
@@ -64,3 +65,20 @@ def secret(flag_value: str | None, file_path: str | None) -> tuple[str | None, s
         return flag_value, "--secret"
     value = os.environ.get(SECRET_ENV)
     return value, SECRET_ENV  # an empty variable is an invalid secret, not a missing one
+
+
+def read_data(value: str, cap: int) -> dict:
+    """--data JSON or @file (- for stdin), read no further than the payload limit."""
+    text = value
+    if value.startswith("@"):
+        text = read_text(value[1:], cap, "--data file", setting=PAYLOAD_SETTING)
+    elif len(value.encode("utf-8", errors="surrogatepass")) > cap:
+        raise UsageError(f"--data is larger than the limit of {cap} bytes ({PAYLOAD_SETTING})")
+    import json  # here, not at the top: --help imports this module
+
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"invalid --data JSON: {exc}") from None
+    except RecursionError:
+        raise UsageError("invalid --data JSON: nested too deeply") from None
