@@ -8,7 +8,6 @@ definitions."""
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable
 
@@ -20,7 +19,6 @@ EMIT_OPTIONS = {**UI_OPTIONS, "--id": "id", "--name": "name", "--item-url": "url
                 "--target-name": "target_name", "--comment-id": "comment_id", "--comment-url": "comment_url",
                 "--data": "data", "--event-id": "event_id"}
 EMIT_SWITCHES = {"--no-send": "no_send", "--dry-run": "dry_run", "--json": "json"}
-PLAIN_INT = re.compile(r"[0-9]{1,18}")  # an int option's value as cli/values.py reads it
 
 
 def main() -> None:
@@ -87,14 +85,15 @@ def plain_options(args: list[str], options: dict[str, str], switches: dict[str, 
 
 
 def emit_options(args: list[str]) -> dict | None:
-    """emit's options as cli/firing.py's emit takes them, or None (see plain_options; --version must be a plain
-    int)."""
+    """emit's options as cli/firing.py's emit takes them, or None (see plain_options); --version must be 1 to 18
+    ASCII digits, as cli/values.py reads an int."""
     options = plain_options(args, EMIT_OPTIONS, EMIT_SWITCHES, argument="event_type")
     if options is None or "version" not in options:
         return options
-    if not PLAIN_INT.fullmatch(str(options["version"])):
+    version = str(options["version"])
+    if not (version.isascii() and version.isdigit() and len(version) <= 18):
         return None
-    return {**options, "version": int(options["version"])}
+    return {**options, "version": int(version)}
 
 
 def plainly(command: Callable[[], int]) -> int:
