@@ -8,13 +8,14 @@ definitions."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
 # The options of the commands that run without Typer, as their Typer commands (cli/ui.py, cli/events.py) declare
 # them; tests/test_startup.py checks they are the same. emit's hidden --url (the old --item-url) goes to Typer.
 UI_OPTIONS = {"--tenant": "tenant", "-t": "tenant", "--db": "db", "--config": "config"}
-EMIT_OPTIONS = {**UI_OPTIONS, "--id": "id", "--name": "name", "--item-url": "url", "--version": "version",
+EMIT_OPTIONS = {"--tenant": "tenant", "-t": "tenant", "--db": "db", "--config": "config", "--id": "id", "--name": "name", "--item-url": "url", "--version": "version",
                 "--copied-from": "copied_from", "--target": "target", "--target-id": "target_id",
                 "--target-name": "target_name", "--comment-id": "comment_id", "--comment-url": "comment_url",
                 "--data": "data", "--event-id": "event_id"}
@@ -25,6 +26,8 @@ def main() -> None:
     """Entry point of the `alpana-hooks` console script: SIGTERM stops every command as Ctrl-C does."""
     stop_on_sigterm()
     command, args = sys.argv[1:2], sys.argv[2:]
+    if "_ALPANA_HOOKS_COMPLETE" in os.environ:  # a shell-completion request: Click answers it, whatever the argv
+        command = []
     if command == ["ui"]:
         ui_options = plain_options(args, UI_OPTIONS)
         if ui_options is not None:
@@ -51,8 +54,8 @@ def stop_on_sigterm() -> None:
 def plain_options(args: list[str], options: dict[str, str], switches: dict[str, str] | None = None,
                   argument: str | None = None) -> dict[str, str | bool] | None:
     """The options in `args` when each is given at most once, as `--name VALUE`, `--name=VALUE`, `-t VALUE` or a
-    bare switch, with the command's one argument (if it takes one) given once, no value starting with "-" and
-    all valid UTF-8; None for anything else (--help, a typo, a missing value, `--`), which Typer then parses."""
+    bare switch, with the command's one argument (if it takes one) given once, no `--name VALUE` whose value
+    starts with "-" and all valid UTF-8; None for anything else (--help, a typo, a missing value, `--`), which Typer then parses."""
     switches = switches or {}
     found: dict[str, str | bool] = {}
     rest = list(args)
@@ -104,8 +107,6 @@ def plainly(command: Callable[[], int]) -> int:
     try:
         return command()
     except BrokenPipeError:
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is still buffered goes nowhere
         return 1
     except (Exception, KeyboardInterrupt) as exc:

@@ -200,7 +200,7 @@ IMPORT_LADDER = (
     ("+ rich console and table", "import requests, typer, rich.console, rich.table"),
     ("+ sqlite_utils (the bare loop's stack)", "import requests, typer, rich.console, rich.table, sqlite_utils"),
     ("+ alpana_hooks cli, dispatch, delivery, store",
-     "import requests, typer, rich.console, rich.table, sqlite_utils, alpana_hooks.cli, alpana_hooks.dispatch, "
+     "import requests, typer, rich.console, rich.table, sqlite_utils, alpana_hooks.cli.app, alpana_hooks.dispatch, "
      "alpana_hooks.delivery, alpana_hooks.store"),
 )
 STACK = 3  # the ladder's step the bare loop stops at

@@ -292,6 +292,7 @@ def test_emit_stopped_by_sigterm_records_what_went_out_and_deliver_sends_the_res
     wait_for(lambda: rx.requests)
     emitter.send_signal(signal.SIGTERM)
     assert emitter.wait(30) == 130
+    assert emitter.stderr.read().splitlines()[-1:] == ["error: interrupted"]  # the console script's boundary
     after_term = statuses(db_path)
     assert after_term.count("succeeded") == len(rx.requests)
     assert after_term.count("pending") == 8 - len(rx.requests) > 0  # handed back, not left claimed

@@ -137,9 +137,15 @@ def test_ui_fast_path_reads_the_options_as_typer_does():
         assert plain_options(args, UI_OPTIONS) is None, args
 
 
+# What an option's declaration can say that changes how its value is read (all unset on emit's options)
+READING = ("callback", "parser", "click_type", "clamp", "min", "max", "envvar", "is_eager", "count", "prompt",
+           "flag_value", "default_factory", "multiple", "autocompletion", "shell_complete")
+
+
 def test_emit_fast_path_declares_the_options_typer_does():
-    """Every option of emit but the hidden old --url, as cli/events.py declares it: a new option there that
-    __main__ does not know fails here (until then Typer would parse every emit that uses it)."""
+    """Every option of emit but the hidden old --url, as cli/events.py declares it, each read as a plain str,
+    int or switch: a new option there, or a callback, bound, envvar... on one, fails here (the fast path would not
+    know it)."""
     from alpana_hooks.__main__ import EMIT_OPTIONS, EMIT_SWITCHES
 
     command = root().get_command(None, "emit")
@@ -147,15 +153,23 @@ def test_emit_fast_path_declares_the_options_typer_does():
     assert {**EMIT_OPTIONS, **EMIT_SWITCHES, "--url": "old_url"} == {f: p.name for p in options for f in p.opts}
     assert set(EMIT_SWITCHES) == {flag for param in options if param.is_flag for flag in param.opts}
     assert [param.name for param in command.params if param.param_type_name == "argument"] == ["event_type"]
+    types = {param.name: param.type_descriptor.annotation for param in command.params}
+    assert types == {**{name: str for name in EMIT_OPTIONS.values()}, "event_type": str, "old_url": str,
+                     "version": int, **{name: bool for name in EMIT_SWITCHES.values()}}
+    for param in command.params:
+        info = param.type_descriptor.parameter_info
+        assert [(name, getattr(info, name)) for name in READING if getattr(info, name, None)] == [], param.name
+        assert (param.nargs, param.multiple, param.callback, param.envvar, param.min, param.max) == (
+            1, False, None, None, None, None), param.name
 
 
-EMIT_TOKENS = ["dashboard.updated", "x", "", "a=b", "-", "--", "7", "-7", "007", "1" * 19, "\udcff", "--help",
+EMIT_TOKENS = ["dashboard.updated", "x", "", "a=b", "-", "--", "0", "-0", "7", "-7", "007", "1" * 19, "\udcff", "--help",
                "--json", "--json=1", "--no-send", "--dry-run", "-t", "-tacme", "-t=acme", "--tenant=acme", "--url",
                "--version", "--version=2", "--version=x", "--data", '--data={"id": "1"}', "--data=", "--nope",
                "--item-url", "--event-id", "--db", "--config", "--id", "--name=a b", "--comment-url", "--target"]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.lists(st.sampled_from(EMIT_TOKENS), max_size=7))
 def test_emit_fast_path_reads_every_command_line_it_takes_as_typer_does(args):
     """Whatever emit's command line, the fast path either leaves it to Typer (None) or reads what Typer reads."""
@@ -209,9 +223,14 @@ def test_emit_without_typer_prints_and_exits_as_through_typer(tmp_path, receiver
              ["emit", "dashboard.updated", "--tenant=t1", "--json", "--data", '{"dashboard_id": "1", "name": "D", '
               '"url": "https://bi/d/1", "version": 4}', "--event-id", "e2"],
              ["emit", "dashboard.updated", "-t", "t1", "--data", "{nope"],
+             ["emit", "dashboard.updated", "-t", "t1", "--id", "1", "--name", "D", "--version", "6", "--item-url",
+              "https://bi/d/1", "--dry-run"],
+             ["emit", "dashboard.updated", "-t", "t1", "--data", '{"dashboard_id": "1", "name": "D", "url": "https://bi/d/1", '
+              '"version": 7}', "--db", str(tmp_path / "garbage.db")],
              ["emit", "dashboard.added", "--json", "--id", "1"],
              ["emit", "dashboard.updated", "-t", "t2", "--json", "--data", '{"dashboard_id": "1", "name": "D", '
               '"url": "https://bi/d/1", "version": 5}']]
+    (tmp_path / "garbage.db").write_bytes(b"not a database" * 100)
     seen: dict[str, list] = {"fast": [], "typer": []}
     for args in lines:
         for path in seen:
@@ -232,6 +251,8 @@ def test_emit_without_typer_prints_and_exits_as_through_typer(tmp_path, receiver
     assert [(code, err.splitlines()[:-1]) for code, _, err in seen["fast"]] == [
         (4, ["event e1: 2 attempt(s)"]), (4, []),
         (2, ["error: invalid --data JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"]),
+        (0, ["dry run: would send to 2 of 2 subscription(s); nothing recorded or sent"]),
+        (1, ["error: database error: file is not a database"]),
         (2, ["error: no tenant: give --tenant NAME, set ALPANA_HOOKS_TENANT, or set default_tenant in the config file"]),
         (1, [])]
     assert len(ok.requests) == 2 * (2 + 15) and len(failing.requests) == 2 * 2

@@ -39,13 +39,10 @@ def emit(
     tenant: TenantOpt = None, db: DbOpt = None, config: ConfigOpt = None, json: JsonOpt = False,
 ):
     """Fire an event to every active subscription of the tenant for its type; one row per attempt."""
-    if old_url is not None:
-        output.message("warning: emit --url is now --item-url (--url names an endpoint elsewhere)")
-        url = url if url is not None else old_url
     exit_with(firing.emit(event_type, id=id, name=name, url=url, version=version, copied_from=copied_from,
                           target=target, target_id=target_id, target_name=target_name, comment_id=comment_id,
                           comment_url=comment_url, data=data, event_id=event_id, no_send=no_send, dry_run=dry_run,
-                          tenant=tenant, db=db, config=config, json=json))
+                          tenant=tenant, db=db, config=config, json=json, old_url=old_url))
 
 
 def exit_with(code: int) -> None:

@@ -1,6 +1,6 @@
 """emit and ping once their options are read: the payload, the call, the report. Nothing here imports Typer, so
 the console script runs `emit` with plain options without it (__main__.py): Typer's import and the building of
-emit's 20 options were a fifth of a short emit's time. cli/events.py's commands read the options through Typer
+emit's 19 options were a fifth of a short emit's time. cli/events.py's commands read the options through Typer
 and call the same functions."""
 
 from __future__ import annotations
@@ -22,11 +22,15 @@ def emit(event_type: str, *, id: str | None = None, name: str | None = None, url
          target_id: str | None = None, target_name: str | None = None, comment_id: str | None = None,
          comment_url: str | None = None, data: str | None = None, event_id: str | None = None,
          no_send: bool = False, dry_run: bool = False, tenant: str | None = None, db: str | None = None,
-         config: str | None = None, json: bool = False) -> int:
-    """`alpana-hooks emit`, given its options; the exit code."""
+         config: str | None = None, json: bool = False, old_url: str | None = None) -> int:
+    """`alpana-hooks emit`, given its options; the exit code. old_url: the value of the hidden --url, the old
+    name of --item-url (only the Typer command takes it)."""
     run = run_for(db, config, tenant)
     if dry_run and no_send:
         raise UsageError("give either --dry-run or --no-send, not both")
+    if old_url is not None:
+        output.message("warning: emit --url is now --item-url (--url names an endpoint elsewhere)")
+        url = url if url is not None else old_url
     try:
         event_type = events.get_event_type(event_type).name
         if data is not None:
