@@ -12,6 +12,8 @@ import os
 import sys
 from collections.abc import Callable
 
+from alpana_hooks.cli.inputs import is_utf8
+
 # The options of the commands that run without Typer, as their Typer commands (cli/ui.py, cli/events.py) declare
 # them; tests/test_startup.py checks they are the same. emit's hidden --url (the old --item-url) goes to Typer.
 UI_OPTIONS = {"--tenant": "tenant", "-t": "tenant", "--db": "db", "--config": "config"}
@@ -80,10 +82,8 @@ def plain_options(args: list[str], options: dict[str, str], switches: dict[str, 
         found[name] = value
     if argument is not None and argument not in found:
         return None
-    try:
-        "".join(value for value in found.values() if isinstance(value, str)).encode()
-    except UnicodeEncodeError:  # bytes that were not UTF-8 (decoded as lone surrogates): Typer's error says so
-        return None
+    if not all(is_utf8(value) for value in found.values() if isinstance(value, str)):
+        return None  # Typer's error says so
     return found
 
 

@@ -356,10 +356,10 @@ def test_policy_refuses_nonsense_limits():
 def test_policy_takes_its_values_from_settings():
     settings = Settings(database=Path("unused.db"), config_file=None, tenant=None, timeout_seconds=7.0,
                         connect_timeout_seconds=9.0, max_response_bytes=10, allowed_networks=LOOPBACK,
-                        user_agent="ua/1")
+                        require_https=True, concurrency=64, per_host_concurrency=3)
     policy = SendPolicy.from_settings(settings)
     assert (policy.timeout_seconds, policy.connect_timeout_seconds, policy.max_response_bytes) == (7.0, 9.0, 10)
-    assert (policy.allowed_networks, policy.user_agent) == (LOOPBACK, "ua/1")
+    assert (policy.allowed_networks, policy.require_https, policy.connections_per_host) == (LOOPBACK, True, 3)
     assert policy.connect_timeout == 7.0  # never longer than the whole deadline
     with pytest.raises(TypeError):
         SendPolicy()  # no defaults of its own: Settings holds them

@@ -20,6 +20,7 @@ from typer._click import Command
 from typer.core import TyperCommand, TyperGroup
 from typer.models import CommandInfo, TyperInfo
 
+from alpana_hooks.cli.inputs import is_utf8
 from alpana_hooks.cli.values import read_plainly
 from alpana_hooks.errors import ExitCode, failure
 
@@ -56,11 +57,6 @@ def guarded(call: Callable[[], T]) -> T:
             raise
         _error(known[0])
         raise typer.Exit(known[1]) from None
-
-
-def is_utf8(arg: str) -> bool:
-    """False for an argument that was not valid UTF-8 (Python decodes those bytes as lone surrogates)."""
-    return not any("\ud800" <= ch <= "\udfff" for ch in arg)
 
 
 class ErrorBoundary(TyperGroup):

@@ -12,6 +12,12 @@ SECRET_ENV = "ALPANA_HOOKS_SECRET"
 PAYLOAD_SETTING = "[delivery] max_payload_bytes"
 
 
+def is_utf8(arg: str) -> bool:
+    """False for a command-line argument that was not valid UTF-8 (Python decodes those bytes as lone
+    surrogates)."""
+    return not any("\ud800" <= ch <= "\udfff" for ch in arg)
+
+
 def read_capped(path: str, cap: int, what: str, setting: str | None = None) -> bytes:
     """A file's bytes (stdin for -), reading at most cap + 1 of them; a larger file is exit 2 (naming the setting
     that sets the cap, if one does)."""

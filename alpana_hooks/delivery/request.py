@@ -27,7 +27,6 @@ class SendPolicy:
     connect_timeout_seconds: float
     max_response_bytes: int
     allowed_networks: tuple[str, ...]
-    user_agent: str
     require_https: bool
     connections_per_host: int = 10  # kept open for reuse, per destination
 
@@ -46,7 +45,6 @@ class SendPolicy:
             connect_timeout_seconds=settings.connect_timeout_seconds,
             max_response_bytes=settings.max_response_bytes,
             allowed_networks=settings.allowed_networks,
-            user_agent=settings.user_agent,
             require_https=settings.require_https,
             connections_per_host=min(settings.concurrency, settings.per_host_concurrency),
         )
