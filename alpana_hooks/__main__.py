@@ -17,10 +17,11 @@ from alpana_hooks.cli.inputs import is_utf8
 # The options of the commands that run without Typer, as their Typer commands (cli/ui.py, cli/events.py) declare
 # them; tests/test_startup.py checks they are the same. emit's hidden --url (the old --item-url) goes to Typer.
 UI_OPTIONS = {"--tenant": "tenant", "-t": "tenant", "--db": "db", "--config": "config"}
-EMIT_OPTIONS = {"--tenant": "tenant", "-t": "tenant", "--db": "db", "--config": "config", "--id": "id", "--name": "name", "--item-url": "url", "--version": "version",
-                "--copied-from": "copied_from", "--target": "target", "--target-id": "target_id",
-                "--target-name": "target_name", "--comment-id": "comment_id", "--comment-url": "comment_url",
-                "--data": "data", "--event-id": "event_id"}
+EMIT_OPTIONS = {"--tenant": "tenant", "-t": "tenant", "--db": "db", "--config": "config", "--id": "id",
+                "--name": "name", "--item-url": "url", "--version": "version", "--copied-from": "copied_from",
+                "--target": "target", "--target-id": "target_id", "--target-name": "target_name",
+                "--comment-id": "comment_id", "--comment-url": "comment_url", "--data": "data",
+                "--event-id": "event_id"}
 EMIT_SWITCHES = {"--no-send": "no_send", "--dry-run": "dry_run", "--json": "json"}
 
 
@@ -57,7 +58,8 @@ def plain_options(args: list[str], options: dict[str, str], switches: dict[str, 
                   argument: str | None = None) -> dict[str, str | bool] | None:
     """The options in `args` when each is given at most once, as `--name VALUE`, `--name=VALUE`, `-t VALUE` or a
     bare switch, with the command's one argument (if it takes one) given once, no `--name VALUE` whose value
-    starts with "-" and all valid UTF-8; None for anything else (--help, a typo, a missing value, `--`), which Typer then parses."""
+    starts with "-" and all valid UTF-8; None for anything else (--help, a typo, a missing value, `--`), which
+    Typer then parses."""
     switches = switches or {}
     found: dict[str, str | bool] = {}
     rest = list(args)
