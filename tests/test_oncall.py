@@ -376,6 +376,33 @@ def test_resend_failed_dry_run_says_what_disabled_subscriptions_keep_out_and_the
     assert forced.stderr == "would resend 2 attempt(s); to resend them: alpana-hooks resend --failed --yes -t t1 --force\n"
 
 
+def test_resend_failed_reads_the_failures_once_and_counts_what_disabled_keeps_out_beyond_the_limit(
+        cli, add_sub, receiver, monkeypatch):
+    """--limit bounds what is resent, not the count of failures a disabled subscription keeps out; the failures
+    are read once (they were read twice: once limited, once whole for the count)."""
+    from alpana_hooks.store import Store
+
+    rx = receiver(lambda *a: (500, {}, b""))
+    for path in ("/a", "/b"):
+        add_sub(rx.url(path), "widget.deleted")
+    off = add_sub(rx.url("/off"), "widget.deleted")
+    for number in range(2):
+        cli("emit", "widget.deleted", "--tenant", "t1", "--id", str(number), "--name", "W")
+    cli("disable", off["id"], "--tenant", "t1")
+    reads = []
+    read = Store.failed_not_recovered
+    monkeypatch.setattr(Store, "failed_not_recovered", lambda self, *a, **k: reads.append(k) or read(self, *a, **k))
+    result = cli("resend", "--failed", "--limit", "3", "--dry-run", "--json", "--tenant", "t1")
+    assert result.exit_code == 0
+    assert [(a["subscription_id"], a["event_id"]) for a in json.loads(result.stdout)["attempts"]] == [
+        (a["subscription_id"], a["event_id"]) for a in cli.json("attempts", "list", "--status", "failed",
+                                                              "--tenant", "t1")
+        if a["subscription_id"] != off["id"]][::-1][:3]
+    assert result.stderr.splitlines()[0] == ("note: 2 failed deliveries to disabled subscriptions are left out; "
+                                             "--force includes them")
+    assert len(reads) == 1
+
+
 # -- tenants are walls ---------------------------------------------------------------------------------
 
 def test_other_tenant_finds_nothing(cli, add_sub, receiver):

@@ -218,10 +218,9 @@ def _resend_failed(run: Run, filters: dict, dry_run: bool, yes: bool, json: bool
     """resend --failed: list (dry run) or resend, saying what a disabled subscription kept out; `again` is the
     command that resends without asking."""
     with opened(run.settings) as hooks:
-        failures = hooks.failed_deliveries(run.tenant, **filters)
+        failures, skipped = _failures(hooks, run.tenant, filters)
         if not failures:
             warn_if_unknown_tenant(hooks, run.tenant)
-        skipped = 0 if filters["include_disabled"] else _left_out(hooks, run.tenant, filters)
         if skipped:
             output.message(f"note: {skipped} failed deliveries to disabled subscriptions are left out; --force "
                            "includes them")
@@ -236,11 +235,15 @@ def _resend_failed(run: Run, filters: dict, dry_run: bool, yes: bool, json: bool
     report_sent(attempts, json=json, json_head={"dry_run": False})
 
 
-def _left_out(hooks: Hooks, tenant: str, filters: dict) -> int:
-    """How many failed deliveries resend --failed leaves out because their subscription is disabled."""
+def _failures(hooks: Hooks, tenant: str, filters: dict) -> tuple[list, int]:
+    """The failed deliveries resend --failed takes (at most filters' limit), and how many of those matching it
+    leaves out because their subscription is disabled (none with --force): one read of the failures."""
+    if filters["include_disabled"]:
+        return hooks.failed_deliveries(tenant, **filters), 0
     disabled = {sub.id for sub in hooks.subscriptions(tenant, state="disabled")}
     every = hooks.failed_deliveries(tenant, **{**filters, "include_disabled": True, "limit": None})
-    return sum(attempt.subscription_id in disabled for attempt in every)
+    taken = [attempt for attempt in every if attempt.subscription_id not in disabled]
+    return taken[:filters["limit"]], len(every) - len(taken)
 
 
 def _dry_run_json(attempts: list) -> dict:
