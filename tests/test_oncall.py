@@ -467,8 +467,12 @@ def test_prune_keeps_unfinished_and_scheduled(cli, add_sub, receiver, db_path):
     assert [r["url"].rsplit("/", 1)[1] for r in left] == ["bad", "later"]
 
 
-def test_prune_says_it_deletes_events_too_and_a_dry_run_deletes_nothing(cli, add_sub, receiver, db_path):
-    """Issue 13 point 13: --dry-run, the --yes rule, and the events that go with their last attempt."""
+def test_prune_says_it_deletes_events_too_and_a_dry_run_deletes_nothing(cli, add_sub, receiver, db_path,
+                                                                        monkeypatch):
+    """Issue 13 point 13: --dry-run, the --yes rule, and the events that go with their last attempt; with --yes
+    it deletes at once, without counting first (a second read of everything old)."""
+    from alpana_hooks.api import Hooks
+
     rx = receiver()
     add_sub(rx.url(), "widget.deleted")
     cli("emit", "widget.deleted", "--tenant", "t1", "--id", "7", "--name", "W", "--event-id", "bi-7")
@@ -480,8 +484,13 @@ def test_prune_says_it_deletes_events_too_and_a_dry_run_deletes_nothing(cli, add
         0, "", "would delete 1 attempt(s) and 1 event(s) older than 30d; run again without --dry-run"
                " (and with --yes from a script)\n")
     assert len(db_rows(db_path, "SELECT id FROM events")) == 1
+    calls = []
+    prune_attempts = Hooks.prune_attempts
+    monkeypatch.setattr(Hooks, "prune_attempts",
+                        lambda self, *a, **k: calls.append(k.get("dry_run", False)) or prune_attempts(self, *a, **k))
     result = cli(*prune, "--yes")
-    assert (result.exit_code, result.stderr) == (0, "deleted 1 attempt(s) and 1 event(s) older than 30d\n")
+    assert (result.exit_code, result.stderr, calls) == (0, "deleted 1 attempt(s) and 1 event(s) older than 30d\n",
+                                                        [False])
     assert db_rows(db_path, "SELECT id FROM events") == [] == db_rows(db_path, "SELECT id FROM attempts")
     assert cli(*prune).exit_code == 0  # nothing left to delete: nothing to ask
 

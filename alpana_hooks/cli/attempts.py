@@ -155,12 +155,14 @@ def attempts_prune(
     run = run_for(db, config, tenant)
     age = duration(older_than)
     with opened(run.settings) as hooks:
-        attempts, events = hooks.prune_attempts(run.tenant, older_than=age, dry_run=True)
-        if not dry_run and attempts + events:
-            if not yes:
+        if yes and not dry_run:  # nothing to ask: delete at once (a count first would read it all twice)
+            attempts, events = hooks.prune_attempts(run.tenant, older_than=age)
+        else:
+            attempts, events = hooks.prune_attempts(run.tenant, older_than=age, dry_run=True)
+            if not dry_run and attempts + events:
                 confirm(f"Delete {attempts} attempt(s) and {events} event(s) of {run.tenant} older than {older_than}?",
                         command="attempts prune", cancelled="nothing deleted")
-            attempts, events = hooks.prune_attempts(run.tenant, older_than=age)
+                attempts, events = hooks.prune_attempts(run.tenant, older_than=age)
     if json:
         output.print_json({"deleted": attempts, "events_deleted": events, "dry_run": dry_run})
     else:
