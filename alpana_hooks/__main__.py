@@ -2,7 +2,7 @@
 
 It imports nothing heavy itself. `ui` and `emit` given plain options (see plain_options) run without importing
 Typer or Click, whose import and building of the command were a tenth of the UI's start-up
-(benchmarks/ui_startup.py) and a fifth of a short emit's time (benchmarks/throughput.py, figure 2b); every other
+(benchmarks/ui_startup.py) and ~55 ms of a ~400 ms emit (benchmarks/throughput.py, figure 2b); every other
 command line, --help and any option written another way go to the Typer app (cli/app.py), which parses the same
 definitions."""
 

@@ -1,7 +1,7 @@
 """emit and ping once their options are read: the payload, the call, the report. Nothing here imports Typer, so
 the console script runs `emit` with plain options without it (__main__.py): Typer's import and the building of
-emit's 19 options were a fifth of a short emit's time. cli/events.py's commands read the options through Typer
-and call the same functions."""
+emit's 19 options were ~55 ms of a ~400 ms emit to 200 subscriptions. cli/events.py's commands read the
+options through Typer and call the same functions."""
 
 from __future__ import annotations
 
@@ -75,7 +75,8 @@ def report(tenant: str, result: EmitResult, json: bool) -> int:
         note = None
     if result.skipped_by_filter:
         skipped = f"{result.skipped_by_filter} subscription(s) skipped by their filter"
-        note = f"{note}; {skipped}" if note else f"event {result.event_id}: {len(result.attempts)} attempt(s); {skipped}"
+        note = (f"{note}; {skipped}" if note
+                else f"event {result.event_id}: {len(result.attempts)} attempt(s); {skipped}")
     if json:
         output.print_json({"event_id": result.event_id, "event": result.event_type, "fired": result.fired,
                            "duplicate": result.duplicate, "skipped_by_filter": result.skipped_by_filter,
