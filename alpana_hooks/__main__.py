@@ -104,21 +104,18 @@ def emit_options(args: list[str]) -> dict | None:
 def plainly(command: Callable[[], int]) -> int:
     """Run a command parsed without Typer, with Typer's error boundary (cli/groups.py): a domain error or Ctrl-C
     is one stderr line and its exit code; a reader that went away (`| head`) ends it with exit 1, as Click does."""
-    from alpana_hooks.errors import failure
-
     try:
         return command()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is still buffered goes nowhere
         return 1
     except (Exception, KeyboardInterrupt) as exc:
-        known = failure(exc)
-        if known is None:
-            raise
-        from alpana_hooks.output import error
+        from alpana_hooks.output import reported
 
-        error(known[0])
-        return known[1]
+        code = reported(exc)
+        if code is None:
+            raise
+        return code
 
 
 def start_ui(options: dict) -> int:

@@ -22,7 +22,7 @@ from typer.models import CommandInfo, TyperInfo
 
 from alpana_hooks.cli.inputs import is_utf8
 from alpana_hooks.cli.values import read_plainly
-from alpana_hooks.errors import ExitCode, failure
+from alpana_hooks.errors import ExitCode
 
 T = TypeVar("T")
 read_plainly()  # option values without pydantic where they are plain (cli/values.py)
@@ -52,11 +52,12 @@ def guarded(call: Callable[[], T]) -> T:
     try:
         return call()
     except (Exception, KeyboardInterrupt) as exc:
-        known = failure(exc)
-        if known is None:
+        from alpana_hooks import output
+
+        code = output.reported(exc)
+        if code is None:
             raise
-        _error(known[0])
-        raise typer.Exit(known[1]) from None
+        raise typer.Exit(code) from None
 
 
 class ErrorBoundary(TyperGroup):

@@ -43,6 +43,18 @@ def error(text: str) -> None:
     console(stderr=True).print(f"error: {escape(shortened(text))}", soft_wrap=True, style="red")
 
 
+def reported(exc: BaseException) -> int | None:
+    """For a domain error, a database error or Ctrl-C: its one error line written, its exit code; None for
+    anything else (a bug: the caller lets it raise). The error boundary of every command line."""
+    from alpana_hooks.errors import failure
+
+    known = failure(exc)
+    if known is None:
+        return None
+    error(known[0])
+    return known[1]
+
+
 LONG_QUOTED = re.compile(r"'[^']{256,}'|\"[^\"]{256,}\"")  # a quoted value of 256 characters or more (a file
 # path of the usual length stays whole: it is what the reader needs)
 
