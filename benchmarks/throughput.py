@@ -154,11 +154,11 @@ def _cpu() -> float:
 
 
 CATEGORIES = [
-    ("HTTP exchange in urllib3/http.client (what the bare loop also does, under requests)",
-     ("PoolManager.urlopen", "Session.post", "Session.request")),
+    ("connections: TCP connect of the dispatcher's pool, closed at the end", ("GuardedConnection.connect",
+                                                                               "Sender.close", "Pool.close")),
+    ("HTTP exchange in http.client (the bare loop: requests and urllib3 over http.client)",
+     ("Sender._exchange", "Session.post", "Session.request")),
     ("per-send deadline (the watchdog's bookkeeping)", ("Deadline.start", "Deadline.finish", "Deadline.__init__")),
-    ("connections: TCP connect of the dispatcher's pool, closed at the end", ("_new_conn", "Mixin.connect",
-                                                                               "Sender.close", "PoolManager.clear")),
     ("SQLite: claim", ("Store.claim",)),
     ("SQLite: sending_contexts (3 queries per claimed batch)", ("Store.sending_contexts",)),
     ("SQLite: record_results (batched, + _track_health)", ("Store.record_results",)),

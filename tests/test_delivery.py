@@ -20,7 +20,6 @@ import certifi
 import pytest
 import requests
 import standardwebhooks
-import urllib3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
@@ -29,6 +28,7 @@ from alpana_hooks import delivery
 from alpana_hooks.config import Settings
 from alpana_hooks.delivery import Sender, SendPolicy
 from alpana_hooks.delivery.deadline import Deadline
+from alpana_hooks.delivery.pool import Pool
 from alpana_hooks.delivery.guard import header_message, read_header_block
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -112,7 +112,7 @@ def read_request(conn):
         if not chunk:
             break
         body += chunk
-    return data
+    return head + b"\r\n\r\n" + body
 
 
 class RawServer:
@@ -396,6 +396,54 @@ def test_request_arrives_exactly_and_verifies(server, sender):
         standardwebhooks.Webhook(secret).verify(received.get_data(), headers)
 
 
+def test_the_request_is_written_byte_for_byte(raw_server, sender):
+    """The request line with the target percent-encoded as UTF-8, Host, the subscription's headers, ours,
+    Content-Length last; then the body."""
+    received = []
+
+    def record(conn, stop):
+        received.append(read_request(conn))
+        conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+
+    receiver = raw_server(record)
+    request = make_request(f"http://127.0.0.1:{receiver.port}/caf\u00e9/h%20k?q=\u00e4 b&r=1#frag",
+                           custom_headers=[("X-Team", "BI")])
+
+    result = sender.send(request)
+
+    assert (result.status_code, result.error) == (204, None)
+    ours = "".join(f"{name}: {value}\r\n" for name, value in request.headers.items()).encode()
+    assert received == [b"POST /caf%C3%A9/h%20k?q=%C3%A4%20b&r=1 HTTP/1.1\r\n"
+                        + f"Host: 127.0.0.1:{receiver.port}\r\n".encode() + ours
+                        + f"Content-Length: {len(BODY)}\r\n\r\n".encode() + BODY]
+    assert list(request.headers)[0] == "X-Team"
+    assert result.request_headers == [("Host", f"127.0.0.1:{receiver.port}"), *request.headers.items(),
+                                      ("Content-Length", str(len(BODY)))]
+
+
+def test_repeated_and_folded_response_headers_are_joined(raw_server, sender):
+    def answer(conn, stop):
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nX-Fold: one \r\n  two\r\nset-cookie: b=2\r\n"
+                     b"Content-Length: 0\r\n\r\n")
+
+    result = sender.send(make_request(raw_server(answer).url()))
+
+    assert result.response_headers == {"Set-Cookie": "a=1, b=2", "X-Fold": "one two", "Content-Length": "0"}
+
+
+def test_a_body_shorter_than_its_content_length_is_a_reset(raw_server, sender):
+    def answer(conn, stop):
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
+
+    receiver = raw_server(answer)
+    result = sender.send(make_request(receiver.url()))
+
+    assert (result.status_code, result.error_class, result.response_body) == (200, "reset", b"hello")
+    assert result.error == f"connection to 127.0.0.1:{receiver.port} broken: IncompleteRead(5 bytes read, 5 more expected)"
+
+
 def test_response_headers_are_recorded(server, sender):
     server.expect_request("/hook").respond_with_data(
         "", status=202, headers={"X-Receiver": "alpana-test", "Retry-After": "30"})
@@ -676,14 +724,14 @@ def test_an_expired_deadline_leaves_a_pooled_connection_another_send_took(server
     another thread's send) must not shut that connection under the other send."""
     server.expect_request("/hook").respond_with_data("ok")
     mine, theirs = Deadline(10), Deadline(10)
-    taken = urllib3.connection.HTTPConnection("127.0.0.1", server.port)
+    taken = http.client.HTTPConnection("127.0.0.1", server.port)
     taken.connect()
     mine.watch(taken)
     theirs.watch(taken)  # the pool handed it to the other send
     mine.expire()
     taken.request("POST", "/hook", body=b"{}")
-    assert taken.getresponse().data == b"ok"
-    kept = urllib3.connection.HTTPConnection("127.0.0.1", server.port)
+    assert taken.getresponse().read() == b"ok"
+    kept = http.client.HTTPConnection("127.0.0.1", server.port)
     kept.connect()
     mine = Deadline(10)
     mine.watch(kept)
@@ -691,13 +739,6 @@ def test_an_expired_deadline_leaves_a_pooled_connection_another_send_took(server
     with pytest.raises(OSError):
         kept.request("POST", "/hook", body=b"{}")
         kept.getresponse()
-
-
-def test_https_trusts_certifis_authorities_not_the_environments(monkeypatch):
-    monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent/ca.pem")
-    monkeypatch.setenv("SSL_CERT_DIR", "/nonexistent")
-    with make_sender() as sender:
-        assert sender._pools.connection_pool_kw["ca_certs"] == certifi.where()
 
 
 def test_dns_failure(sender):
@@ -711,8 +752,12 @@ def test_plain_http_on_https_port_is_a_tls_error(raw_server, sender):
     assert (result.status_code, result.error_class) == (None, "tls")
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
-def test_tls_uses_the_hostname_while_dialling_the_checked_address(tmp_path, sender):
+@pytest.fixture
+def tls_receiver(tmp_path):
+    """A receiver on 127.0.0.1 that shakes hands with a self-signed certificate for `localhost` (then hangs
+    up), noting the server names clients ask for; and the certificate's file."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
@@ -724,19 +769,35 @@ def test_tls_uses_the_hostname_while_dialling_the_checked_address(tmp_path, send
     server_names = []
     context.sni_callback = lambda sock, name, ctx: server_names.append(name)
 
-    def tls_receiver(conn, stop):
+    def shake_hands(conn, stop):
         with context.wrap_socket(conn, server_side=True):
             pass
 
-    receiver = RawServer(tls_receiver)
-    try:
-        result = sender.send(make_request(f"https://localhost:{receiver.port}/hook"))
-    finally:
-        receiver.close()
+    receiver = RawServer(shake_hands)
+    receiver.server_names, receiver.cert = server_names, cert
+    yield receiver
+    receiver.close()
+
+
+def test_tls_uses_the_hostname_while_dialling_the_checked_address(tls_receiver, sender):
+    result = sender.send(make_request(f"https://localhost:{tls_receiver.port}/hook"))
 
     assert (result.status_code, result.error_class) == (None, "tls")
     assert "certificate verify failed" in result.error
-    assert server_names == ["localhost"]
+    assert tls_receiver.server_names == ["localhost"]
+
+
+def test_https_trusts_certifis_authorities_not_the_environments(tls_receiver, monkeypatch):
+    # the receiver's own certificate named as the CA file and directory: a sender that read them would trust it
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_receiver.cert))
+    monkeypatch.setenv("SSL_CERT_DIR", str(tls_receiver.cert.parent))
+    with make_sender() as sender:
+        result = sender.send(make_request(f"https://localhost:{tls_receiver.port}/hook"))
+
+    assert (result.status_code, result.error_class) == (None, "tls")
+    assert result.error.startswith(f"TLS failure with localhost:{tls_receiver.port}: [SSL: CERTIFICATE_VERIFY_FAILED]")
+    trusted = sender.tls_context().get_ca_certs()
+    assert len(trusted) == open(certifi.where()).read().count("BEGIN CERTIFICATE")
 
 
 def test_invalid_url_is_reported_not_raised(sender):
@@ -752,6 +813,43 @@ def test_connections_are_reused(counting_server, server, sender):
     assert sender.send(make_request(url)).succeeded
     assert sender.send(make_request(url)).succeeded
     assert len(set(counting_server.state["ports"])) == 1
+
+
+def test_a_kept_connection_the_receiver_closed_is_not_reused(raw_server, sender):
+    def answer_once(conn, stop):
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")  # keep-alive, then hangs up
+
+    receiver = raw_server(answer_once)
+    first = sender.send(make_request(receiver.url()))
+    time.sleep(0.2)  # the receiver's FIN arrives
+    second = sender.send(make_request(receiver.url()))
+
+    assert (first.status_code, second.status_code, second.error) == (200, 200, None)
+    assert receiver.accepted == 2
+
+
+def test_the_pool_keeps_a_few_connections_of_the_destinations_used_last(counting_server):
+    port = counting_server.server_address[1]
+
+    def opened():
+        connection = http.client.HTTPConnection("127.0.0.1", port)
+        connection.connect()
+        return connection
+
+    pool = Pool(keep=2, destinations=2)
+    a1, a2, a3, b, c = (opened() for _ in range(5))
+    for connection in (a1, a2, a3):
+        pool.give(("http", "a", 1), connection)
+    pool.give(("http", "b", 1), b)
+    assert a3.sock is None and a1.sock is not None  # past `keep`: closed
+    assert pool.take(("http", "a", 1)) is a2  # the newest first; `a` is now the destination used last
+    pool.give(("http", "c", 1), c)
+    assert b.sock is None and a1.sock is not None  # `b`, used least recently, closed
+    assert pool.take(("http", "b", 1)) is None
+    pool.close()
+    assert (a1.sock, c.sock) == (None, None)
+    a2.close()
 
 
 def test_truncated_answer_does_not_poison_the_pool(counting_server, server, sender):

@@ -3,6 +3,7 @@ sends went out, SIGTERM and SIGKILL mid-send, and a loop that runs for many roun
 receivers on 127.0.0.1, real store files (and a real full disk: a tmpfs in a private mount namespace)."""
 
 import gc
+import http.client
 import json
 import os
 import random
@@ -16,7 +17,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import urllib3
 
 from alpana_hooks import Hooks
 from alpana_hooks.config import Settings, load_settings
@@ -373,7 +373,7 @@ def _rss_kib() -> int:
 
 def _open_connections() -> int:
     gc.collect()
-    return sum(isinstance(o, urllib3.connection.HTTPConnection) and o.sock is not None for o in gc.get_objects())
+    return sum(isinstance(o, http.client.HTTPConnection) and o.sock is not None for o in gc.get_objects())
 
 
 def test_three_hundred_rounds_keep_threads_connections_and_memory_flat(db_path, receiver):

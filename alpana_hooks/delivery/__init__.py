@@ -7,8 +7,8 @@ deadline over the whole exchange, and the DNS lookup is waited for within it; th
 read raw (never inflated) and capped, and so are the response headers kept. The request headers
 reported are those written on the wire.
 
-Modules: request (policy, request, result; no network), sender (Sender), guard (the urllib3 and
-http.client overrides), deadline (the deadline and its watchdog), resolver (bounded DNS lookups),
+Modules: request (policy, request, result; no network), sender (Sender), pool (idle connections),
+guard (the connection and response, http.client's overrides), deadline (the deadline and its watchdog), resolver (bounded DNS lookups),
 outcome (what an exchange produced), errors (exception to error class).
 """
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-
-from urllib3.connection import HTTPConnection
+from http.client import HTTPConnection
 
 
 class Deadline:

@@ -7,9 +7,7 @@ import http.client
 import re
 import socket
 import ssl
-
-import urllib3
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib.parse import urlsplit
 
 from alpana_hooks import netpolicy
 from alpana_hooks.delivery.request import SendPolicy
@@ -17,14 +15,25 @@ from alpana_hooks.model import ErrorClass
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
-# What Sender.send catches from an exchange and reports as a failed attempt.
-NETWORK_ERRORS = (
-    urllib3.exceptions.HTTPError,
-    http.client.HTTPException,
-    netpolicy.BlockedAddress,
-    OSError,
-    ValueError,
-)
+
+class ExchangeError(Exception):
+    """A connection could not be made; the exception it comes from is its __cause__."""
+
+
+class NameNotResolved(ExchangeError):
+    """The host's name did not resolve."""
+
+
+class ConnectFailed(ExchangeError):
+    """No allowed address of the host accepted the connection."""
+
+
+class ConnectTimeout(ExchangeError):
+    """No allowed address of the host answered within the connect timeout."""
+
+
+class HandshakeTimeout(ConnectTimeout):
+    """The TLS handshake did not complete within the connect timeout."""
 
 
 class DNSTimeout(Exception):
@@ -35,8 +44,8 @@ class ResolverBusy(Exception):
     """Too many DNS lookups are still pending to start another."""
 
 
-class HandshakeTimeout(ConnectTimeoutError):
-    """The TLS handshake did not complete within the connect timeout."""
+# What Sender.send catches from an exchange and reports as a failed attempt.
+NETWORK_ERRORS = (ExchangeError, http.client.HTTPException, netpolicy.BlockedAddress, OSError, ValueError)
 
 
 _BROKEN = "connection to {target} broken: {leaf}"
@@ -47,18 +56,13 @@ _RULES: tuple[tuple[tuple[type[BaseException], ...], ErrorClass, str], ...] = (
     ((DNSTimeout,), ErrorClass.DNS, "DNS lookup of {host} did not finish within {connect_timeout:g} s"),
     ((HandshakeTimeout,), ErrorClass.TIMEOUT,
      "TLS handshake with {target} did not complete within {connect_timeout:g} s"),
-    ((NameResolutionError, socket.gaierror), ErrorClass.DNS, "cannot resolve {target}: {leaf}"),
-    ((ssl.SSLError, ssl.CertificateError, urllib3.exceptions.SSLError),
-     ErrorClass.TLS, "TLS failure with {target}: {leaf}"),
-    ((NewConnectionError, ConnectionRefusedError), ErrorClass.CONNECT, "cannot connect to {target}: {leaf}"),
-    ((ConnectTimeoutError,), ErrorClass.TIMEOUT,
-     "no connection to {target} within {connect_timeout:g} s"),
-    ((urllib3.exceptions.TimeoutError, TimeoutError), ErrorClass.TIMEOUT,
-     "no data from {target} for {timeout:g} s"),
-    ((ConnectionError, http.client.IncompleteRead),
-     ErrorClass.RESET, _BROKEN),
+    ((NameNotResolved, socket.gaierror), ErrorClass.DNS, "cannot resolve {target}: {leaf}"),
+    ((ssl.SSLError, ssl.CertificateError), ErrorClass.TLS, "TLS failure with {target}: {leaf}"),
+    ((ConnectFailed, ConnectionRefusedError), ErrorClass.CONNECT, "cannot connect to {target}: {leaf}"),
+    ((ConnectTimeout,), ErrorClass.TIMEOUT, "no connection to {target} within {connect_timeout:g} s"),
+    ((TimeoutError,), ErrorClass.TIMEOUT, "no data from {target} for {timeout:g} s"),
+    ((ConnectionError, http.client.IncompleteRead), ErrorClass.RESET, _BROKEN),
     ((http.client.HTTPException,), ErrorClass.INVALID_RESPONSE, "invalid HTTP response from {target}: {leaf}"),
-    ((urllib3.exceptions.ProtocolError,), ErrorClass.RESET, _BROKEN),
 )
 
 
@@ -105,10 +109,7 @@ def _fields(leaf: BaseException, url: str, policy: SendPolicy) -> dict[str, obje
 
 
 def _wrapped(exc: BaseException) -> BaseException | None:
-    """The exception that `exc` wraps (urllib3 reason, cause, argument or context)."""
-    reason = getattr(exc, "reason", None)
-    if isinstance(reason, BaseException):
-        return reason
+    """The exception that `exc` wraps (its cause, argument or context)."""
     if exc.__cause__ is not None:
         return exc.__cause__
     inner = next((arg for arg in exc.args if isinstance(arg, BaseException)), None)
@@ -124,18 +125,21 @@ def _text(exc: BaseException) -> str:
 
 
 def _target(url: str) -> str:
-    """host:port of a URL, for messages."""
+    """host:port of a URL (host alone if the URL names no port), IPv6 in brackets, for messages."""
     try:
-        parsed = urllib3.util.parse_url(url)
+        parts = urlsplit(url)
+        port = parts.port
     except ValueError:
         return url
-    return f"{parsed.host}:{parsed.port}" if parsed.port else str(parsed.host)
+    host = _host(url)
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port}" if port else host
 
 
 def _host(url: str) -> str:
     """The host of a URL without IPv6 brackets, for messages."""
     try:
-        return str(urllib3.util.parse_url(url).host).strip("[]")
+        return str(urlsplit(url).hostname)
     except ValueError:
         return url
 

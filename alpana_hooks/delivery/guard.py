@@ -1,10 +1,10 @@
-"""The overrides of urllib3 and http.client that make a connection obey a Sender's rules; the only module
-that reaches into their private parts.
+"""The connection and response under a Sender's rules: the only module that reaches into http.client's
+private parts.
 
 A guarded connection resolves its host in a bounded thread within the deadline, checks every address
-with netpolicy and dials only an allowed one, puts its socket under the deadline and notes the header
-lines it writes. A guarded response keeps a capped part of the header lines and skips interim 1xx
-answers.
+with netpolicy and dials only an allowed one (then shakes hands with TLS for https), puts its socket
+under the deadline and notes the header lines it writes. A guarded response keeps a capped part of the
+header lines and skips interim 1xx answers.
 """
 
 from __future__ import annotations
@@ -13,21 +13,13 @@ import http.client
 import io
 import re
 import socket
+import ssl
 import sys
-import threading
 from collections.abc import Callable, Sequence
-from typing import Any
-
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
-from urllib3.util import SKIP_HEADER
-from urllib3.util.connection import allowed_gai_family
 
 from alpana_hooks import netpolicy
 from alpana_hooks.delivery.deadline import Deadline
-from alpana_hooks.delivery.errors import HandshakeTimeout
-from alpana_hooks.delivery.outcome import Outcome
+from alpana_hooks.delivery.errors import ConnectFailed, ConnectTimeout, HandshakeTimeout, NameNotResolved
 from alpana_hooks.delivery.resolver import RESOLVER
 
 # Response headers kept per attempt, like the body's cap: the first 64 header lines and 16 KiB of them
@@ -40,76 +32,23 @@ _MAX_LINE = 65536
 _FRAMING_RESPONSE_HEADERS = frozenset({b"content-length", b"transfer-encoding", b"connection"})
 _LINE_ENDS = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")  # after LF, or after a CR that no LF follows
 _HEADER_LINE = re.compile(r"From |[\041-\071\073-\176]*:|[\t ]")  # the email parser's test for a header line
-
-_SocketOptions = Sequence[tuple[int, int, int | bytes]]
-
-
-class Guard:
-    """What guarded connections share with their Sender: allowed networks, this thread's deadline and
-    outcome (set by Sender.send in `local`)."""
-
-    def __init__(self, allowed_networks: Sequence[str]):
-        netpolicy.parse_networks(allowed_networks)  # raise ValueError now, not at the first connect
-        self.networks = tuple(allowed_networks)
-        self.local = threading.local()
-
-    def deadline(self) -> Deadline | None:
-        """The deadline of the send running in this thread, if any."""
-        return getattr(self.local, "deadline", None)
-
-    def watch(self, connection: HTTPConnection) -> None:
-        """Put a connection under this thread's deadline."""
-        deadline = self.deadline()
-        if deadline is not None:
-            deadline.watch(connection)
-
-    def timeout(self, base: object) -> float | None:
-        """The connect timeout, shortened to what is left of the deadline."""
-        deadline = self.deadline()
-        left = None if deadline is None else max(deadline.remaining(), 0.001)
-        if not isinstance(base, (int, float)):
-            return left
-        return base if left is None else min(base, left)
-
-    def outcome(self) -> Outcome:
-        """What the send running in this thread has produced so far (a throwaway record outside a send)."""
-        return getattr(self.local, "outcome", None) or Outcome()
-
-    def allowed(self, candidates: list[tuple]) -> list[tuple]:
-        """Keep the getaddrinfo results policy allows; raise the first refusal if none is left."""
-        allowed, refusals = [], []
-        for candidate in candidates:
-            try:
-                netpolicy.check_address(candidate[4][0], self.networks)
-            except netpolicy.BlockedAddress as refusal:
-                refusals.append(refusal)
-            else:
-                allowed.append(candidate)
-        if not allowed:
-            raise refusals[0]
-        return allowed
+_OBSOLETE_FOLD = re.compile(r"(?:(?<![ \t])[ \t]+)?\r\n[ \t]+")  # a folded value's line break, and the blanks around it
+_FAMILY = socket.AF_UNSPEC if socket.has_ipv6 else socket.AF_INET
 
 
-def pool_classes(guard: Guard) -> dict[str, type[HTTPConnectionPool]]:
-    """Connection-pool classes (by scheme) whose connections and responses obey `guard`."""
-
-    class Response(FinalResponse):
-        pass
-
-    class Connection(GuardedHTTPConnection):
-        response_class = Response
-
-    class SecureConnection(GuardedHTTPSConnection):
-        response_class = Response
-
-    class Pool(HTTPConnectionPool):
-        ConnectionCls = Connection
-
-    class SecurePool(HTTPSConnectionPool):
-        ConnectionCls = SecureConnection
-
-    Response.guard = Connection.guard = SecureConnection.guard = guard
-    return {"http": Pool, "https": SecurePool}
+def allowed(candidates: list[tuple], networks: Sequence[str]) -> list[tuple]:
+    """Keep the getaddrinfo results policy allows; raise the first refusal if none is left."""
+    kept, refusals = [], []
+    for candidate in candidates:
+        try:
+            netpolicy.check_address(candidate[4][0], networks)
+        except netpolicy.BlockedAddress as refusal:
+            refusals.append(refusal)
+        else:
+            kept.append(candidate)
+    if not kept:
+        raise refusals[0]
+    return kept
 
 
 def read_header_block(fp: io.BufferedReader) -> tuple[list[bytes], bool]:
@@ -179,13 +118,22 @@ def _name_and_value(field: list[str]) -> tuple[str, str]:
     return name, (value.lstrip(" \t") + "".join(field[1:])).rstrip("\r\n")
 
 
-class FinalResponse(http.client.HTTPResponse):
-    """An http.client response that keeps at most MAX_RESPONSE_HEADERS(_BYTES) of its header lines, parses
-    them without the email package and skips interim 1xx answers (102 Processing, 103 Early Hints) as
-    http.client skips 100 Continue, to read the final answer. 101 stays final: it switches protocols.
-    Subclasses set `guard`."""
+def header_dict(message: http.client.HTTPMessage) -> dict[str, str]:
+    """The headers of a response as one dict: the names compared without case (the first spelling kept), the
+    values of a repeated header joined with ", " in order, a folded value on one line."""
+    merged: dict[str, list[str]] = {}
+    for name, value in message.items():
+        merged.setdefault(name.lower(), [name]).append(_OBSOLETE_FOLD.sub(" ", value))
+    return {spelling[0]: ", ".join(spelling[1:]) for spelling in merged.values()}
 
-    guard: Guard
+
+class FinalResponse(http.client.HTTPResponse):
+    """An http.client response that keeps at most MAX_RESPONSE_HEADERS(_BYTES) of its header lines (noting in
+    `headers_truncated` whether any were cut), parses them without the email package and skips interim 1xx
+    answers (102 Processing, 103 Early Hints) as http.client skips 100 Continue, to read the final answer.
+    101 stays final: it switches protocols."""
+
+    headers_truncated = False
 
     def begin(self) -> None:
         """http.client's begin with read_header_block and header_message for its parse_headers."""
@@ -204,10 +152,9 @@ class FinalResponse(http.client.HTTPResponse):
             self.version = 11
         else:  # before reading headers, as http.client: a receiver that speaks no HTTP/1 is refused at once
             raise http.client.UnknownProtocol(version)
-        lines, self.guard.outcome().headers_truncated = read_header_block(self.fp)
+        lines, self.headers_truncated = read_header_block(self.fp)
         self.headers = self.msg = header_message(lines)
         self._frame(status)
-
     def _frame(self, status: int) -> None:
         """Where the body ends and whether the connection closes after it: the rest of http.client's begin."""
         transfer_encoding = self.headers.get("transfer-encoding")
@@ -231,87 +178,92 @@ class FinalResponse(http.client.HTTPResponse):
             self.will_close = True
 
 
-class GuardedHTTPConnection(HTTPConnection):
-    """Resolves (waiting within the deadline), checks and dials the address itself, puts its socket
-    under the deadline and notes the header lines it writes. Subclasses set `guard`."""
+class GuardedConnection(http.client.HTTPConnection):
+    """A keep-alive connection to one destination that resolves (waiting within the deadline), checks and
+    dials the address itself, shakes hands with TLS when given a context, puts its socket under the deadline
+    of the send using it and notes the header lines it writes. The Sender sets `deadline` and `noted` for
+    each send."""
 
-    guard: Guard
+    response_class = FinalResponse
 
-    def _new_conn(self) -> socket.socket:
-        """Resolve the host, refuse blocked addresses, and connect to an allowed one."""
-        candidates = self.guard.allowed(self._resolve())
-        try:
-            sock = _dial(candidates, lambda: self.guard.timeout(self.timeout),
-                         self.source_address, self.socket_options)
-        except TimeoutError as exc:
-            raise ConnectTimeoutError(
-                self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
-            ) from exc
-        except OSError as exc:
-            raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
-        sock.settimeout(self.guard.timeout(self.timeout))  # bounds the TLS handshake too
-        sys.audit("http.client.connect", self, self.host, self.port)
-        return sock
-
-    def _resolve(self) -> list[tuple]:
-        """getaddrinfo for the connection's host, as urllib3 would call it, waited for at most the
-        connect timeout (or what is left of the deadline)."""
-        host = self._dns_host.strip("[]")
-        wait = self.guard.timeout(self.timeout)
-        addresses, error = RESOLVER.resolve(host, self.port, allowed_gai_family(), wait)
-        if error is not None:
-            # urllib3 annotates the reason as socket.gaierror; it only keeps it for the message, and a
-            # lookup past the deadline or refused for a busy resolver fails name resolution too.
-            raise NameResolutionError(self.host, self, error) from error  # type: ignore[arg-type]
-        return addresses
+    def __init__(self, host: str, port: int, *, networks: Sequence[str], connect_timeout: float,
+                 read_timeout: float, tls: ssl.SSLContext | None):
+        super().__init__(host, port)
+        self.default_port = 80 if tls is None else 443  # the Host header names any other port
+        self.networks, self.tls = networks, tls
+        self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
+        self.deadline: Deadline | None = None
+        self.noted: list[tuple[str, str]] = []
 
     def connect(self) -> None:
-        """Connect (and for https shake hands), then put the socket under this thread's deadline."""
+        """Resolve the host, refuse blocked addresses, connect to an allowed one (and for https shake hands
+        within the connect timeout), then put the socket under the deadline."""
+        candidates = allowed(self._resolve(), self.networks)
         try:
-            super().connect()
-        except TimeoutError as exc:  # the socket's own timeout in the handshake: _new_conn raises no other
-            raise HandshakeTimeout(self, f"TLS handshake with {self.host}:{self.port} timed out") from exc
-        self.guard.watch(self)
+            sock = _dial(candidates, self._connect_wait)
+        except TimeoutError as exc:
+            raise ConnectTimeout(f"no connection to {self.host} within {self.connect_timeout:g} s") from exc
+        except OSError as exc:
+            raise ConnectFailed(f"cannot connect to {self.host}: {exc}") from exc
+        sys.audit("http.client.connect", self, self.host, self.port)
+        if self.tls is not None:
+            sock.settimeout(self._connect_wait())  # bounds the handshake
+            try:
+                sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+            except TimeoutError as exc:
+                raise HandshakeTimeout(f"TLS handshake with {self.host}:{self.port} timed out") from exc
+        sock.settimeout(self.read_timeout)
+        self.sock = sock
+        self.watch()
 
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        """Put a (possibly reused) connection under the deadline, then send the request."""
-        self.guard.watch(self)
-        super().request(*args, **kwargs)
+    def watch(self) -> None:
+        """Put this connection under the deadline of the send using it."""
+        if self.deadline is not None:
+            self.deadline.watch(self)
 
-    def putrequest(self, *args: Any, **kwargs: Any) -> None:
+    def putrequest(self, method: str, url: str, skip_host: bool = False, skip_accept_encoding: bool = False) -> None:
         """Write the request line; the header lines noted for this send start again."""
-        self.guard.outcome().wire_headers.clear()
-        super().putrequest(*args, **kwargs)
+        self.noted.clear()
+        super().putrequest(method, url, skip_host=skip_host, skip_accept_encoding=skip_accept_encoding)
 
     def putheader(self, header: str | bytes, *values: object) -> None:
-        """Write a header line and note it as sent, as http.client writes it (SKIP_HEADER writes nothing)."""
-        # urllib3 annotates str only; http.client passes bytes (the Host value) and ints through here.
-        super().putheader(header, *values)  # type: ignore[arg-type]
-        if SKIP_HEADER not in values:
-            value = "\r\n\t".join(_wire_text(item) for item in values)
-            self.guard.outcome().wire_headers.append((_wire_text(header), value))
+        """Write a header line and note it as sent, as http.client writes it."""
+        super().putheader(header, *values)  # type: ignore[arg-type]  # http.client passes bytes (Host) and ints too
+        self.noted.append((_wire_text(header), "\r\n\t".join(_wire_text(item) for item in values)))
+
+    def _send_output(self, message_body: object = None, encode_chunked: bool = False) -> None:
+        """http.client's, but a bytes body goes in the same write as the header lines (one system call, one
+        segment for the receiver to wait for)."""
+        if not isinstance(message_body, bytes) or encode_chunked:
+            return super()._send_output(message_body, encode_chunked)  # type: ignore[misc]
+        self._buffer.extend((b"", message_body))  # type: ignore[attr-defined]
+        message = b"\r\n".join(self._buffer)  # type: ignore[attr-defined]
+        self._buffer.clear()  # type: ignore[attr-defined]
+        self.send(message)
+
+    def _resolve(self) -> list[tuple]:
+        """getaddrinfo for the host, waited for at most the connect timeout (or what is left of the deadline)."""
+        addresses, error = RESOLVER.resolve(self.host, self.port, _FAMILY, self._connect_wait())
+        if error is not None:  # a lookup past the deadline or refused for a busy resolver fails name resolution too
+            raise NameNotResolved(f"cannot resolve {self.host}") from error
+        return addresses
+
+    def _connect_wait(self) -> float:
+        """The connect timeout, shortened to what is left of the deadline."""
+        if self.deadline is None:
+            return self.connect_timeout
+        return min(self.connect_timeout, max(self.deadline.remaining(), 0.001))
 
 
-class GuardedHTTPSConnection(GuardedHTTPConnection, HTTPSConnection):
-    """A guarded connection that shakes hands with TLS (HTTPSConnection.connect, within the connect timer)."""
-
-
-def _dial(
-    candidates: list[tuple],
-    timeout: Callable[[], float | None],
-    source_address: tuple[str, int] | None,
-    socket_options: _SocketOptions | None,
-) -> socket.socket:
-    """Connect to the first candidate sockaddr that answers; raise the last error otherwise."""
+def _dial(candidates: list[tuple], timeout: Callable[[], float]) -> socket.socket:
+    """Connect to the first candidate sockaddr that answers (without Nagle's delay); raise the last error
+    otherwise."""
     error: OSError | None = None
     for family, socktype, proto, _, sockaddr in candidates:
         sock = socket.socket(family, socktype, proto)
         try:
-            for level, option, value in socket_options or ():
-                sock.setsockopt(level, option, value)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.settimeout(timeout())
-            if source_address:
-                sock.bind(source_address)
             sock.connect(sockaddr)
             return sock
         except OSError as exc:
