@@ -28,8 +28,9 @@ from alpana_hooks import delivery
 from alpana_hooks.config import Settings
 from alpana_hooks.delivery import Sender, SendPolicy
 from alpana_hooks.delivery.deadline import Deadline
+from alpana_hooks.delivery.guard import GuardedConnection, header_message, read_header_block
 from alpana_hooks.delivery.pool import Pool
-from alpana_hooks.delivery.guard import header_message, read_header_block
+from alpana_hooks.delivery.sender import _destination_and_target
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 OLD_SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"
@@ -406,14 +407,14 @@ def test_the_request_is_written_byte_for_byte(raw_server, sender):
         conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
 
     receiver = raw_server(record)
-    request = make_request(f"http://127.0.0.1:{receiver.port}/caf\u00e9/h%20k?q=\u00e4 b&r=1#frag",
+    request = make_request(f"http://127.0.0.1:{receiver.port}/caf\u00e9/h%20k/100%?q=\u00e4 b&r=%zz#frag",
                            custom_headers=[("X-Team", "BI")])
 
     result = sender.send(request)
 
     assert (result.status_code, result.error) == (204, None)
     ours = "".join(f"{name}: {value}\r\n" for name, value in request.headers.items()).encode()
-    assert received == [b"POST /caf%C3%A9/h%20k?q=%C3%A4%20b&r=1 HTTP/1.1\r\n"
+    assert received == [b"POST /caf%C3%A9/h%20k/100%25?q=%C3%A4%20b&r=%25zz HTTP/1.1\r\n"
                         + f"Host: 127.0.0.1:{receiver.port}\r\n".encode() + ours
                         + f"Content-Length: {len(BODY)}\r\n\r\n".encode() + BODY]
     assert list(request.headers)[0] == "X-Team"
@@ -752,29 +753,38 @@ def test_plain_http_on_https_port_is_a_tls_error(raw_server, sender):
     assert (result.status_code, result.error_class) == (None, "tls")
 
 
-@pytest.fixture
-def tls_receiver(tmp_path):
-    """A receiver on 127.0.0.1 that shakes hands with a self-signed certificate for `localhost` (then hangs
-    up), noting the server names clients ask for; and the certificate's file."""
+def self_signed(directory, san=True):
+    """A self-signed certificate for localhost (its name in subjectAltName, or only in the subject's CN) and
+    its key, made by the openssl command."""
     if shutil.which("openssl") is None:
         pytest.skip("needs the openssl command")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    server_names = []
-    context.sni_callback = lambda sock, name, ctx: server_names.append(name)
+    cert, key = directory / f"cert-{san}.pem", directory / f"key-{san}.pem"
+    names = ["-addext", "subjectAltName=DNS:localhost"] if san else []
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    *names, "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
 
-    def shake_hands(conn, stop):
-        with context.wrap_socket(conn, server_side=True):
-            pass
 
-    receiver = RawServer(shake_hands)
-    receiver.server_names, receiver.cert = server_names, cert
+class TLSReceiver(RawServer):
+    """A receiver on 127.0.0.1 that shakes hands with a certificate for `localhost` and answers 200 "ok" to
+    each request, noting the server names clients ask for."""
+
+    def __init__(self, cert, key):
+        self.cert, self.server_names = cert, []
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.context.load_cert_chain(cert, key)
+        self.context.sni_callback = lambda sock, name, ctx: self.server_names.append(name)
+        super().__init__(self.answer)
+
+    def answer(self, conn, stop):
+        with self.context.wrap_socket(conn, server_side=True) as tls:
+            read_request(tls)
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+
+@pytest.fixture
+def tls_receiver(tmp_path):
+    receiver = TLSReceiver(*self_signed(tmp_path))
     yield receiver
     receiver.close()
 
@@ -785,6 +795,26 @@ def test_tls_uses_the_hostname_while_dialling_the_checked_address(tls_receiver, 
     assert (result.status_code, result.error_class) == (None, "tls")
     assert "certificate verify failed" in result.error
     assert tls_receiver.server_names == ["localhost"]
+
+
+def test_https_delivers_to_a_certificate_that_names_the_host(tls_receiver, sender):
+    sender.tls_context().load_verify_locations(tls_receiver.cert)  # as if a public CA had signed it
+
+    result = sender.send(make_request(f"https://localhost:{tls_receiver.port}/hook"))
+
+    assert (result.status_code, result.error, result.response_body) == (200, None, b"ok")
+
+
+def test_a_host_named_only_in_the_certificates_cn_is_refused(tmp_path, sender):
+    receiver = TLSReceiver(*self_signed(tmp_path, san=False))
+    sender.tls_context().load_verify_locations(receiver.cert)
+    try:
+        result = sender.send(make_request(f"https://localhost:{receiver.port}/hook"))
+    finally:
+        receiver.close()
+
+    assert (result.status_code, result.error_class) == (None, "tls")
+    assert "Hostname mismatch, certificate is not valid for 'localhost'" in result.error
 
 
 def test_https_trusts_certifis_authorities_not_the_environments(tls_receiver, monkeypatch):
@@ -798,6 +828,36 @@ def test_https_trusts_certifis_authorities_not_the_environments(tls_receiver, mo
     assert result.error.startswith(f"TLS failure with localhost:{tls_receiver.port}: [SSL: CERTIFICATE_VERIFY_FAILED]")
     trusted = sender.tls_context().get_ca_certs()
     assert len(trusted) == open(certifi.where()).read().count("BEGIN CERTIFICATE")
+
+
+def test_port_zero_is_not_taken_for_the_default_port(sender):
+    result = sender.send(make_request("http://127.0.0.1:0/hook"))
+    assert (result.status_code, result.error_class) == (None, "connect")
+    assert result.error.startswith("cannot connect to 127.0.0.1:0: ")
+
+
+@pytest.mark.parametrize(("url", "destination", "target"), [
+    ("https://Stra\u00dfe.Example/in", ("https", "xn--strae-oqa.example", 443), "/in"),  # IDNA 2008: not strasse
+    ("HTTP://h.example.:8080?", ("http", "h.example.", 8080), "/"),
+    ("http://[::1]/a/../b?x=/y", ("http", "::1", 80), "/a/../b?x=/y"),  # sent as given: the receiver resolves dots
+])
+def test_destination_and_target_of_a_url(url, destination, target):
+    assert _destination_and_target(url) == (destination, target)
+
+
+def test_a_host_that_is_no_valid_internationalised_name_is_not_sent(server, sender):
+    result = sender.send(make_request(f"http://localho\u017ft:{server.port}/hook"))  # ſ: IDNA 2003 made it an s
+
+    assert (result.status_code, result.error_class) == (None, "error")
+    assert result.error.startswith("ValueError: 'localho\u017ft' is not a valid internationalised host name")
+    assert server.log == []
+
+
+def test_a_fully_qualified_hosts_dot_is_for_dns_only():
+    connection = GuardedConnection("h.example.", 8080, networks=LOOPBACK, connect_timeout=1, read_timeout=1, tls=None)
+    connection.putrequest("POST", "/", skip_accept_encoding=True)
+    assert (connection.dns_host, connection.host, connection.noted) == ("h.example.", "h.example",
+                                                                       [("Host", "h.example:8080")])
 
 
 def test_invalid_url_is_reported_not_raised(sender):
@@ -850,6 +910,37 @@ def test_the_pool_keeps_a_few_connections_of_the_destinations_used_last(counting
     pool.close()
     assert (a1.sock, c.sock) == (None, None)
     a2.close()
+
+
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",  # a chunk size that is none
+    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nContent-Length: 44\r\n\r\n",  # which one ends the body?
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n",  # the connection speaks something else now
+])
+def test_a_connection_whose_answer_went_wrong_is_not_reused(raw_server, sender, answer):
+    def answer_then_serve(conn, stop):
+        read_request(conn)
+        conn.sendall(answer)
+        while read_request(conn):  # a request that came on this connection again would be answered 200
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    receiver = raw_server(answer_then_serve)
+    first = sender.send(make_request(receiver.url()))
+    second = sender.send(make_request(receiver.url()))
+
+    assert (first.status_code, second.status_code) == ((101, 101) if b"101" in answer else (None, None)) \
+        or (first.succeeded, second.succeeded) == (False, False)
+    assert receiver.accepted == 2
+
+
+def test_a_content_length_given_twice_differently_is_an_invalid_answer(raw_server, sender):
+    receiver = raw_server(lambda conn, stop: (read_request(conn), conn.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nContent-Length: 44\r\n\r\n")))
+
+    result = sender.send(make_request(receiver.url()))
+
+    assert (result.status_code, result.error_class) == (None, "invalid_response")
+    assert result.error == f"invalid HTTP response from 127.0.0.1:{receiver.port}: Content-Length given 2 different values"
 
 
 def test_truncated_answer_does_not_poison_the_pool(counting_server, server, sender):

@@ -133,7 +133,7 @@ def _target(url: str) -> str:
         return url
     host = _host(url)
     host = f"[{host}]" if ":" in host else host
-    return f"{host}:{port}" if port else host
+    return host if port is None else f"{host}:{port}"
 
 
 def _host(url: str) -> str:

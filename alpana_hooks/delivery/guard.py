@@ -155,6 +155,7 @@ class FinalResponse(http.client.HTTPResponse):
         lines, self.headers_truncated = read_header_block(self.fp)
         self.headers = self.msg = header_message(lines)
         self._frame(status)
+
     def _frame(self, status: int) -> None:
         """Where the body ends and whether the connection closes after it: the rest of http.client's begin."""
         transfer_encoding = self.headers.get("transfer-encoding")
@@ -163,6 +164,9 @@ class FinalResponse(http.client.HTTPResponse):
             self.chunk_left = None
         self.will_close = self._check_close()  # type: ignore[attr-defined]
         self.length = None
+        lengths = set(self.headers.get_all("content-length") or ())
+        if len(lengths) > 1:  # which one ends the body? Taking either lets the rest pass for the next answer
+            raise http.client.HTTPException(f"Content-Length given {len(lengths)} different values")
         length = self.headers.get("content-length")
         if length and not self.chunked:
             try:
@@ -188,7 +192,8 @@ class GuardedConnection(http.client.HTTPConnection):
 
     def __init__(self, host: str, port: int, *, networks: Sequence[str], connect_timeout: float,
                  read_timeout: float, tls: ssl.SSLContext | None):
-        super().__init__(host, port)
+        super().__init__(host.rstrip("."), port)  # a fully qualified name's dot is for DNS only: not in Host, SNI
+        self.dns_host = host
         self.default_port = 80 if tls is None else 443  # the Host header names any other port
         self.networks, self.tls = networks, tls
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
@@ -243,7 +248,7 @@ class GuardedConnection(http.client.HTTPConnection):
 
     def _resolve(self) -> list[tuple]:
         """getaddrinfo for the host, waited for at most the connect timeout (or what is left of the deadline)."""
-        addresses, error = RESOLVER.resolve(self.host, self.port, _FAMILY, self._connect_wait())
+        addresses, error = RESOLVER.resolve(self.dns_host, self.port, _FAMILY, self._connect_wait())
         if error is not None:  # a lookup past the deadline or refused for a busy resolver fails name resolution too
             raise NameNotResolved(f"cannot resolve {self.host}") from error
         return addresses

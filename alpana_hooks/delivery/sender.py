@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import re
 import ssl
 import threading
 import time
@@ -24,6 +25,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # What a request target keeps as it is (RFC 3986 pchar, "/", "?" and percent-encodings); the rest, such as
 # spaces or non-ASCII letters, is percent-encoded (as UTF-8).
 _TARGET_SAFE = "/?:@!$&'()*+,;=%~"
+_STRAY_PERCENT = re.compile("%(?![0-9A-Fa-f]{2})")  # a "%" that starts no percent-encoding is one itself
 
 
 class Sender:
@@ -48,26 +50,35 @@ class Sender:
         `[security] require_https` is refused before any connection (error class `blocked`), as at add time."""
         started = time.monotonic()
         outcome = Outcome()
-        if self._policy.require_https and urlsplit(request.url).scheme.lower() != "https":
+        if self._policy.require_https and not request.url[:8].lower() == "https://":
             return outcome.refused(self._policy, request, REQUIRE_HTTPS_REFUSAL, started)
         deadline = Deadline(self._policy.timeout_seconds)
         deadline.start()
+        kept = None
         try:
-            self._exchange(request, outcome, deadline)
+            kept = self._exchange(request, outcome, deadline)
         except NETWORK_ERRORS as exc:
             outcome.exc = exc
         finally:
             timed_out = deadline.finish()
+        if kept is not None:
+            destination, connection = kept
+            if timed_out:  # the watchdog may have shut it
+                connection.close()
+            else:
+                self._pool.give(destination, connection)
         return outcome.result(self._policy, request, timed_out, started)
 
     def tls_context(self) -> ssl.SSLContext:
-        """The TLS settings of https sends: certifi's CAs, the host name checked, TLS 1.2 at least."""
+        """The TLS settings of https sends: certifi's CAs, the host name checked against the certificate's
+        subjectAltName, TLS 1.2 at least."""
         with self._tls_lock:
             if self._tls is None:
                 import certifi
 
                 self._tls = ssl.create_default_context(cafile=certifi.where())
                 self._tls.minimum_version = ssl.TLSVersion.TLSv1_2
+                self._tls.hostname_checks_common_name = False  # a name only in the subject's CN is no name
             return self._tls
 
     def close(self) -> None:
@@ -82,13 +93,15 @@ class Sender:
         """Close the sender."""
         self.close()
 
-    def _exchange(self, request: OutgoingRequest, outcome: Outcome, deadline: Deadline) -> None:
-        """Make the POST and read at most max_response_bytes (+1) of the raw body into outcome; keep the
-        connection for the next send if its answer was read to its end and it stays open."""
+    def _exchange(self, request: OutgoingRequest, outcome: Outcome,
+                  deadline: Deadline) -> tuple[Destination, GuardedConnection] | None:
+        """Make the POST and read at most max_response_bytes (+1) of the raw body into outcome. The connection
+        (with its destination) when it may serve the next send: its answer was read to its end and the receiver
+        keeps it open. Any other is closed: one that failed or was cut short is in an unknown state."""
         destination, target = _destination_and_target(request.url)
         connection = self._pool.take(destination) or self._connection(destination)
         connection.deadline, connection.noted = deadline, outcome.wire_headers
-        response: FinalResponse | None = None
+        reusable = False
         try:
             connection.watch()
             connection.putrequest("POST", target, skip_accept_encoding=True)  # ours carries Accept-Encoding
@@ -96,19 +109,17 @@ class Sender:
                 connection.putheader(name, value)
             connection.putheader("Content-Length", str(len(request.body)))  # last, as requests put it
             connection.endheaders(request.body)  # connects if needed; headers and body in one write
-            response = answer = cast(FinalResponse, connection.getresponse())
-            outcome.status_code = answer.status
-            outcome.response_headers = header_dict(answer.headers)
-            outcome.headers_truncated = answer.headers_truncated
-            outcome.truncated = _read_capped(answer, self._policy.max_response_bytes, outcome.body)
+            response = cast(FinalResponse, connection.getresponse())
+            outcome.status_code = response.status
+            outcome.response_headers = header_dict(response.headers)
+            outcome.headers_truncated = response.headers_truncated
+            outcome.truncated = _read_capped(response, self._policy.max_response_bytes, outcome.body)
+            reusable = response.isclosed() and not response.will_close and response.status != 101
         finally:
             connection.deadline, connection.noted = None, []
-            if response is not None and response.isclosed() and connection.sock is not None:
-                self._pool.give(destination, connection)
-            else:  # failed, cut short, or the receiver closes it: a connection in an unknown state is not reused
-                if response is not None:
-                    response.close()
+            if not reusable:
                 connection.close()
+        return (destination, connection) if reusable else None
 
     def _connection(self, destination: Destination) -> GuardedConnection:
         scheme, host, port = destination
@@ -119,15 +130,24 @@ class Sender:
 
 
 def _destination_and_target(url: str) -> tuple[Destination, str]:
-    """(scheme, host, port) of a URL and its request target (path and query); ValueError if it is not http(s)."""
+    """(scheme, host, port) of a URL and its request target (path and query); ValueError if it is not http(s)
+    or its host is no valid internationalised name. A non-ASCII host is sent as IDNA 2008 A-labels, as
+    urllib3 sent it (Python's own codec is IDNA 2003: it makes strasse.de of straße.de)."""
     parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+    scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port
+    if scheme not in _DEFAULT_PORTS or not host:
         raise ValueError(f"not an http(s) URL: {url!r}")
-    target = quote(parts.path or "/", safe=_TARGET_SAFE)
+    if not host.isascii():
+        import idna
+
+        try:
+            host = idna.encode(host, strict=True, std3_rules=True).decode("ascii")
+        except idna.IDNAError as exc:
+            raise ValueError(f"{host!r} is not a valid internationalised host name: {exc}") from None
+    target = _STRAY_PERCENT.sub("%25", quote(parts.path or "/", safe=_TARGET_SAFE))
     if parts.query:
-        target += "?" + quote(parts.query, safe=_TARGET_SAFE)
-    return (scheme, parts.hostname, parts.port or _DEFAULT_PORTS[scheme]), target
+        target += "?" + _STRAY_PERCENT.sub("%25", quote(parts.query, safe=_TARGET_SAFE))
+    return (scheme, host, _DEFAULT_PORTS[scheme] if port is None else port), target
 
 
 def _read_capped(response: FinalResponse, limit: int, into: bytearray) -> bool:
